@@ -1,0 +1,121 @@
+// Package receipt turns every input format (normalized CSV or Parquet, UKE files) into Arrow
+// record batches of one schema, plus rejects for rows that cannot be read. Nothing downstream
+// knows where a receipt came from.
+package receipt
+
+import (
+	"github.com/apache/arrow/go/v17/arrow"
+)
+
+// Row is one normalized receipt (CONTRACT.md §1.1). Its parquet tags are the contract's column
+// names, so the same struct reads and writes the normalized Parquet input.
+type Row struct {
+	ReceiptID     string `parquet:"receipt_id"`
+	ServiceMonth  string `parquet:"service_month"`
+	InsurerNo     string `parquet:"insurer_no"`
+	PersonID      string `parquet:"person_id"`
+	InstitutionID string `parquet:"institution_id"`
+	Kind          string `parquet:"kind"`
+	Setting       string `parquet:"setting"`
+	PrescriberID  string `parquet:"prescriber_id"`
+	Cost          int64  `parquet:"cost"`
+	Copay         int64  `parquet:"copay"`
+	Paid          int64  `parquet:"paid"`
+	Tokutei       string `parquet:"tokutei"`
+	BirthDate     string `parquet:"birth_date"`
+	Sex           string `parquet:"sex"`
+	// Cancel marks, in a correction run, a receipt to remove from the month.
+	Cancel bool `parquet:"cancel"`
+}
+
+// MemberRow is one eligibility row of the members table (CONTRACT.md §1.2).
+type MemberRow struct {
+	InsurerNo       string `parquet:"insurer_no"`
+	PersonID        string `parquet:"person_id"`
+	HouseholdID     string `parquet:"household_id"`
+	BirthDate       string `parquet:"birth_date"`
+	Sex             string `parquet:"sex"`
+	ValidFrom       string `parquet:"valid_from"`
+	ValidTo         string `parquet:"valid_to"`
+	CategoryU70     string `parquet:"category_u70"`
+	Category70      string `parquet:"category_70"`
+	HalfLimitsMonth string `parquet:"half_limits_month"`
+}
+
+// HistoryRow is one prior counting month of a household (CONTRACT.md §1.3).
+type HistoryRow struct {
+	InsurerNo    string `parquet:"insurer_no"`
+	HouseholdID  string `parquet:"household_id"`
+	ServiceMonth string `parquet:"service_month"`
+}
+
+// Column indexes of Schema, for readers and consumers of the record batches.
+const (
+	ColReceiptID = iota
+	ColServiceMonth
+	ColInsurerNo
+	ColPersonID
+	ColInstitutionID
+	ColKind
+	ColSetting
+	ColPrescriberID
+	ColCost
+	ColCopay
+	ColPaid
+	ColTokutei
+	ColBirthDate
+	ColSex
+	ColCancel
+	// ColSourceLine is the 1-based line (CSV, UKE RE record) or row number (Parquet) the
+	// receipt came from; the file is carried beside the batch (Batch.File).
+	ColSourceLine
+)
+
+// Schema is the one schema every reader produces.
+var Schema = arrow.NewSchema([]arrow.Field{
+	{Name: "receipt_id", Type: arrow.BinaryTypes.String},
+	{Name: "service_month", Type: arrow.BinaryTypes.String},
+	{Name: "insurer_no", Type: arrow.BinaryTypes.String},
+	{Name: "person_id", Type: arrow.BinaryTypes.String},
+	{Name: "institution_id", Type: arrow.BinaryTypes.String},
+	{Name: "kind", Type: arrow.BinaryTypes.String},
+	{Name: "setting", Type: arrow.BinaryTypes.String},
+	{Name: "prescriber_id", Type: arrow.BinaryTypes.String},
+	{Name: "cost", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "copay", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "paid", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "tokutei", Type: arrow.BinaryTypes.String},
+	{Name: "birth_date", Type: arrow.BinaryTypes.String},
+	{Name: "sex", Type: arrow.BinaryTypes.String},
+	{Name: "cancel", Type: arrow.FixedWidthTypes.Boolean},
+	{Name: "source_line", Type: arrow.PrimitiveTypes.Int64},
+}, nil)
+
+// Reject reason codes (CONTRACT.md §4).
+const (
+	BadRecord         = "BAD_RECORD"
+	DuplicateReceipt  = "DUPLICATE_RECEIPT"
+	UnknownInsurer    = "UNKNOWN_INSURER"
+	UnknownPerson     = "UNKNOWN_PERSON"
+	NotEligible       = "NOT_ELIGIBLE"
+	BirthdateMismatch = "BIRTHDATE_MISMATCH"
+	SexMismatch       = "SEX_MISMATCH"
+	MonthMismatch     = "MONTH_MISMATCH"
+	OutOfScope        = "OUT_OF_SCOPE"
+	AmountInvalid     = "AMOUNT_INVALID"
+	CategoryMissing   = "CATEGORY_MISSING"
+	CategoryConflict  = "CATEGORY_CONFLICT"
+)
+
+// Reject is a receipt that was not accepted, with where it came from and why.
+type Reject struct {
+	Source    string `parquet:"source"` // "file:line" or "file:row N"
+	ReceiptID string `parquet:"receipt_id"`
+	InsurerNo string `parquet:"insurer_no"`
+	PersonID  string `parquet:"person_id"`
+	Reason    string `parquet:"reason_code"`
+	Detail    string `parquet:"detail"`
+	// Paid is the receipt's paid amount when it could be read (0 otherwise); the manifest
+	// reconciles Σ paid read = Σ paid accepted + Σ paid rejected with it.
+	Paid int64 `parquet:"paid"`
+}

@@ -2,7 +2,11 @@ module github.com/kougaku/batch
 
 go 1.26.8
 
-require github.com/apache/arrow/go/v17 v17.0.0
+require (
+	github.com/apache/arrow/go/v17 v17.0.0
+	github.com/parquet-go/parquet-go v0.32.0
+	github.com/shopspring/decimal v1.4.0
+)
 
 require (
 	github.com/andybalholm/brotli v1.1.1 // indirect
@@ -10,12 +14,12 @@ require (
 	github.com/google/flatbuffers v24.3.25+incompatible // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/klauspost/compress v1.17.9 // indirect
+	github.com/klauspost/cpuid/v2 v2.2.8 // indirect
 	github.com/parquet-go/bitpack v1.0.0 // indirect
 	github.com/parquet-go/jsonlite v1.0.0 // indirect
-	github.com/parquet-go/parquet-go v0.32.0 // indirect
 	github.com/pierrec/lz4/v4 v4.1.21 // indirect
-	github.com/shopspring/decimal v1.4.0 // indirect
 	github.com/twpayne/go-geom v1.6.1 // indirect
+	github.com/zeebo/xxh3 v1.0.2 // indirect
 	golang.org/x/exp v0.0.0-20240222234643-814bf88cf225 // indirect
 	golang.org/x/mod v0.18.0 // indirect
 	golang.org/x/sync v0.25.0 // indirect

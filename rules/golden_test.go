@@ -1,92 +1,20 @@
 package rules
 
 import (
-	"encoding/json"
-	"os"
-	"path/filepath"
-	"sort"
 	"testing"
+
+	"github.com/kougaku/batch/fixtures"
 )
 
-// goldenCase is the shape of fixtures/golden/household/*.json.
-type goldenCase struct {
-	ID           string `json:"id"`
-	Title        string `json:"title"`
-	ServiceMonth string `json:"service_month"`
-	InsurerNo    string `json:"insurer_no"`
-	Household    struct {
-		ID          string  `json:"id"`
-		CategoryU70 *string `json:"category_u70"`
-		Category70  *string `json:"category_70"`
-		Prior       int     `json:"prior_benefit_months"`
-	} `json:"household"`
-	Members []struct {
-		Person     string `json:"person"`
-		BirthDate  string `json:"birth_date"`
-		HalfLimits bool   `json:"half_limits"`
-	} `json:"members"`
-	Receipts []struct {
-		ID          string `json:"id"`
-		Person      string `json:"person"`
-		Institution string `json:"institution"`
-		Kind        string `json:"kind"`
-		Setting     string `json:"setting"`
-		Cost        int64  `json:"cost"`
-		Copay       int64  `json:"copay"`
-		Paid        int64  `json:"paid"`
-		Prescriber  string `json:"prescriber"`
-		Tokutei     string `json:"tokutei"`
-	} `json:"receipts"`
-	Expect struct {
-		BenefitCash      int64            `json:"benefit_cash"`
-		BenefitInKind    int64            `json:"benefit_in_kind"`
-		StageA           int64            `json:"stage_a"`
-		StageB           int64            `json:"stage_b"`
-		StageC           int64            `json:"stage_c"`
-		TasukaiApplied   bool             `json:"tasukai_applied"`
-		CountsForTasukai bool             `json:"counts_for_tasukai"`
-		ReceiptCash      map[string]int64 `json:"receipt_cash"`
-	} `json:"expect"`
-}
-
-func loadGolden(t testing.TB) []goldenCase {
-	t.Helper()
-	files, err := filepath.Glob("../fixtures/golden/household/*.json")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("golden cases not found: %v", err)
-	}
-	sort.Strings(files)
-	var cases []goldenCase
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var g goldenCase
-		if err := json.Unmarshal(data, &g); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		cases = append(cases, g)
-	}
-	return cases
-}
-
-func str(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
-
 // household builds the rules input of a golden case.
-func (g *goldenCase) household(t testing.TB) *Household {
+func household(t testing.TB, g *fixtures.HouseholdCase) *Household {
 	t.Helper()
 	m, err := ParseMonth(g.ServiceMonth)
 	must(t, err)
 	h := &Household{Month: m, PriorMonths: g.Household.Prior}
-	h.ClassU70, err = ParseClassU70(str(g.Household.CategoryU70))
+	h.ClassU70, err = ParseClassU70(g.CategoryU70())
 	must(t, err)
-	h.Class70, err = ParseClass70(str(g.Household.Category70))
+	h.Class70, err = ParseClass70(g.Category70())
 	must(t, err)
 	idx := map[string]int{}
 	for i, mb := range g.Members {
@@ -121,13 +49,14 @@ func must(t testing.TB, err error) {
 
 func TestGoldenHouseholds(t *testing.T) {
 	calc := NewCalculator(Default())
-	cases := loadGolden(t)
+	cases, err := fixtures.Households()
+	must(t, err)
 	if len(cases) != 32 {
 		t.Fatalf("want the 32 golden household cases, found %d", len(cases))
 	}
 	for _, g := range cases {
 		t.Run(g.ID, func(t *testing.T) {
-			h := g.household(t)
+			h := household(t, &g)
 			var r Result
 			if err := calc.Compute(h, &r); err != nil {
 				t.Fatalf("%s: %v", g.Title, err)

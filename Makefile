@@ -1,0 +1,40 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+GO        ?= go
+BIN       := bin/batch
+MONTH     ?= 2025-10
+HOUSEHOLDS ?= 20000
+SEED      ?= 1
+RUNDIR    := out/run
+
+.PHONY: build run test vet fuzz bench clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/batch
+
+# Builds, makes a small synthetic month, runs the batch on it and prints the summary.
+run: build
+	rm -rf $(RUNDIR)
+	$(BIN) gen --households $(HOUSEHOLDS) --month $(MONTH) --seed $(SEED) --out $(RUNDIR)/input
+	$(BIN) run --month $(MONTH) --members $(RUNDIR)/input/members.parquet \
+		--receipts $(RUNDIR)/input/receipts/$(MONTH) --history $(RUNDIR)/input/history.parquet \
+		--out $(RUNDIR)/result
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
+
+test: vet
+	$(GO) test -count=1 ./...
+
+# Longer fuzzing of every parser (make test runs each target's seed corpus only).
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test ./receipt -run '^$$' -fuzz '^FuzzReadReceiptsCSV$$' -fuzztime $(FUZZTIME)
+
+# Benchmarks: the rules alone, then the batch end to end on a generated month.
+bench: build
+	$(GO) test ./rules -run '^$$' -bench . -benchmem
+	./bench/run.sh
+
+clean:
+	rm -rf bin out

@@ -1,0 +1,89 @@
+package aggregate
+
+import (
+	"encoding/binary"
+	"errors"
+	"unsafe"
+)
+
+// The spill format is a stream of records, each a sequence of uvarints, varints and
+// length-prefixed strings in a fixed order per record type. It is private to one run, written
+// and read by the same binary, so it carries no version: what matters is that it is compact and
+// cheap to encode and decode.
+
+// enc appends fields to a buffer.
+type enc struct{ b []byte }
+
+func (e *enc) u(v uint64)   { e.b = binary.AppendUvarint(e.b, v) }
+func (e *enc) i(v int64)    { e.b = binary.AppendVarint(e.b, v) }
+func (e *enc) s(v string)   { e.u(uint64(len(v))); e.b = append(e.b, v...) }
+func (e *enc) byte1(v byte) { e.b = append(e.b, v) }
+func (e *enc) bool1(v bool) {
+	if v {
+		e.b = append(e.b, 1)
+	} else {
+		e.b = append(e.b, 0)
+	}
+}
+
+var errCorrupt = errors.New("aggregate: corrupt spill data")
+
+// dec reads fields from a buffer. Strings it returns alias the buffer (no copy): the buffer
+// must outlive them, which holds because a partition's buffer lives as long as the partition.
+type dec struct {
+	b   []byte
+	err error
+}
+
+func (d *dec) u() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *dec) i() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *dec) s() string {
+	n := d.u()
+	if uint64(len(d.b)) < n {
+		d.fail()
+		return ""
+	}
+	if n == 0 {
+		return ""
+	}
+	v := unsafe.String(&d.b[0], int(n))
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *dec) byte1() byte {
+	if len(d.b) == 0 {
+		d.fail()
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *dec) bool1() bool { return d.byte1() != 0 }
+
+func (d *dec) fail() {
+	if d.err == nil {
+		d.err = errCorrupt
+	}
+	d.b = nil
+}

@@ -1,0 +1,180 @@
+package aggregate
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/kougaku/batch/rules"
+)
+
+// Household is one household month ready for the rules, with the receipts it came from.
+// Everything in it is reused for the next household: copy what must outlive the callback.
+type Household struct {
+	InsurerNo, HouseholdID string
+	ClassU70               rules.ClassU70
+	Class70                rules.Class70
+	// Conflict is non-empty when the household's member rows disagree on a class
+	// (CATEGORY_CONFLICT); the household is then rejected whole.
+	Conflict string
+	// Rules is the input of the computation; Rules.Receipts[i] came from Receipts[i], and
+	// Rules.Members[k] is the person Persons[k].
+	Rules    rules.Household
+	Receipts []*Receipt
+	Persons  []string
+}
+
+type sortKey struct {
+	hash uint64
+	idx  int32
+}
+
+// Households decodes one household partition and calls fn for every household with at least
+// one receipt, in the order of the household hash (then insurer, household id), which is the
+// order of the outputs whatever the number of partitions or workers.
+func Households(part []byte, month rules.Month, fn func(h *Household) error) error {
+	recs, mems, hist, err := decodeAll(part)
+	if err != nil {
+		return err
+	}
+	rk := keys(len(recs), func(i int) (string, string) { return recs[i].InsurerNo, recs[i].HouseholdID })
+	slices.SortFunc(rk, func(a, b sortKey) int {
+		x, y := &recs[a.idx], &recs[b.idx]
+		return cmp.Or(cmp.Compare(a.hash, b.hash), strings.Compare(x.InsurerNo, y.InsurerNo),
+			strings.Compare(x.HouseholdID, y.HouseholdID), strings.Compare(x.PersonID, y.PersonID),
+			strings.Compare(x.ID, y.ID))
+	})
+	mk := keys(len(mems), func(i int) (string, string) { return mems[i].InsurerNo, mems[i].HouseholdID })
+	slices.SortFunc(mk, func(a, b sortKey) int {
+		x, y := &mems[a.idx], &mems[b.idx]
+		return cmp.Or(cmp.Compare(a.hash, b.hash), strings.Compare(x.InsurerNo, y.InsurerNo),
+			strings.Compare(x.HouseholdID, y.HouseholdID), strings.Compare(x.PersonID, y.PersonID))
+	})
+	hk := keys(len(hist), func(i int) (string, string) { return hist[i].InsurerNo, hist[i].HouseholdID })
+	slices.SortFunc(hk, func(a, b sortKey) int {
+		x, y := &hist[a.idx], &hist[b.idx]
+		return cmp.Or(cmp.Compare(a.hash, b.hash), strings.Compare(x.InsurerNo, y.InsurerNo),
+			strings.Compare(x.HouseholdID, y.HouseholdID))
+	})
+
+	var h Household
+	mi, hi := 0, 0
+	for i := 0; i < len(rk); {
+		first := &recs[rk[i].idx]
+		ins, hh, hash := first.InsurerNo, first.HouseholdID, rk[i].hash
+		j := i + 1
+		for j < len(rk) && rk[j].hash == hash && recs[rk[j].idx].InsurerNo == ins && recs[rk[j].idx].HouseholdID == hh {
+			j++
+		}
+		// Skip member rows and history of households with no receipt, which sort before.
+		mi = skipTo(mk, mi, hash, ins, hh, func(k int) (string, string) { return mems[k].InsurerNo, mems[k].HouseholdID })
+		mj := mi
+		for mj < len(mk) && mk[mj].hash == hash && mems[mk[mj].idx].InsurerNo == ins && mems[mk[mj].idx].HouseholdID == hh {
+			mj++
+		}
+		hi = skipTo(hk, hi, hash, ins, hh, func(k int) (string, string) { return hist[k].InsurerNo, hist[k].HouseholdID })
+		hj := hi
+		for hj < len(hk) && hk[hj].hash == hash && hist[hk[hj].idx].InsurerNo == ins && hist[hk[hj].idx].HouseholdID == hh {
+			hj++
+		}
+		if err := h.build(month, recs, rk[i:j], mems, mk[mi:mj], hist, hk[hi:hj]); err != nil {
+			return err
+		}
+		if err := fn(&h); err != nil {
+			return err
+		}
+		i, mi, hi = j, mj, hj
+	}
+	return nil
+}
+
+func keys(n int, key func(i int) (string, string)) []sortKey {
+	out := make([]sortKey, n)
+	for i := range out {
+		a, b := key(i)
+		out[i] = sortKey{hash: Hash2(a, b), idx: int32(i)}
+	}
+	return out
+}
+
+// skipTo advances k past the entries that sort before (hash, insurer, household).
+func skipTo(ks []sortKey, k int, hash uint64, ins, hh string, key func(int) (string, string)) int {
+	for k < len(ks) {
+		a, b := key(int(ks[k].idx))
+		if cmp.Or(cmp.Compare(ks[k].hash, hash), strings.Compare(a, ins), strings.Compare(b, hh)) >= 0 {
+			break
+		}
+		k++
+	}
+	return k
+}
+
+// build fills h from one household's receipts (sorted by person, id), member rows (sorted by
+// person, one per person: the join passed on only the row in force) and history.
+func (h *Household) build(month rules.Month, recs []Receipt, rk []sortKey, mems []Member, mk []sortKey, hist []History, hk []sortKey) error {
+	first := &recs[rk[0].idx]
+	*h = Household{InsurerNo: first.InsurerNo, HouseholdID: first.HouseholdID,
+		Rules:    rules.Household{Month: month, Members: h.Rules.Members[:0], Receipts: h.Rules.Receipts[:0]},
+		Receipts: h.Receipts[:0], Persons: h.Persons[:0]}
+	for _, k := range mk {
+		m := &mems[k.idx]
+		if len(h.Persons) > 0 && h.Persons[len(h.Persons)-1] == m.PersonID {
+			continue // a person has one row in force
+		}
+		h.Persons = append(h.Persons, m.PersonID)
+		h.Rules.Members = append(h.Rules.Members, rules.Member{BirthDate: m.Birth, HalfLimits: m.HalfMonth == month})
+		h.mergeClass(m)
+	}
+	pi := 0
+	for _, k := range rk {
+		r := &recs[k.idx]
+		for pi < len(h.Persons) && h.Persons[pi] < r.PersonID {
+			pi++
+		}
+		if pi == len(h.Persons) || h.Persons[pi] != r.PersonID {
+			return fmt.Errorf("aggregate: receipt %s of person %s has no member row in household %s", r.ID, r.PersonID, h.HouseholdID)
+		}
+		h.Receipts = append(h.Receipts, r)
+		h.Rules.Receipts = append(h.Rules.Receipts, rules.Receipt{ID: r.ID, Member: pi,
+			Institution: r.InstitutionID, Prescriber: r.PrescriberID, Kind: r.Kind, Setting: r.Setting,
+			Cost: r.Cost, Copay: r.Copay, Paid: r.Paid, Tokutei: r.Tokutei})
+	}
+	h.Rules.ClassU70, h.Rules.Class70 = h.ClassU70, h.Class70
+	h.Rules.PriorMonths = priorMonths(month, hist, hk)
+	return nil
+}
+
+// mergeClass takes a member row's classes into the household's, noting any disagreement.
+func (h *Household) mergeClass(m *Member) {
+	if m.ClassU70 != rules.U70None {
+		if h.ClassU70 != rules.U70None && h.ClassU70 != m.ClassU70 && h.Conflict == "" {
+			h.Conflict = fmt.Sprintf("member rows disagree on category_u70: %s and %s (%s)", h.ClassU70, m.ClassU70, m.Source)
+		}
+		if h.ClassU70 == rules.U70None {
+			h.ClassU70 = m.ClassU70
+		}
+	}
+	if m.Class70 != rules.O70None {
+		if h.Class70 != rules.O70None && h.Class70 != m.Class70 && h.Conflict == "" {
+			h.Conflict = fmt.Sprintf("member rows disagree on category_70: %s and %s (%s)", h.Class70, m.Class70, m.Source)
+		}
+		if h.Class70 == rules.O70None {
+			h.Class70 = m.Class70
+		}
+	}
+}
+
+// priorMonths counts the distinct counting months among the 11 before month.
+func priorMonths(month rules.Month, hist []History, hk []sortKey) int {
+	var seen [11]bool
+	n := 0
+	for _, k := range hk {
+		d := int(month - hist[k.idx].Month)
+		if d >= 1 && d <= 11 && !seen[d-1] {
+			seen[d-1] = true
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,170 @@
+package aggregate
+
+import (
+	"math"
+
+	"github.com/kougaku/batch/rules"
+)
+
+// Receipt is a receipt on its way through the partitions: as read, then joined to its member.
+type Receipt struct {
+	File                                                 int32 // index of the input file
+	Line                                                 int64 // line or row in that file
+	ID, InsurerNo, PersonID, InstitutionID, PrescriberID string
+	Kind                                                 rules.Kind
+	Setting                                              rules.Setting
+	Tokutei                                              rules.Tokutei
+	Cost, Copay, Paid                                    int64
+	BirthDate, Sex                                       string // as the receipt gives them; may be empty
+	Cancel                                               bool
+
+	// Set by the join.
+	HouseholdID string
+	Birth       rules.Date
+	HalfLimits  bool
+}
+
+// OpenEnd is the valid_to of an open eligibility row.
+const OpenEnd = rules.Month(math.MaxInt32)
+
+// Member is one eligibility row of the members master.
+type Member struct {
+	InsurerNo, PersonID, HouseholdID string
+	Birth                            rules.Date
+	Sex                              string
+	From, To                         rules.Month // To is OpenEnd when open
+	ClassU70                         rules.ClassU70
+	Class70                          rules.Class70
+	HalfMonth                        rules.Month // 0: none
+	Source                           string
+}
+
+// Covers reports whether the row is in force in month m.
+func (m *Member) Covers(month rules.Month) bool { return m.From <= month && month <= m.To }
+
+// History is one prior counting month of a household.
+type History struct {
+	InsurerNo, HouseholdID string
+	Month                  rules.Month
+}
+
+const (
+	tagReceipt byte = 1 + iota
+	tagMember
+	tagHistory
+)
+
+func packDate(d rules.Date) uint64 { return uint64(d.Year*10000 + d.Month*100 + d.Day) }
+func unpackDate(v uint64) rules.Date {
+	return rules.Date{Year: int(v / 10000), Month: int(v / 100 % 100), Day: int(v % 100)}
+}
+
+func (e *enc) receipt(r *Receipt) {
+	e.byte1(tagReceipt)
+	e.u(uint64(r.File))
+	e.u(uint64(r.Line))
+	e.s(r.ID)
+	e.s(r.InsurerNo)
+	e.s(r.PersonID)
+	e.s(r.InstitutionID)
+	e.s(r.PrescriberID)
+	e.byte1(byte(r.Kind))
+	e.byte1(byte(r.Setting))
+	e.byte1(byte(r.Tokutei))
+	e.i(r.Cost)
+	e.i(r.Copay)
+	e.i(r.Paid)
+	e.s(r.BirthDate)
+	e.s(r.Sex)
+	e.bool1(r.Cancel)
+	e.s(r.HouseholdID)
+	e.u(packDate(r.Birth))
+	e.bool1(r.HalfLimits)
+}
+
+func (d *dec) receipt(r *Receipt) {
+	r.File = int32(d.u())
+	r.Line = int64(d.u())
+	r.ID = d.s()
+	r.InsurerNo = d.s()
+	r.PersonID = d.s()
+	r.InstitutionID = d.s()
+	r.PrescriberID = d.s()
+	r.Kind = rules.Kind(d.byte1())
+	r.Setting = rules.Setting(d.byte1())
+	r.Tokutei = rules.Tokutei(d.byte1())
+	r.Cost = d.i()
+	r.Copay = d.i()
+	r.Paid = d.i()
+	r.BirthDate = d.s()
+	r.Sex = d.s()
+	r.Cancel = d.bool1()
+	r.HouseholdID = d.s()
+	r.Birth = unpackDate(d.u())
+	r.HalfLimits = d.bool1()
+}
+
+func (e *enc) member(m *Member) {
+	e.byte1(tagMember)
+	e.s(m.InsurerNo)
+	e.s(m.PersonID)
+	e.s(m.HouseholdID)
+	e.u(packDate(m.Birth))
+	e.s(m.Sex)
+	e.u(uint64(m.From))
+	e.u(uint64(m.To))
+	e.byte1(byte(m.ClassU70))
+	e.byte1(byte(m.Class70))
+	e.u(uint64(m.HalfMonth))
+	e.s(m.Source)
+}
+
+func (d *dec) member(m *Member) {
+	m.InsurerNo = d.s()
+	m.PersonID = d.s()
+	m.HouseholdID = d.s()
+	m.Birth = unpackDate(d.u())
+	m.Sex = d.s()
+	m.From = rules.Month(d.u())
+	m.To = rules.Month(d.u())
+	m.ClassU70 = rules.ClassU70(d.byte1())
+	m.Class70 = rules.Class70(d.byte1())
+	m.HalfMonth = rules.Month(d.u())
+	m.Source = d.s()
+}
+
+func (e *enc) history(h *History) {
+	e.byte1(tagHistory)
+	e.s(h.InsurerNo)
+	e.s(h.HouseholdID)
+	e.u(uint64(h.Month))
+}
+
+func (d *dec) history(h *History) {
+	h.InsurerNo = d.s()
+	h.HouseholdID = d.s()
+	h.Month = rules.Month(d.u())
+}
+
+// Hash2 is FNV-1a over two strings with a separator: the partition key of a person
+// (insurer, person) or of a household (insurer, household). Fixed, so partitions and the order
+// of outputs are the same in every run.
+func Hash2(a, b string) uint64 {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(a); i++ {
+		h = (h ^ uint64(a[i])) * prime
+	}
+	h = (h ^ 0xff) * prime
+	for i := 0; i < len(b); i++ {
+		h = (h ^ uint64(b[i])) * prime
+	}
+	// FNV's high bits mix poorly for short keys; finish with a 64-bit avalanche so that range
+	// partitioning on the top bits spreads evenly.
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kougaku/batch/pipeline"
+	"github.com/kougaku/batch/rules"
+)
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var members, receipts, history, uke multiFlag
+	month := fs.String("month", "", "service month YYYY-MM")
+	out := fs.String("out", "", "output directory (must not exist, or be empty)")
+	fs.Var(&members, "members", "members master file or directory (repeatable)")
+	fs.Var(&receipts, "receipts", "receipts file or directory, CSV or Parquet (repeatable)")
+	fs.Var(&uke, "uke", "UKE receipt file or directory (repeatable)")
+	fs.Var(&history, "history", "prior benefit months file (repeatable)")
+	ledger := fs.String("ledger", "", "ledger directory")
+	rulesFile := fs.String("rules", "", "rule table file laid over the embedded tables")
+	allowProv := fs.Bool("allow-provisional", false, "compute a month whose rule table is provisional")
+	workers := fs.Int("workers", 0, "workers (0: one per core)")
+	memory := fs.Int64("memory", pipeline.DefaultMemoryBudget, "memory budget in bytes")
+	spill := fs.String("spill-dir", "", "directory for spill files (default: beside --out)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return &usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return &usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	if *month == "" || *out == "" || len(members) == 0 {
+		return &usageError{"run needs --month, --members and --out"}
+	}
+	m, err := rules.ParseMonth(*month)
+	if err != nil {
+		return &usageError{err.Error()}
+	}
+	if len(uke) > 0 || *ledger != "" {
+		return &usageError{"--uke and --ledger are not available in this build yet"}
+	}
+	set := rules.Default()
+	if *rulesFile != "" {
+		if set, err = set.LoadFile(*rulesFile); err != nil {
+			return err
+		}
+	}
+	progress := &pipeline.Progress{}
+	stopProgress := startProgress(stderr, progress)
+	sum, err := pipeline.Run(ctx, pipeline.Config{
+		Month: m, Members: members, Receipts: receipts, History: history, Out: *out, Rules: set,
+		AllowProvisional: *allowProv, Workers: *workers, MemoryBudget: *memory, SpillDir: *spill,
+		CommandLine: append([]string{"batch"}, args...), Log: log, Progress: progress,
+	})
+	stopProgress()
+	if err != nil {
+		return err
+	}
+	printSummary(stdout, *out, sum)
+	rec := sum.Manifest.Reconciliation
+	log.Info("run complete", "month", *month, "out", *out, "receipts_read", rec.ReceiptsRead,
+		"accepted", rec.ReceiptsAccepted, "rejected", rec.ReceiptsRejected, "households", sum.Households,
+		"benefit_cash", sum.BenefitCash, "seconds", sum.Elapsed.Seconds())
+	return nil
+}
+
+func printSummary(w io.Writer, out string, s *pipeline.Summary) {
+	rec := s.Manifest.Reconciliation
+	secs := s.Elapsed.Seconds()
+	fmt.Fprintf(w, "service month     %s   rules %s\n", s.Manifest.ServiceMonth, s.Manifest.RulesVersion)
+	fmt.Fprintf(w, "receipts read     %s (%s/s)\n", group(rec.ReceiptsRead), group(int64(float64(rec.ReceiptsRead)/max(secs, 1e-9))))
+	fmt.Fprintf(w, "  accepted        %s\n", group(rec.ReceiptsAccepted))
+	fmt.Fprintf(w, "  rejected        %s\n", group(rec.ReceiptsRejected))
+	reasons := make([]string, 0, len(s.Manifest.RejectsByReason))
+	for k := range s.Manifest.RejectsByReason {
+		reasons = append(reasons, k)
+	}
+	sort.Strings(reasons)
+	for _, k := range reasons {
+		fmt.Fprintf(w, "    %-16s%s\n", k, group(s.Manifest.RejectsByReason[k]))
+	}
+	fmt.Fprintf(w, "households        %s\n", group(s.Households))
+	fmt.Fprintf(w, "  paid in cash    %s\n", group(s.HouseholdsPaid))
+	fmt.Fprintf(w, "benefit cash      ¥%s\n", group(s.BenefitCash))
+	fmt.Fprintf(w, "benefit in kind   ¥%s\n", group(s.BenefitInKind))
+	fmt.Fprintf(w, "reconciled        %v\n", rec.Balanced)
+	fmt.Fprintf(w, "time              %s\n", s.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "output            %s\n", out)
+}
+
+// group writes 1234567 as 1,234,567.
+func group(n int64) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}

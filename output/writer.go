@@ -1,0 +1,259 @@
+package output
+
+// Invariants of a Parquet file written here (this file keeps them):
+//
+//  1. Bounded memory. Rows passed to Write are encoded into the current row group's column
+//     buffers before Write returns, and the slice is not retained. Encoded (zstd) pages of
+//     the current row group are held until the row group is flushed, so memory is bounded
+//     by one row group's compressed size, plus one page buffer per column, plus the
+//     footer metadata (a few hundred bytes per row group and column).
+//  2. Bounded row groups. No row group holds more than Options.MaxRowsPerRowGroup rows:
+//     parquet-go splits a Write at the limit and flushes the full group
+//     (parquet.MaxRowsPerRowGroup), whatever the batch sizes the caller uses.
+//  3. Deterministic bytes. The file is a function of the row sequence and the Options only:
+//     parquet-go encodes on the calling goroutine, zstd output depends only on its input
+//     and level, the key/value metadata is empty, and created_by is fixed per binary
+//     (createdBy below) instead of carrying anything about time or host. Batch boundaries
+//     of Write calls do not change the bytes.
+//  4. A file counts as written only after Close returned nil: the footer is written and
+//     the file fsynced. Any error is sticky and marks the file failed in its Dir, which
+//     then refuses to Commit.
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"runtime/debug"
+	"strings"
+	"sync"
+
+	"github.com/parquet-go/parquet-go"
+)
+
+// DefaultMaxRowsPerRowGroup bounds row groups when Options leaves it zero. A million
+// receipt rows compress to some tens of MB, the unit readers fetch and decode at once.
+const DefaultMaxRowsPerRowGroup = 1_000_000
+
+// dictMaxBytes bounds each column chunk's dictionary. Past it the chunk falls back to PLAIN
+// for the rest of the row group; 1 MiB is the dictionary page size parquet-mr and Arrow
+// use, so every reader handles it comfortably.
+const dictMaxBytes = 1 << 20
+
+// formatVersion names the layout of the files (columns, encodings). Change it with them.
+const formatVersion = "1"
+
+// Options tunes a Writer. The zero value is the production setting.
+type Options struct {
+	// MaxRowsPerRowGroup caps the rows of a row group; 0 means DefaultMaxRowsPerRowGroup.
+	MaxRowsPerRowGroup int64
+	// PageBufferSize is the size of the in-memory buffer a column's page is built in
+	// before it is encoded and compressed; 0 means parquet-go's default (256 KiB).
+	PageBufferSize int
+}
+
+// Writer writes rows of type T to one Parquet file of a Dir, zstd-compressed.
+// A Writer is not safe for concurrent use.
+type Writer[T any] struct {
+	name   string
+	dir    *Dir
+	st     *fileState
+	pw     *parquet.GenericWriter[T]
+	rows   int64
+	closed bool
+	err    error // first failure, sticky (invariant 4)
+}
+
+// NewWriter creates name in d's temporary directory. T must be a struct with parquet tags.
+func NewWriter[T any](d *Dir, name string, opt Options) (*Writer[T], error) {
+	if t := reflect.TypeFor[T](); t.Kind() != reflect.Struct {
+		return nil, fmt.Errorf("output: %s: row type %v is not a struct", name, t)
+	}
+	maxRows := opt.MaxRowsPerRowGroup
+	if maxRows == 0 {
+		maxRows = DefaultMaxRowsPerRowGroup
+	}
+	if maxRows < 0 || opt.PageBufferSize < 0 {
+		return nil, fmt.Errorf("output: %s: negative option %+v", name, opt)
+	}
+	options := []parquet.WriterOption{
+		&parquet.WriterConfig{CreatedBy: createdBy()},
+		parquet.Compression(&parquet.Zstd),
+		parquet.MaxRowsPerRowGroup(maxRows),
+		parquet.DictionaryMaxBytes(dictMaxBytes),
+	}
+	if opt.PageBufferSize > 0 {
+		options = append(options, parquet.PageBufferSize(opt.PageBufferSize))
+	}
+	// NewGenericWriter panics on an invalid configuration; find out first.
+	if _, err := parquet.NewWriterConfig(options...); err != nil {
+		return nil, fmt.Errorf("output: %s: %w", name, err)
+	}
+	f, st, err := d.create(name)
+	if err != nil {
+		return nil, err
+	}
+	return &Writer[T]{
+		name: name,
+		dir:  d,
+		st:   st,
+		pw:   parquet.NewGenericWriter[T](f, options...),
+	}, nil
+}
+
+// Write appends rows. It may write a row group to the file; rows is not retained.
+func (w *Writer[T]) Write(rows []T) error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.closed {
+		return fmt.Errorf("output: %s: write after close", w.name)
+	}
+	n, err := w.pw.Write(rows)
+	w.rows += int64(n)
+	if err == nil && n != len(rows) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		w.closed = true
+		w.err = w.dir.finish(w.st, err)
+	}
+	return w.err
+}
+
+// Close flushes the last row group, writes the footer, fsyncs and closes the file.
+// Calling it again returns the first result.
+func (w *Writer[T]) Close() error {
+	if w.closed {
+		return w.err
+	}
+	w.closed = true
+	w.err = w.dir.finish(w.st, w.pw.Close())
+	return w.err
+}
+
+// Rows is the number of rows written so far.
+func (w *Writer[T]) Rows() int64 { return w.rows }
+
+// Name is the file's name inside the run directory.
+func (w *Writer[T]) Name() string { return w.name }
+
+// createdBy is the file's created_by: parquet-go's default would do, but pinning it here
+// makes invariant 3 a property of this package rather than of parquet-go's defaults,
+// and names the program that wrote the file.
+var createdBy = sync.OnceValue(func() string {
+	lib := "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range bi.Deps {
+			if m.Path == "github.com/parquet-go/parquet-go" {
+				lib = m.Version
+				if m.Replace != nil {
+					lib = m.Replace.Version // "" for a directory replacement
+				}
+				break
+			}
+		}
+	}
+	return "github.com/kougaku/batch/output version " + formatVersion + " (build parquet-go " + lib + ")"
+})
+
+// openParquet opens path and reads its footer. The caller closes the *os.File.
+func openParquet(path string) (*os.File, *parquet.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil {
+		var pf *parquet.File
+		pf, err = parquet.OpenFile(f, fi.Size())
+		if err == nil {
+			return f, pf, nil
+		}
+	}
+	f.Close()
+	return nil, nil, fmt.Errorf("%s: %w", path, err)
+}
+
+// ReadAll reads every row of the Parquet file at path as T. Every column of T must be in
+// the file with the same physical type (a missing column would otherwise read as zero
+// values), and the rows read must match the footer's count.
+func ReadAll[T any](path string) ([]T, error) {
+	f, pf, err := openParquet(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if err := sameColumns(parquet.SchemaOf(new(T)), pf.Schema()); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	r := parquet.NewGenericReader[T](pf)
+	defer r.Close()
+	rows := make([]T, 0, pf.NumRows())
+	buf := make([]T, 4096)
+	for {
+		n, err := r.Read(buf)
+		rows = append(rows, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if int64(len(rows)) != pf.NumRows() {
+		return nil, fmt.Errorf("%s: read %d rows, footer says %d", path, len(rows), pf.NumRows())
+	}
+	return rows, nil
+}
+
+// sameColumns checks that every leaf column of want is in have with the same kind.
+func sameColumns(want, have *parquet.Schema) error {
+	var errs []error
+	for _, path := range want.Columns() {
+		w, _ := want.Lookup(path...)
+		h, ok := have.Lookup(path...)
+		name := strings.Join(path, ".")
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("column %s missing", name))
+		case w.Node.Type().Kind() != h.Node.Type().Kind():
+			errs = append(errs, fmt.Errorf("column %s is %v, want %v", name, h.Node.Type().Kind(), w.Node.Type().Kind()))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RowGroups returns the number of rows in each row group of the Parquet file at path.
+func RowGroups(path string) ([]int64, error) {
+	f, pf, err := openParquet(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	groups := pf.RowGroups()
+	n := make([]int64, len(groups))
+	for i, g := range groups {
+		n[i] = g.NumRows()
+	}
+	return n, nil
+}
+
+// Digest returns the size and hex SHA-256 of the file at path, reading it once in a
+// stream.
+func Digest(path string) (size int64, sha256hex string, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	size, err = io.Copy(h, f)
+	if err != nil {
+		return 0, "", fmt.Errorf("%s: %w", path, err)
+	}
+	return size, hex.EncodeToString(h.Sum(nil)), nil
+}

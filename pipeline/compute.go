@@ -1,0 +1,191 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kougaku/batch/aggregate"
+	"github.com/kougaku/batch/output"
+	"github.com/kougaku/batch/rules"
+)
+
+// partResult is the output rows of one household partition. Its strings alias the partition's
+// decoded buffer, which therefore lives until the rows are written.
+type partResult struct {
+	households []output.HouseholdMonth
+	receipts   []output.ReceiptBenefit
+	persons    []output.PersonMonth
+	totals
+}
+
+// totals are the sums the manifest reconciles.
+type totals struct {
+	accepted, paidAccepted            int64
+	cashHouseholds, cashReceipts      int64
+	cashPersons                       int64
+	householdsPaid, inKind, copayTotal int64
+}
+
+func (t *totals) add(o *totals) {
+	t.accepted += o.accepted
+	t.paidAccepted += o.paidAccepted
+	t.cashHouseholds += o.cashHouseholds
+	t.cashReceipts += o.cashReceipts
+	t.cashPersons += o.cashPersons
+	t.householdsPaid += o.householdsPaid
+	t.inKind += o.inKind
+	t.copayTotal += o.copayTotal
+}
+
+// computer turns households into rows; one per worker.
+type computer struct {
+	r     *run
+	calc  *rules.Calculator
+	res   rules.Result
+	month string
+	label string
+	out   *partResult
+	// per member of the current household
+	persons []output.PersonMonth
+	used    []bool
+}
+
+func (c *computer) household(h *aggregate.Household) error {
+	if h.Conflict != "" {
+		c.rejectAll(h, "CATEGORY_CONFLICT", h.Conflict)
+		return nil
+	}
+	if err := c.calc.Compute(&h.Rules, &c.res); err != nil {
+		var ie *rules.InputError
+		if errors.As(err, &ie) {
+			c.rejectAll(h, ie.Code, ie.Error())
+			return nil
+		}
+		return err
+	}
+	res, out := &c.res, c.out
+	out.households = append(out.households, output.HouseholdMonth{
+		InsurerNo: h.InsurerNo, HouseholdID: h.HouseholdID, ServiceMonth: c.month,
+		CategoryU70: h.ClassU70.String(), Category70: h.Class70.String(),
+		PriorBenefitMonths: int32(h.Rules.PriorMonths), TasukaiApplied: res.TasukaiApplied,
+		CountsForTasukai: res.CountsForTasukai, Receipts: len(h.Receipts),
+		CopayTotal: res.CopayTotal, PaidTotal: res.PaidTotal, BenefitInKind: res.InKind,
+		BenefitCash: res.Cash, StageA: res.StageA, StageB: res.StageB, StageC: res.StageC,
+		StageTokutei: res.StageTokutei, RulesVersion: c.label,
+	})
+	out.cashHouseholds += res.Cash
+	out.inKind += res.InKind
+	out.copayTotal += res.CopayTotal
+	if res.Cash > 0 {
+		out.householdsPaid++
+	}
+	c.persons = c.persons[:0]
+	for k, p := range h.Persons {
+		age := output.AgeGroupU70
+		if res.Elderly[k] {
+			age = output.AgeGroup70Plus
+		}
+		c.persons = append(c.persons, output.PersonMonth{InsurerNo: h.InsurerNo, HouseholdID: h.HouseholdID,
+			PersonID: p, ServiceMonth: c.month, AgeGroup: age})
+	}
+	if cap(c.used) < len(h.Persons) {
+		c.used = make([]bool, 2*len(h.Persons))
+	}
+	used := c.used[:len(h.Persons)]
+	clear(used)
+	for i, rc := range h.Receipts {
+		rr := res.Receipts[i]
+		out.receipts = append(out.receipts, output.ReceiptBenefit{ReceiptID: rc.ID, InsurerNo: h.InsurerNo,
+			HouseholdID: h.HouseholdID, PersonID: rc.PersonID, ServiceMonth: c.month, Kind: rc.Kind.String(),
+			Setting: rc.Setting.String(), Cost: rc.Cost, Copay: rc.Copay, Paid: rc.Paid,
+			Included: rr.Included, BenefitCash: rr.Cash})
+		out.accepted++
+		out.paidAccepted += rc.Paid
+		out.cashReceipts += rr.Cash
+		k := h.Rules.Receipts[i].Member
+		used[k] = true
+		pm := &c.persons[k]
+		pm.BenefitCash += rr.Cash
+		if rc.Setting == rules.Outpatient {
+			pm.OutpatientPaid += rc.Paid
+			pm.OutpatientBenefitCash += rr.Cash
+		} else {
+			pm.InpatientPaid += rc.Paid
+		}
+	}
+	for k := range c.persons {
+		if used[k] { // one row per person with a receipt
+			out.persons = append(out.persons, c.persons[k])
+			out.cashPersons += c.persons[k].BenefitCash
+		}
+	}
+	return nil
+}
+
+func (c *computer) rejectAll(h *aggregate.Household, reason, detail string) {
+	for _, rc := range h.Receipts {
+		c.r.rejects.receipt(rc, reason, detail)
+	}
+}
+
+// compute runs pass 3: workers compute the household partitions, lowest first, and one writer
+// writes their rows in partition order. A worker takes a slot before it takes a partition, so
+// at most `slots` partitions' rows are held at once and the lowest one outstanding always has
+// a slot: the writer can always make progress.
+func (r *run) compute(ctx context.Context, parts *aggregate.Spill, w *writers) (totals, error) {
+	n := parts.Parts()
+	results := make([]chan *partResult, n)
+	for q := range results {
+		results[q] = make(chan *partResult, 1)
+	}
+	slots := make(chan struct{}, r.workers+1)
+	var next atomic.Int64
+	g, ctx := errgroup.WithContext(ctx)
+	for wk := 0; wk < r.workers; wk++ {
+		c := &computer{r: r, calc: rules.NewCalculator(r.rules), month: r.month.String(), label: r.table.Label()}
+		g.Go(guard(func() error {
+			for {
+				select {
+				case slots <- struct{}{}:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				q := int(next.Add(1) - 1)
+				if q >= n {
+					<-slots
+					return nil
+				}
+				data, err := parts.Read(q)
+				if err != nil {
+					return err
+				}
+				c.out = &partResult{}
+				if err := aggregate.Households(data, r.month, c.household); err != nil {
+					return err
+				}
+				results[q] <- c.out
+			}
+		}))
+	}
+	var sum totals
+	g.Go(guard(func() error {
+		for q := 0; q < n; q++ {
+			var res *partResult
+			select {
+			case res = <-results[q]:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if err := w.write(res); err != nil {
+				return err
+			}
+			sum.add(&res.totals)
+			<-slots
+		}
+		return nil
+	}))
+	return sum, g.Wait()
+}

@@ -1,0 +1,156 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kougaku/batch/aggregate"
+	"github.com/kougaku/batch/receipt"
+	"github.com/kougaku/batch/rules"
+)
+
+// intakeStats is what the intake read, for the reconciliation.
+type intakeStats struct {
+	rows, paid atomic.Int64
+}
+
+// intake reads every receipts file concurrently into Arrow batches and hands the batches,
+// through a bounded channel, to the workers that check each receipt and route it into its
+// person partition. The members master is routed by its own writer at the same time.
+func (r *run) intake(ctx context.Context, persons *aggregate.Spill) error {
+	g, ctx := errgroup.WithContext(ctx)
+	batches := make(chan fileBatch, 2*r.workers)
+	readers, rctx := errgroup.WithContext(ctx)
+	readers.SetLimit(r.workers)
+	g.Go(func() error {
+		defer close(batches)
+		for i, f := range r.receiptFiles {
+			fi := int32(i)
+			readers.Go(guard(func() error { return r.readFile(rctx, fi, f, batches) }))
+		}
+		return readers.Wait()
+	})
+	for w := 0; w < r.workers; w++ {
+		route := aggregate.NewPersonPart(persons, w)
+		g.Go(guard(func() error {
+			for b := range batches {
+				err := r.routeBatch(ctx, b, route)
+				b.rec.Release()
+				if err != nil {
+					for b := range batches { // drain, releasing, so readers can finish
+						b.rec.Release()
+					}
+					return err
+				}
+			}
+			return route.Flush()
+		}))
+	}
+	route := aggregate.NewPersonPart(persons, r.workers) // the members' own writer
+	g.Go(guard(func() error { return r.readMembers(ctx, route) }))
+	return g.Wait()
+}
+
+// fileBatch is a record batch and the index of the file it came from.
+type fileBatch struct {
+	rec  arrow.Record
+	file int32
+}
+
+func (r *run) readFile(ctx context.Context, fi int32, file string, out chan<- fileBatch) error {
+	st, err := receipt.ReadReceipts(ctx, file, receipt.ReadOptions{BatchRows: r.batchRows},
+		func(b receipt.Batch) error {
+			select {
+			case out <- fileBatch{rec: b.Record, file: fi}:
+				return nil
+			case <-ctx.Done():
+				b.Record.Release()
+				return ctx.Err()
+			}
+		},
+		func(rj receipt.Reject) error {
+			r.rejects.add(fi, lineOf(rj.Source), rj)
+			return nil
+		})
+	r.read.rows.Add(st.Rows)
+	r.read.paid.Add(st.PaidRead)
+	r.progress.Read.Add(st.Rows)
+	if err != nil {
+		return err
+	}
+	r.fileRows[fi] = st.Rows
+	return nil
+}
+
+// lineOf takes the line (or row) number back out of a reader's "FILE:LINE" or "FILE:row N".
+func lineOf(source string) int64 {
+	i := strings.LastIndexAny(source, ": ")
+	n, _ := strconv.ParseInt(source[i+1:], 10, 64)
+	return n
+}
+
+// routeBatch checks every receipt of a batch and routes it, or rejects it.
+func (r *run) routeBatch(ctx context.Context, b fileBatch, route *aggregate.PersonPart) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	fi, rec := b.file, b.rec
+	str := func(c int) *array.String { return rec.Column(c).(*array.String) }
+	i64 := func(c int) *array.Int64 { return rec.Column(c).(*array.Int64) }
+	ids, months, insurers, persons := str(receipt.ColReceiptID), str(receipt.ColServiceMonth), str(receipt.ColInsurerNo), str(receipt.ColPersonID)
+	insts, kinds, settings, prescribers := str(receipt.ColInstitutionID), str(receipt.ColKind), str(receipt.ColSetting), str(receipt.ColPrescriberID)
+	costs, copays, paids, lines := i64(receipt.ColCost), i64(receipt.ColCopay), i64(receipt.ColPaid), i64(receipt.ColSourceLine)
+	tokuteis, births, sexes := str(receipt.ColTokutei), str(receipt.ColBirthDate), str(receipt.ColSex)
+	cancels := rec.Column(receipt.ColCancel).(*array.Boolean)
+	month := r.month.String()
+	var x aggregate.Receipt
+	for i := 0; i < int(rec.NumRows()); i++ {
+		x = aggregate.Receipt{File: fi, Line: lines.Value(i), ID: ids.Value(i), InsurerNo: insurers.Value(i),
+			PersonID: persons.Value(i), InstitutionID: insts.Value(i), PrescriberID: prescribers.Value(i),
+			Cost: costs.Value(i), Copay: copays.Value(i), Paid: paids.Value(i),
+			BirthDate: births.Value(i), Sex: sexes.Value(i), Cancel: cancels.Value(i)}
+		reason, detail := r.check(&x, months.Value(i), month, kinds.Value(i), settings.Value(i), tokuteis.Value(i))
+		if reason != "" {
+			r.rejects.receipt(&x, reason, detail)
+			continue
+		}
+		if err := route.Receipt(&x); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// check is the per-receipt part of validation: what can be judged from the receipt alone.
+func (r *run) check(x *aggregate.Receipt, month, runMonth, kind, setting, tokutei string) (reason, detail string) {
+	var err error
+	if x.Kind, err = rules.ParseKind(kind); err != nil {
+		return receipt.BadRecord, err.Error()
+	}
+	if x.Setting, err = rules.ParseSetting(setting); err != nil {
+		return receipt.BadRecord, err.Error()
+	}
+	if x.Tokutei, err = rules.ParseTokutei(tokutei); err != nil {
+		return receipt.BadRecord, err.Error()
+	}
+	if x.Kind == rules.Pharmacy && x.Setting != rules.Outpatient {
+		return receipt.BadRecord, "a pharmacy receipt is always outpatient"
+	}
+	if month != runMonth {
+		return receipt.MonthMismatch, fmt.Sprintf("service_month %s in a run for %s", month, runMonth)
+	}
+	if d := rules.ValidateAmounts(x.Cost, x.Copay, x.Paid); d != "" {
+		return receipt.AmountInvalid, d
+	}
+	if x.Cancel && !r.corrections {
+		return receipt.BadRecord, "cancel is set, but this is not a correction run on a ledger"
+	}
+	return "", ""
+}

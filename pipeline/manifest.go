@@ -1,0 +1,90 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kougaku/batch/output"
+	"github.com/kougaku/batch/receipt"
+)
+
+// startDigests hashes every input file in the background, while the run reads them; the
+// returned function waits for the digests.
+func (r *run) startDigests(ctx context.Context) func() ([]output.Input, error) {
+	files := append(append(append([]string(nil), r.memberFiles...), r.receiptFiles...), r.historyFiles...)
+	inputs := make([]output.Input, len(files))
+	var g errgroup.Group
+	g.SetLimit(2)
+	for i, f := range files {
+		g.Go(func() error {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			size, sum, err := output.Digest(f)
+			if err != nil {
+				return fmt.Errorf("digest of %s: %w", f, err)
+			}
+			inputs[i] = output.Input{Path: f, Size: size, SHA256: sum}
+			return nil
+		})
+	}
+	return func() ([]output.Input, error) {
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
+		for i := range inputs {
+			f := inputs[i].Path
+			switch {
+			case i < len(r.memberFiles):
+				inputs[i].Rows = r.memberRows[f]
+			case i < len(r.memberFiles)+len(r.receiptFiles):
+				inputs[i].Rows = r.fileRows[i-len(r.memberFiles)]
+			default:
+				inputs[i].Rows = r.historyRows[f]
+			}
+		}
+		return inputs, nil
+	}
+}
+
+// finish writes the rejects and the manifest, after checking that every receipt read is
+// accounted for and the three benefit sums agree. An unbalanced run fails: its outputs are
+// not committed.
+func (r *run) finish(dir *output.Dir, w *writers, tot totals, inputs []output.Input, parts int, spilled bool) (*Summary, error) {
+	rejects := r.rejects.sorted()
+	rw, err := output.NewWriter[receipt.Reject](dir, output.RejectsFile, output.Options{MaxRowsPerRowGroup: r.RowGroupRows})
+	if err != nil {
+		return nil, err
+	}
+	if err := rw.Write(rejects); err != nil {
+		return nil, err
+	}
+	if err := rw.Close(); err != nil {
+		return nil, err
+	}
+	rec := output.Reconciliation{
+		ReceiptsRead: r.read.rows.Load(), ReceiptsAccepted: tot.accepted, ReceiptsRejected: int64(len(rejects)),
+		PaidRead: r.read.paid.Load(), PaidAccepted: tot.paidAccepted, PaidRejected: r.rejects.paid,
+		BenefitCashHouseholds: tot.cashHouseholds, BenefitCashReceipts: tot.cashReceipts, BenefitCashPersons: tot.cashPersons,
+	}
+	if err := rec.Settle(); err != nil {
+		return nil, fmt.Errorf("the run does not reconcile, nothing is written: %w", err)
+	}
+	outs := append(w.outputs(), output.OutputFile{Name: output.RejectsFile, Rows: rw.Rows()})
+	parts2 := []string{r.month.String(), r.table.Label()}
+	for _, in := range inputs {
+		parts2 = append(parts2, in.Path, in.SHA256)
+	}
+	m := output.Manifest{
+		RunID: output.RunID(append(parts2, r.CommandLine...)...), CommandLine: r.CommandLine,
+		RulesVersion: r.table.Label(), ServiceMonth: r.month.String(), Inputs: inputs, Outputs: outs,
+		Reconciliation: rec, RejectsByReason: r.rejects.byReason,
+	}
+	if err := dir.WriteJSON(output.ManifestFile, m); err != nil {
+		return nil, err
+	}
+	return &Summary{Manifest: m, Households: w.households.Rows(), HouseholdsPaid: tot.householdsPaid,
+		BenefitCash: tot.cashHouseholds, BenefitInKind: tot.inKind, Partitions: parts, Spilled: spilled}, nil
+}

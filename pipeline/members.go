@@ -1,0 +1,78 @@
+package pipeline
+
+import (
+	"context"
+
+	"github.com/kougaku/batch/aggregate"
+	"github.com/kougaku/batch/receipt"
+	"github.com/kougaku/batch/rules"
+)
+
+// readMembers routes the members master into the person partitions and notes every insurer
+// it names. A row the reader accepted has valid fields (it checks dates, months and codes).
+func (r *run) readMembers(ctx context.Context, route *aggregate.PersonPart) error {
+	for _, f := range r.memberFiles {
+		var rows int64
+		err := receipt.ReadMembers(ctx, f, func(m receipt.MemberRow, source string) error {
+			rows++
+			r.insurers[m.InsurerNo] = struct{}{}
+			x, err := memberOf(&m, source)
+			if err != nil {
+				return &receipt.FileError{File: source, Err: err}
+			}
+			return route.Member(&x)
+		})
+		if err != nil {
+			return err
+		}
+		r.memberRows[f] = rows
+	}
+	return route.Flush()
+}
+
+func memberOf(m *receipt.MemberRow, source string) (aggregate.Member, error) {
+	x := aggregate.Member{InsurerNo: m.InsurerNo, PersonID: m.PersonID, HouseholdID: m.HouseholdID,
+		Sex: m.Sex, To: aggregate.OpenEnd, Source: source}
+	var err error
+	if x.Birth, err = rules.ParseDate(m.BirthDate); err != nil {
+		return x, err
+	}
+	if x.From, err = rules.ParseMonth(m.ValidFrom); err != nil {
+		return x, err
+	}
+	if m.ValidTo != "" {
+		if x.To, err = rules.ParseMonth(m.ValidTo); err != nil {
+			return x, err
+		}
+	}
+	if m.HalfLimitsMonth != "" {
+		if x.HalfMonth, err = rules.ParseMonth(m.HalfLimitsMonth); err != nil {
+			return x, err
+		}
+	}
+	if x.ClassU70, err = rules.ParseClassU70(m.CategoryU70); err != nil {
+		return x, err
+	}
+	x.Class70, err = rules.ParseClass70(m.Category70)
+	return x, err
+}
+
+// readHistory routes the prior counting months into the household partitions.
+func (r *run) readHistory(ctx context.Context, route *aggregate.HouseholdPart) error {
+	for _, f := range r.historyFiles {
+		var rows int64
+		err := receipt.ReadHistory(ctx, f, func(h receipt.HistoryRow, source string) error {
+			rows++
+			m, err := rules.ParseMonth(h.ServiceMonth)
+			if err != nil {
+				return &receipt.FileError{File: source, Err: err}
+			}
+			return route.History(&aggregate.History{InsurerNo: h.InsurerNo, HouseholdID: h.HouseholdID, Month: m})
+		})
+		if err != nil {
+			return err
+		}
+		r.historyRows[f] = rows
+	}
+	return route.Flush()
+}

@@ -1,0 +1,69 @@
+package pipeline
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/kougaku/batch/aggregate"
+	"github.com/kougaku/batch/receipt"
+)
+
+// rejectSet collects the rejects of every stage. They are written at the end in the order of
+// their source (file, then line), so the rejects file is the same whatever the scheduling.
+type rejectSet struct {
+	mu       sync.Mutex
+	files    []string
+	rows     []rejectRow
+	byReason map[string]int64
+	paid     int64
+}
+
+type rejectRow struct {
+	file int32
+	line int64
+	receipt.Reject
+}
+
+func newRejectSet(files []string) *rejectSet {
+	return &rejectSet{files: files, byReason: map[string]int64{}}
+}
+
+// add records a reject of input file index file at line (row number for Parquet).
+func (s *rejectSet) add(file int32, line int64, r receipt.Reject) {
+	if r.Source == "" {
+		r.Source = s.source(file, line)
+	}
+	s.mu.Lock()
+	s.rows = append(s.rows, rejectRow{file: file, line: line, Reject: r})
+	s.byReason[r.Reason]++
+	s.paid += r.Paid
+	s.mu.Unlock()
+}
+
+// receipt records a reject of a receipt already read.
+func (s *rejectSet) receipt(r *aggregate.Receipt, reason, detail string) {
+	s.add(r.File, r.Line, receipt.Reject{ReceiptID: r.ID, InsurerNo: r.InsurerNo, PersonID: r.PersonID,
+		Reason: reason, Detail: detail, Paid: r.Paid})
+}
+
+func (s *rejectSet) source(file int32, line int64) string {
+	name := s.files[file]
+	if isParquet(name) {
+		return fmt.Sprintf("%s:row %d", name, line)
+	}
+	return fmt.Sprintf("%s:%d", name, line)
+}
+
+// sorted returns the rejects in source order.
+func (s *rejectSet) sorted() []receipt.Reject {
+	slices.SortStableFunc(s.rows, func(a, b rejectRow) int {
+		return cmp.Or(cmp.Compare(a.file, b.file), cmp.Compare(a.line, b.line), cmp.Compare(a.ReceiptID, b.ReceiptID))
+	})
+	out := make([]receipt.Reject, len(s.rows))
+	for i := range s.rows {
+		out[i] = s.rows[i].Reject
+	}
+	return out
+}

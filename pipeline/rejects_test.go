@@ -1,0 +1,144 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/kougaku/batch/fixtures"
+	"github.com/kougaku/batch/output"
+	"github.com/kougaku/batch/receipt"
+	"github.com/kougaku/batch/rules"
+)
+
+// monthCases are the golden cases of one month: the good rows the reject tests surround bad
+// ones with.
+func monthCases(t testing.TB, month string) []fixtures.HouseholdCase {
+	cases, err := fixtures.Households()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []fixtures.HouseholdCase
+	for _, c := range cases {
+		if c.ServiceMonth == month {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+type runOutputs struct {
+	households []output.HouseholdMonth
+	receipts   []output.ReceiptBenefit
+	persons    []output.PersonMonth
+	rejects    []receipt.Reject
+	summary    *Summary
+}
+
+func runMonth(t testing.TB, dir string, cfg Config) runOutputs {
+	t.Helper()
+	sum, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runOutputs{
+		households: readBack[output.HouseholdMonth](t, filepath.Join(cfg.Out, output.HouseholdMonthFile)),
+		receipts:   readBack[output.ReceiptBenefit](t, filepath.Join(cfg.Out, output.ReceiptBenefitFile)),
+		persons:    readBack[output.PersonMonth](t, filepath.Join(cfg.Out, output.PersonMonthFile)),
+		rejects:    readBack[receipt.Reject](t, filepath.Join(cfg.Out, output.RejectsFile)),
+		summary:    sum,
+	}
+}
+
+// TestRejectReasons puts one bad row among the good ones of a month, for every reason that
+// applies to normalized input, and checks that the good rows' results are unchanged, the bad
+// row is in the rejects with its file and line, and the manifest reconciles.
+func TestRejectReasons(t *testing.T) {
+	const month = "2025-10"
+	m, _ := rules.ParseMonth(month)
+	good := monthCases(t, month)
+	mem, rec, hist := goldenInputs(good)
+	baseDir := t.TempDir()
+	mp, rp, hp := writeInputs(t, baseDir, "csv", mem, rec, hist)
+	base := runMonth(t, baseDir, Config{Month: m, Members: []string{mp}, Receipts: []string{rp}, History: []string{hp}, Out: filepath.Join(baseDir, "out")})
+
+	ins := good[0].InsurerNo
+	member := func(person, household, birth, u70, o70 string) receipt.MemberRow {
+		return receipt.MemberRow{InsurerNo: ins, PersonID: person, HouseholdID: household, BirthDate: birth, Sex: "2",
+			ValidFrom: "2020-01", CategoryU70: u70, Category70: o70}
+	}
+	bad := func(id, person string) receipt.Row {
+		return receipt.Row{ReceiptID: id, ServiceMonth: month, InsurerNo: ins, PersonID: person, InstitutionID: "1311111111",
+			Kind: "medical", Setting: "inpatient", Cost: 500000, Copay: 150000, Paid: 150000}
+	}
+	cases := []struct {
+		reason  string
+		members []receipt.MemberRow
+		rows    []receipt.Row
+		raw     string // a raw CSV line instead of rows
+		rejects int
+	}{
+		{reason: receipt.BadRecord, raw: month + "-X,2025-10," + ins + ",Q1,1311111111,medical,inpatient,,12a00,3000,3000,,,", rejects: 1},
+		{reason: receipt.DuplicateReceipt, rows: []receipt.Row{rec[0]}, rejects: 1},
+		{reason: receipt.UnknownInsurer, rows: []receipt.Row{func() receipt.Row { r := bad("X1", "Q1"); r.InsurerNo = "99999999"; return r }()}, rejects: 1},
+		{reason: receipt.UnknownInsurer, rows: []receipt.Row{func() receipt.Row { r := bad("X1", "Q1"); r.InsurerNo = "77777777"; return r }()}, rejects: 1},
+		{reason: receipt.UnknownPerson, rows: []receipt.Row{bad("X1", "nobody")}, rejects: 1},
+		{reason: receipt.NotEligible, members: []receipt.MemberRow{func() receipt.MemberRow {
+			r := member("Q1", "HQ1", "1980-01-01", "U", "")
+			r.ValidTo = "2025-09"
+			return r
+		}()}, rows: []receipt.Row{bad("X1", "Q1")}, rejects: 1},
+		{reason: receipt.BirthdateMismatch, members: []receipt.MemberRow{member("Q1", "HQ1", "1980-01-01", "U", "")},
+			rows: []receipt.Row{func() receipt.Row { r := bad("X1", "Q1"); r.BirthDate = "1980-01-02"; return r }()}, rejects: 1},
+		{reason: receipt.SexMismatch, members: []receipt.MemberRow{member("Q1", "HQ1", "1980-01-01", "U", "")},
+			rows: []receipt.Row{func() receipt.Row { r := bad("X1", "Q1"); r.BirthDate, r.Sex = "1980-01-01", "1"; return r }()}, rejects: 1},
+		{reason: receipt.MonthMismatch, members: []receipt.MemberRow{member("Q1", "HQ1", "1980-01-01", "U", "")},
+			rows: []receipt.Row{func() receipt.Row { r := bad("X1", "Q1"); r.ServiceMonth = "2025-09"; return r }()}, rejects: 1},
+		{reason: receipt.AmountInvalid, members: []receipt.MemberRow{member("Q1", "HQ1", "1980-01-01", "U", "")},
+			rows: []receipt.Row{func() receipt.Row { r := bad("X1", "Q1"); r.Paid = r.Copay + 10; return r }()}, rejects: 1},
+		{reason: receipt.CategoryMissing, members: []receipt.MemberRow{member("Q1", "HQ1", "1950-01-01", "U", "")},
+			rows: []receipt.Row{bad("X1", "Q1")}, rejects: 1},
+		{reason: receipt.CategoryConflict, members: []receipt.MemberRow{member("Q1", "HQ1", "1980-01-01", "U", ""), member("Q2", "HQ1", "1982-01-01", "A", "")},
+			rows: []receipt.Row{bad("X1", "Q1"), bad("X2", "Q2")}, rejects: 2},
+	}
+	for _, c := range cases {
+		t.Run(c.reason, func(t *testing.T) {
+			dir := t.TempDir()
+			rows := append(append([]receipt.Row(nil), rec...), c.rows...)
+			mp, rp, hp := writeInputs(t, dir, "csv", append(append([]receipt.MemberRow(nil), mem...), c.members...), rows, hist)
+			if c.raw != "" {
+				f, err := os.OpenFile(rp, os.O_APPEND|os.O_WRONLY, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fmt.Fprintf(f, "%s\n", c.raw)
+				f.Close()
+			}
+			got := runMonth(t, dir, Config{Month: m, Members: []string{mp}, Receipts: []string{rp}, History: []string{hp}, Out: filepath.Join(dir, "out")})
+			if !reflect.DeepEqual(got.households, base.households) || !reflect.DeepEqual(got.receipts, base.receipts) || !reflect.DeepEqual(got.persons, base.persons) {
+				t.Errorf("the good rows' results changed")
+			}
+			if len(got.rejects) != c.rejects {
+				t.Fatalf("rejects %+v, want %d", got.rejects, c.rejects)
+			}
+			for k, rj := range got.rejects {
+				wantLine := len(rec) + 2 + k // header is line 1, the bad rows come last
+				if rj.Reason != c.reason || rj.Source != fmt.Sprintf("%s:%d", rp, wantLine) || rj.Detail == "" {
+					t.Errorf("reject %+v, want %s at %s:%d", rj, c.reason, rp, wantLine)
+				}
+			}
+			r := got.summary.Manifest.Reconciliation
+			if !r.Balanced || r.ReceiptsRead != r.ReceiptsAccepted+r.ReceiptsRejected || r.PaidRead != r.PaidAccepted+r.PaidRejected ||
+				r.ReceiptsRejected != int64(c.rejects) || got.summary.Manifest.RejectsByReason[c.reason] != int64(c.rejects) {
+				t.Errorf("manifest %+v by reason %v", r, got.summary.Manifest.RejectsByReason)
+			}
+			if c.reason != receipt.BadRecord && !strings.HasPrefix(got.rejects[0].ReceiptID, "X") && c.reason != receipt.DuplicateReceipt {
+				t.Errorf("reject names receipt %q", got.rejects[0].ReceiptID)
+			}
+		})
+	}
+}

@@ -1,0 +1,332 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kougaku/batch/aggregate"
+	"github.com/kougaku/batch/output"
+	"github.com/kougaku/batch/receipt"
+	"github.com/kougaku/batch/rules"
+)
+
+// Config is one monthly run.
+type Config struct {
+	Month            rules.Month
+	Members          []string // files or directories
+	Receipts         []string
+	History          []string
+	Out              string
+	Rules            *rules.Set // nil: the embedded tables
+	AllowProvisional bool
+	Workers          int   // 0: GOMAXPROCS
+	MemoryBudget     int64 // bytes; 0: DefaultMemoryBudget
+	SpillDir         string
+	CommandLine      []string
+	Log              *slog.Logger
+	Progress         *Progress
+	// RowGroupRows bounds the output row groups (0: 1,000,000).
+	RowGroupRows int64
+}
+
+// DefaultMemoryBudget is the memory a run plans for unless told otherwise.
+const DefaultMemoryBudget = 2 << 30
+
+// Progress is what a run has done so far, for a progress line.
+type Progress struct {
+	Estimated atomic.Int64 // receipts expected, from the input sizes
+	Read      atomic.Int64 // receipts read
+	Stage     atomic.Value // string
+}
+
+// Summary is what a finished run reports.
+type Summary struct {
+	Manifest       output.Manifest
+	Households     int64
+	HouseholdsPaid int64
+	BenefitCash    int64
+	BenefitInKind  int64
+	Partitions     int
+	Spilled        bool
+	Elapsed        time.Duration
+}
+
+// ProvisionalError refuses a month whose rule table is not enacted.
+type ProvisionalError struct{ Table *rules.Table }
+
+func (e *ProvisionalError) Error() string {
+	return fmt.Sprintf("the rule table %s for this month is %s, not enacted: rerun with --allow-provisional to compute with it anyway", e.Table.Version, e.Table.Status)
+}
+
+type run struct {
+	Config
+	month       rules.Month
+	rules       *rules.Set
+	table       *rules.Table
+	workers     int
+	batchRows   int
+	corrections bool
+
+	receiptFiles, memberFiles, historyFiles []string
+	fileRows                                []int64
+	memberRows, historyRows                 map[string]int64
+	insurers                                map[string]struct{}
+	rejects                                 *rejectSet
+	read                                    intakeStats
+	progress                                *Progress
+	log                                     *slog.Logger
+}
+
+// Run computes one service month into cfg.Out. On error nothing is left at cfg.Out.
+func Run(ctx context.Context, cfg Config) (*Summary, error) {
+	start := time.Now()
+	r, err := newRun(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := output.Create(cfg.Out)
+	if err != nil {
+		return nil, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			dir.Abort()
+		}
+	}()
+	sum, err := r.execute(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := dir.Commit(); err != nil {
+		return nil, err
+	}
+	committed = true
+	sum.Elapsed = time.Since(start)
+	return sum, nil
+}
+
+func newRun(cfg Config) (*run, error) {
+	r := &run{Config: cfg, month: cfg.Month, rules: cfg.Rules, workers: cfg.Workers,
+		batchRows: receipt.DefaultBatchRows, memberRows: map[string]int64{}, historyRows: map[string]int64{},
+		insurers: map[string]struct{}{}, progress: cfg.Progress, log: cfg.Log}
+	if r.rules == nil {
+		r.rules = rules.Default()
+	}
+	if r.workers <= 0 {
+		r.workers = runtime.GOMAXPROCS(0)
+	}
+	if r.MemoryBudget <= 0 {
+		r.MemoryBudget = DefaultMemoryBudget
+	}
+	if r.progress == nil {
+		r.progress = &Progress{}
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	var err error
+	if r.table, err = r.rules.For(r.month); err != nil {
+		return nil, err
+	}
+	if !r.table.Enacted() && !cfg.AllowProvisional {
+		return nil, &ProvisionalError{Table: r.table}
+	}
+	if len(cfg.Members) == 0 {
+		return nil, errors.New("no members master given (--members)")
+	}
+	if r.memberFiles, err = receipt.ExpandPaths(cfg.Members); err != nil {
+		return nil, err
+	}
+	if r.receiptFiles, err = receipt.ExpandPaths(cfg.Receipts); err != nil {
+		return nil, err
+	}
+	if r.historyFiles, err = receipt.ExpandPaths(cfg.History); err != nil {
+		return nil, err
+	}
+	if len(r.memberFiles) == 0 {
+		return nil, fmt.Errorf("no members file found in %s", strings.Join(cfg.Members, ", "))
+	}
+	r.fileRows = make([]int64, len(r.receiptFiles))
+	r.rejects = newRejectSet(r.receiptFiles)
+	return r, nil
+}
+
+// plan sizes the partitions from the input: a household partition's working set must fit the
+// budget share of one worker, and the spill stays in memory only when the whole month fits
+// comfortably.
+func (r *run) plan() (parts int, spillDir string, err error) {
+	var bytes int64
+	for _, f := range r.receiptFiles {
+		st, err := os.Stat(f)
+		if err != nil {
+			return 0, "", err
+		}
+		bytes += st.Size()
+	}
+	est := estimateReceipts(r.receiptFiles, bytes)
+	r.progress.Estimated.Store(est)
+	const (
+		spillBytesPerReceipt   = 110 // encoded, in a partition
+		workingBytesPerReceipt = 700 // decoded receipt, sort keys and output rows in pass 3
+	)
+	perPart := r.MemoryBudget / int64(r.workers+2) / workingBytesPerReceipt
+	parts = int(est/max(perPart, 1)) + 1
+	if est*spillBytesPerReceipt*2 > r.MemoryBudget/2 {
+		spillDir = r.SpillDir
+		if spillDir == "" {
+			spillDir = filepath.Join(filepath.Dir(filepath.Clean(r.Out)), "."+filepath.Base(r.Out)+".spill-"+randomSuffix())
+		}
+		parts = max(parts, 8)
+	}
+	return parts, spillDir, nil
+}
+
+// estimateReceipts guesses the receipts from the file sizes: about 24 bytes a receipt in
+// zstd Parquet, 110 in CSV. Only the partition count depends on it, never a result.
+func estimateReceipts(files []string, _ int64) int64 {
+	var n int64
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			continue
+		}
+		if isParquet(f) {
+			n += st.Size() / 24
+		} else {
+			n += st.Size() / 110
+		}
+	}
+	return n
+}
+
+func isParquet(name string) bool { return strings.HasSuffix(strings.ToLower(name), ".parquet") }
+
+func randomSuffix() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
+	parts, spillDir, err := r.plan()
+	if err != nil {
+		return nil, err
+	}
+	if spillDir != "" {
+		defer os.RemoveAll(spillDir)
+	}
+	r.log.Info("run planned", "month", r.month.String(), "rules", r.table.Label(), "receipt_files", len(r.receiptFiles),
+		"estimated_receipts", r.progress.Estimated.Load(), "partitions", parts, "spill", spillDir != "", "workers", r.workers)
+	digests := r.startDigests(ctx)
+
+	r.stage("intake")
+	persons, err := aggregate.NewSpill(sub(spillDir, "persons"), parts, r.workers+1)
+	if err != nil {
+		return nil, err
+	}
+	defer persons.Close()
+	if err := r.intake(ctx, persons); err != nil {
+		return nil, err
+	}
+	r.log.Info("intake done", "receipts_read", r.read.rows.Load(), "rejected", len(r.rejects.rows))
+
+	r.stage("join")
+	households, err := aggregate.NewSpill(sub(spillDir, "households"), parts, r.workers+1)
+	if err != nil {
+		return nil, err
+	}
+	defer households.Close()
+	if err := r.join(ctx, persons, households); err != nil {
+		return nil, err
+	}
+	persons.Close()
+	debug.FreeOSMemory()
+
+	r.stage("compute")
+	w, err := openWriters(dir, output.Options{MaxRowsPerRowGroup: r.RowGroupRows})
+	if err != nil {
+		return nil, err
+	}
+	tot, err := r.compute(ctx, households, w)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.close(); err != nil {
+		return nil, err
+	}
+	r.stage("finish")
+	inputs, err := digests()
+	if err != nil {
+		return nil, err
+	}
+	return r.finish(dir, w, tot, inputs, parts, spillDir != "")
+}
+
+func (r *run) stage(s string) { r.progress.Stage.Store(s) }
+
+func sub(dir, name string) string {
+	if dir == "" {
+		return ""
+	}
+	return filepath.Join(dir, name)
+}
+
+// join runs pass 2 over the person partitions, and routes the history alongside.
+func (r *run) join(ctx context.Context, persons, households *aggregate.Spill) error {
+	g, ctx := errgroup.WithContext(ctx)
+	var next atomic.Int64
+	known := func(ins string) bool { _, ok := r.insurers[ins]; return ok }
+	for wk := 0; wk < r.workers; wk++ {
+		out := aggregate.NewHouseholdPart(households, wk)
+		g.Go(guard(func() error {
+			for {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				p := int(next.Add(1) - 1)
+				if p >= persons.Parts() {
+					return out.Flush()
+				}
+				data, err := persons.Read(p)
+				if err != nil {
+					return err
+				}
+				if _, _, err := aggregate.Join(data, r.month, known, out, func(x *aggregate.Receipt, reason, detail string) error {
+					r.rejects.receipt(x, reason, detail)
+					return nil
+				}); err != nil {
+					return err
+				}
+			}
+		}))
+	}
+	g.Go(guard(func() error { return r.readHistory(ctx, aggregate.NewHouseholdPart(households, r.workers)) }))
+	return g.Wait()
+}
+
+// guard turns a worker's panic into an error, so that one bad worker stops the run cleanly
+// instead of crashing it.
+func guard(f func() error) func() error {
+	return func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("internal error: %v\n%s", p, debug.Stack())
+			}
+		}()
+		return f()
+	}
+}

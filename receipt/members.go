@@ -1,0 +1,207 @@
+package receipt
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// ReadMembers streams the members table (CSV or Parquet) to fn, with each row's source
+// ("FILE:LINE" or "FILE:row N"). Unlike receipts, a bad member row is not skipped: a wrong
+// master would misjudge every receipt of that person, so it stops the run with a *FileError
+// that points at the row. fn's error stops the read and is returned as is.
+func ReadMembers(ctx context.Context, file string, fn func(m MemberRow, source string) error) error {
+	return readTable(ctx, file, memberColumns, memberRequired, memberFromCSV, trimMember, checkMember, fn)
+}
+
+// ReadHistory streams the counting-month history table (CSV or Parquet) to fn, like
+// ReadMembers: a bad row is a *FileError.
+func ReadHistory(ctx context.Context, file string, fn func(h HistoryRow, source string) error) error {
+	return readTable(ctx, file, historyColumns, historyRequired, historyFromCSV, trimHistory, checkHistory, fn)
+}
+
+// readTable reads a small master table of row type T from CSV (fromCSV builds T from the
+// record's values in columns order) or Parquet (trim cleans the decoded T), checks every row
+// and passes it to fn.
+func readTable[T any](ctx context.Context, file string, columns, required []string,
+	fromCSV func(v []string) T, trim func(*T), check func(*T) error,
+	fn func(T, string) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	deliver := func(row *T, line int64) error {
+		if err := check(row); err != nil {
+			return &FileError{File: file, Line: line, Err: err}
+		}
+		return fn(*row, position(file, line))
+	}
+	switch formatOf(file) {
+	case extParquet:
+		return readParquet(ctx, file, required, func(rows []T, first int64) error {
+			for i := range rows {
+				trim(&rows[i])
+				if err := deliver(&rows[i], first+int64(i)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	case extCSV:
+		f, err := os.Open(file)
+		if err != nil {
+			return &FileError{File: file, Err: err}
+		}
+		defer f.Close()
+		return readTableCSV(ctx, file, f, columns, required, func(v []string, line int64) error {
+			row := fromCSV(v)
+			return deliver(&row, line)
+		})
+	}
+	return &FileError{File: file, Err: errors.New("unknown input format: want a .csv or .parquet file")}
+}
+
+// readTableCSV reads a CSV table and gives fn each record's trimmed values in columns order
+// ("" for an absent optional column). Any record that is not well formed is a *FileError.
+func readTableCSV(ctx context.Context, file string, r io.Reader, columns, required []string, fn func(v []string, line int64) error) error {
+	c := newCSVReader(r)
+	h, err := readCSVHeader(c, file, columns, required)
+	if err != nil {
+		return err
+	}
+	v := make([]string, len(columns))
+	for n := 1; ; n++ {
+		if n%ctxCheckRows == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		fields, line, syntax, err := c.read()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return csvFileError(file, line, err)
+		}
+		if syntax != nil {
+			return &FileError{File: file, Line: int64(syntax.Line), Err: fmt.Errorf("column %d: %w", syntax.Column, syntax.Err)}
+		}
+		if len(fields) != h.fields {
+			return &FileError{File: file, Line: line, Err: fmt.Errorf("field count: got %d fields, want %d as in the header", len(fields), h.fields)}
+		}
+		for col, i := range h.idx {
+			v[col] = ""
+			if i >= 0 {
+				v[col] = string(bytes.TrimSpace(fields[i]))
+			}
+		}
+		if err := fn(v, line); err != nil {
+			return err
+		}
+	}
+}
+
+func memberFromCSV(v []string) MemberRow {
+	return MemberRow{
+		InsurerNo:       v[mInsurerNo],
+		PersonID:        v[mPersonID],
+		HouseholdID:     v[mHouseholdID],
+		BirthDate:       v[mBirthDate],
+		Sex:             v[mSex],
+		ValidFrom:       v[mValidFrom],
+		ValidTo:         v[mValidTo],
+		CategoryU70:     v[mCategoryU70],
+		Category70:      v[mCategory70],
+		HalfLimitsMonth: v[mHalfLimitsMonth],
+	}
+}
+
+func historyFromCSV(v []string) HistoryRow {
+	return HistoryRow{InsurerNo: v[hInsurerNo], HouseholdID: v[hHouseholdID], ServiceMonth: v[hServiceMonth]}
+}
+
+func trimMember(m *MemberRow) {
+	for _, p := range []*string{&m.InsurerNo, &m.PersonID, &m.HouseholdID, &m.BirthDate, &m.Sex,
+		&m.ValidFrom, &m.ValidTo, &m.CategoryU70, &m.Category70, &m.HalfLimitsMonth} {
+		*p = strings.TrimSpace(*p)
+	}
+}
+
+func trimHistory(h *HistoryRow) {
+	h.InsurerNo = strings.TrimSpace(h.InsurerNo)
+	h.HouseholdID = strings.TrimSpace(h.HouseholdID)
+	h.ServiceMonth = strings.TrimSpace(h.ServiceMonth)
+}
+
+// checkMember checks a member row against the contract's formats and codes, and that its
+// validity period is not reversed.
+func checkMember(m *MemberRow) error {
+	if err := checkInsurerNo(m.InsurerNo); err != nil {
+		return err
+	}
+	switch {
+	case m.PersonID == "":
+		return errors.New("person_id: empty")
+	case m.HouseholdID == "":
+		return errors.New("household_id: empty")
+	}
+	if _, err := time.Parse(time.DateOnly, m.BirthDate); err != nil {
+		return fmt.Errorf("birth_date: bad date %q (want YYYY-MM-DD)", m.BirthDate)
+	}
+	switch m.Sex {
+	case "", "1", "2":
+	default:
+		return fmt.Errorf("sex: unknown code %q (want 1, 2 or empty)", m.Sex)
+	}
+	if !isMonth([]byte(m.ValidFrom)) {
+		return fmt.Errorf("valid_from: bad month %q (want YYYY-MM)", m.ValidFrom)
+	}
+	if m.ValidTo != "" {
+		if !isMonth([]byte(m.ValidTo)) {
+			return fmt.Errorf("valid_to: bad month %q (want YYYY-MM or empty)", m.ValidTo)
+		}
+		// YYYY-MM strings order as the months do.
+		if m.ValidTo < m.ValidFrom {
+			return fmt.Errorf("valid_to %s is before valid_from %s", m.ValidTo, m.ValidFrom)
+		}
+	}
+	switch m.CategoryU70 {
+	case "", "A", "I", "U", "E", "O":
+	default:
+		return fmt.Errorf("category_u70: unknown code %q (want A, I, U, E, O or empty)", m.CategoryU70)
+	}
+	switch m.Category70 {
+	case "", "GEN3", "GEN2", "GEN1", "IPPAN", "IPPAN2", "TEI2", "TEI1":
+	default:
+		return fmt.Errorf("category_70: unknown code %q (want GEN3, GEN2, GEN1, IPPAN, IPPAN2, TEI2, TEI1 or empty)", m.Category70)
+	}
+	if m.HalfLimitsMonth != "" && !isMonth([]byte(m.HalfLimitsMonth)) {
+		return fmt.Errorf("half_limits_month: bad month %q (want YYYY-MM or empty)", m.HalfLimitsMonth)
+	}
+	return nil
+}
+
+func checkHistory(h *HistoryRow) error {
+	if err := checkInsurerNo(h.InsurerNo); err != nil {
+		return err
+	}
+	if h.HouseholdID == "" {
+		return errors.New("household_id: empty")
+	}
+	if !isMonth([]byte(h.ServiceMonth)) {
+		return fmt.Errorf("service_month: bad month %q (want YYYY-MM)", h.ServiceMonth)
+	}
+	return nil
+}
+
+// checkInsurerNo checks the 保険者番号 format: 6 digits (国保) or 8 digits.
+func checkInsurerNo(s string) error {
+	if (len(s) != 6 && len(s) != 8) || !allDigits([]byte(s)) {
+		return fmt.Errorf("insurer_no: bad number %q (want 6 or 8 digits)", s)
+	}
+	return nil
+}

@@ -2,23 +2,35 @@ package aggregate
 
 import "fmt"
 
-// decodeAll decodes one partition. The strings of the records alias part.
-func decodeAll(part []byte) (recs []Receipt, mems []Member, hist []History, err error) {
-	d := dec{b: part}
-	for len(d.b) > 0 && d.err == nil {
-		switch tag := d.byte1(); tag {
-		case tagReceipt:
-			recs = append(recs, Receipt{})
-			d.receipt(&recs[len(recs)-1])
-		case tagMember:
-			mems = append(mems, Member{})
-			d.member(&mems[len(mems)-1])
-		case tagHistory:
-			hist = append(hist, History{})
-			d.history(&hist[len(hist)-1])
-		default:
-			return nil, nil, nil, fmt.Errorf("%w: record tag %d", errCorrupt, tag)
+// decodeAll decodes one partition into slices sized once from its counts. The strings of the
+// records alias the partition's chunks.
+func decodeAll(part Part) (recs []Receipt, mems []Member, hist []History, err error) {
+	recs = make([]Receipt, 0, part.counts[tagReceipt])
+	mems = make([]Member, 0, part.counts[tagMember])
+	hist = make([]History, 0, part.counts[tagHistory])
+	for _, chunk := range part.Chunks {
+		d := dec{b: chunk}
+		for len(d.b) > 0 && d.err == nil {
+			switch tag := d.byte1(); tag {
+			case tagReceipt:
+				recs = append(recs, Receipt{})
+				d.receipt(&recs[len(recs)-1])
+			case tagMember:
+				mems = append(mems, Member{})
+				d.member(&mems[len(mems)-1])
+			case tagHistory:
+				hist = append(hist, History{})
+				d.history(&hist[len(hist)-1])
+			default:
+				return nil, nil, nil, fmt.Errorf("%w: record tag %d", errCorrupt, tag)
+			}
+		}
+		if d.err != nil {
+			return nil, nil, nil, d.err
 		}
 	}
-	return recs, mems, hist, d.err
+	return recs, mems, hist, nil
 }
+
+// Receipts is the number of receipts in the partition.
+func (p *Part) Receipts() int { return p.counts[tagReceipt] }

@@ -33,28 +33,37 @@ type sortKey struct {
 // Households decodes one household partition and calls fn for every household with at least
 // one receipt, in the order of the household hash (then insurer, household id), which is the
 // order of the outputs whatever the number of partitions or workers.
-func Households(part []byte, month rules.Month, fn func(h *Household) error) error {
+func Households(part Part, month rules.Month, fn func(h *Household) error) error {
 	recs, mems, hist, err := decodeAll(part)
 	if err != nil {
 		return err
 	}
 	rk := keys(len(recs), func(i int) (string, string) { return recs[i].InsurerNo, recs[i].HouseholdID })
 	slices.SortFunc(rk, func(a, b sortKey) int {
+		if a.hash != b.hash {
+			return cmp.Compare(a.hash, b.hash)
+		}
 		x, y := &recs[a.idx], &recs[b.idx]
-		return cmp.Or(cmp.Compare(a.hash, b.hash), strings.Compare(x.InsurerNo, y.InsurerNo),
+		return cmp.Or(strings.Compare(x.InsurerNo, y.InsurerNo),
 			strings.Compare(x.HouseholdID, y.HouseholdID), strings.Compare(x.PersonID, y.PersonID),
 			strings.Compare(x.ID, y.ID))
 	})
 	mk := keys(len(mems), func(i int) (string, string) { return mems[i].InsurerNo, mems[i].HouseholdID })
 	slices.SortFunc(mk, func(a, b sortKey) int {
+		if a.hash != b.hash {
+			return cmp.Compare(a.hash, b.hash)
+		}
 		x, y := &mems[a.idx], &mems[b.idx]
-		return cmp.Or(cmp.Compare(a.hash, b.hash), strings.Compare(x.InsurerNo, y.InsurerNo),
+		return cmp.Or(strings.Compare(x.InsurerNo, y.InsurerNo),
 			strings.Compare(x.HouseholdID, y.HouseholdID), strings.Compare(x.PersonID, y.PersonID))
 	})
 	hk := keys(len(hist), func(i int) (string, string) { return hist[i].InsurerNo, hist[i].HouseholdID })
 	slices.SortFunc(hk, func(a, b sortKey) int {
+		if a.hash != b.hash {
+			return cmp.Compare(a.hash, b.hash)
+		}
 		x, y := &hist[a.idx], &hist[b.idx]
-		return cmp.Or(cmp.Compare(a.hash, b.hash), strings.Compare(x.InsurerNo, y.InsurerNo),
+		return cmp.Or(strings.Compare(x.InsurerNo, y.InsurerNo),
 			strings.Compare(x.HouseholdID, y.HouseholdID))
 	})
 
@@ -101,8 +110,15 @@ func keys(n int, key func(i int) (string, string)) []sortKey {
 // skipTo advances k past the entries that sort before (hash, insurer, household).
 func skipTo(ks []sortKey, k int, hash uint64, ins, hh string, key func(int) (string, string)) int {
 	for k < len(ks) {
+		if ks[k].hash != hash {
+			if ks[k].hash > hash {
+				break
+			}
+			k++
+			continue
+		}
 		a, b := key(int(ks[k].idx))
-		if cmp.Or(cmp.Compare(ks[k].hash, hash), strings.Compare(a, ins), strings.Compare(b, hh)) >= 0 {
+		if cmp.Or(strings.Compare(a, ins), strings.Compare(b, hh)) >= 0 {
 			break
 		}
 		k++

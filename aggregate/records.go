@@ -52,6 +52,7 @@ const (
 	tagReceipt byte = 1 + iota
 	tagMember
 	tagHistory
+	numTags
 )
 
 func packDate(d rules.Date) uint64 { return uint64(d.Year*10000 + d.Month*100 + d.Day) }

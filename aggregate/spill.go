@@ -8,23 +8,25 @@ import (
 )
 
 // Spill is a set of partitions that records are appended to by several workers at once and
-// read back one partition at a time. Each worker owns its own buffer (and, on disk, its own
-// file) per partition, so appends take no lock; a partition is the concatenation of its
-// workers' parts, in worker order. Nothing downstream may depend on the order of records within
-// a partition: every consumer sorts.
+// read back one partition at a time. Each worker owns its own buffers (and, on disk, its own
+// file) per partition, so appends take no lock; a partition is the sequence of its workers'
+// chunks. Nothing downstream may depend on the order of records within a partition: every
+// consumer sorts.
 //
 // Invariants:
-//   - in memory mode every appended byte stays in a worker buffer until Close;
-//   - on disk, a worker's buffer for a partition is written out once it passes flushAt, so a
-//     worker holds at most parts × flushAt bytes; Read sees every byte only after every
-//     worker's Flush.
+//   - in memory, a partition is a list of chunks of at most chunkSize bytes, each holding
+//     whole records, so appending never copies what was appended before;
+//   - on disk, a worker's chunk for a partition is written out when full, so a worker holds
+//     at most parts × chunkSize bytes; Read sees every record only after every worker's Flush;
+//   - counts[p][tag] is the number of records of each tag appended to partition p, which lets
+//     a reader size its slices once.
 type Spill struct {
 	dir     string // empty: in memory
 	parts   int
 	writers []*PartWriter
 }
 
-const flushAt = 128 << 10
+const chunkSize = 1 << 20
 
 // NewSpill makes a spill of parts partitions for workers writers, in memory when dir is
 // empty, else in files under dir (which it creates).
@@ -36,7 +38,7 @@ func NewSpill(dir string, parts, workers int) (*Spill, error) {
 		}
 	}
 	for w := 0; w < workers; w++ {
-		pw := &PartWriter{s: s, w: w, bufs: make([][]byte, parts)}
+		pw := &PartWriter{s: s, w: w, chunks: make([][][]byte, parts), counts: make([][numTags]int, parts)}
 		if dir != "" {
 			pw.files = make([]*os.File, parts)
 		}
@@ -47,6 +49,9 @@ func NewSpill(dir string, parts, workers int) (*Spill, error) {
 
 // Parts is the number of partitions.
 func (s *Spill) Parts() int { return s.parts }
+
+// InMemory reports whether the spill keeps its partitions in memory.
+func (s *Spill) InMemory() bool { return s.dir == "" }
 
 // Writer returns worker w's writer.
 func (s *Spill) Writer(w int) *PartWriter { return s.writers[w] }
@@ -60,28 +65,43 @@ func PartOf(hash uint64, parts int) int {
 
 // PartWriter appends records for one worker.
 type PartWriter struct {
-	s     *Spill
-	w     int
-	bufs  [][]byte
-	files []*os.File
-	n     int64 // bytes appended
+	s      *Spill
+	w      int
+	chunks [][][]byte // per partition: in memory all chunks, on disk the one being filled
+	counts [][numTags]int
+	files  []*os.File
+	n      int64
 }
 
-// Append adds one encoded record to partition p.
+// Append adds one encoded record (its first byte is its tag) to partition p.
 func (pw *PartWriter) Append(p int, rec []byte) error {
-	pw.bufs[p] = append(pw.bufs[p], rec...)
-	pw.n += int64(len(rec))
-	if pw.files != nil && len(pw.bufs[p]) >= flushAt {
-		return pw.flushPart(p)
+	cs := pw.chunks[p]
+	if len(cs) == 0 || len(cs[len(cs)-1])+len(rec) > cap(cs[len(cs)-1]) {
+		if pw.files != nil && len(cs) > 0 {
+			if err := pw.flushPart(p); err != nil {
+				return err
+			}
+			cs = pw.chunks[p]
+		}
+		if len(cs) == 0 || pw.files == nil {
+			cs = append(cs, make([]byte, 0, max(chunkSize, len(rec))))
+		}
 	}
+	last := len(cs) - 1
+	cs[last] = append(cs[last], rec...)
+	pw.chunks[p] = cs
+	pw.counts[p][rec[0]]++
+	pw.n += int64(len(rec))
 	return nil
 }
 
 // Bytes is how much this writer has appended.
 func (pw *PartWriter) Bytes() int64 { return pw.n }
 
+// flushPart writes partition p's chunk to its file and empties it for reuse.
 func (pw *PartWriter) flushPart(p int) error {
-	if len(pw.bufs[p]) == 0 {
+	cs := pw.chunks[p]
+	if len(cs) == 0 || len(cs[0]) == 0 {
 		return nil
 	}
 	if pw.files[p] == nil {
@@ -91,68 +111,60 @@ func (pw *PartWriter) flushPart(p int) error {
 		}
 		pw.files[p] = f
 	}
-	if _, err := pw.files[p].Write(pw.bufs[p]); err != nil {
+	if _, err := pw.files[p].Write(cs[0]); err != nil {
 		return fmt.Errorf("spill: %w", err)
 	}
-	pw.bufs[p] = pw.bufs[p][:0]
+	cs[0] = cs[0][:0]
 	return nil
 }
 
-// Flush writes out everything buffered (on disk); in memory it does nothing.
+// Flush writes out everything buffered (on disk) and frees the buffers; in memory it does
+// nothing.
 func (pw *PartWriter) Flush() error {
 	if pw.files == nil {
 		return nil
 	}
-	for p := range pw.bufs {
+	for p := range pw.chunks {
 		if err := pw.flushPart(p); err != nil {
 			return err
 		}
+		pw.chunks[p] = nil
 	}
 	return nil
 }
 
-// Read returns partition p whole. In memory mode it hands over the workers' buffers and
-// forgets them, so a partition is read once.
-func (s *Spill) Read(p int) ([]byte, error) {
-	var out []byte
-	if s.dir == "" {
-		for _, pw := range s.writers {
-			if out == nil {
-				out = pw.bufs[p]
-			} else {
-				out = append(out, pw.bufs[p]...)
-			}
-			pw.bufs[p] = nil
+// Part is one partition as read back: its chunks of whole records and the count of each tag.
+type Part struct {
+	Chunks [][]byte
+	counts [numTags]int
+}
+
+// Read returns partition p whole and forgets it: a partition is read once.
+func (s *Spill) Read(p int) (Part, error) {
+	var part Part
+	for _, pw := range s.writers {
+		for t := range part.counts {
+			part.counts[t] += pw.counts[p][t]
 		}
-		return out, nil
-	}
-	sizes := make([]int64, len(s.writers))
-	var size int64
-	for w, pw := range s.writers {
-		if f := pw.files[p]; f != nil {
-			st, err := f.Stat()
-			if err != nil {
-				return nil, err
-			}
-			sizes[w] = st.Size()
-			size += st.Size()
+		if s.dir == "" {
+			part.Chunks = append(part.Chunks, pw.chunks[p]...)
+			pw.chunks[p] = nil
+			continue
 		}
-	}
-	out = make([]byte, 0, size)
-	for w, pw := range s.writers {
 		f := pw.files[p]
 		if f == nil {
 			continue
 		}
-		if _, err := f.ReadAt(out[len(out):len(out)+int(sizes[w])], 0); err != nil {
-			return nil, fmt.Errorf("spill: reading %s: %w", f.Name(), err)
+		data, err := os.ReadFile(f.Name())
+		if err != nil {
+			return Part{}, fmt.Errorf("spill: %w", err)
 		}
-		out = out[:len(out)+int(sizes[w])]
+		part.Chunks = append(part.Chunks, data)
 		f.Close()
 		os.Remove(f.Name())
 		pw.files[p] = nil
 	}
-	return out, nil
+	return part, nil
 }
 
 // Close removes whatever is left of the spill.
@@ -165,7 +177,7 @@ func (s *Spill) Close() error {
 				pw.files[p] = nil
 			}
 		}
-		pw.bufs = nil
+		pw.chunks = nil
 	}
 	if s.dir != "" {
 		return os.RemoveAll(s.dir)

@@ -162,7 +162,7 @@ func (r *run) compute(ctx context.Context, parts *aggregate.Spill, w *writers) (
 				if err != nil {
 					return err
 				}
-				c.out = &partResult{}
+				c.out = newPartResult(data.Receipts())
 				if err := aggregate.Households(data, r.month, c.household); err != nil {
 					return err
 				}
@@ -188,4 +188,14 @@ func (r *run) compute(ctx context.Context, parts *aggregate.Spill, w *writers) (
 		return nil
 	}))
 	return sum, g.Wait()
+}
+
+// newPartResult sizes a partition's rows once from its receipt count (households and persons
+// by the usual ratios; appends grow them if a partition is unusual).
+func newPartResult(receipts int) *partResult {
+	return &partResult{
+		households: make([]output.HouseholdMonth, 0, receipts/2+1),
+		receipts:   make([]output.ReceiptBenefit, 0, receipts),
+		persons:    make([]output.PersonMonth, 0, receipts*3/4+1),
+	}
 }

@@ -180,17 +180,18 @@ func (r *run) plan() (parts int, spillDir string, err error) {
 	est := estimateReceipts(r.receiptFiles, bytes)
 	r.progress.Estimated.Store(est)
 	const (
-		spillBytesPerReceipt   = 110 // encoded, in a partition
-		workingBytesPerReceipt = 700 // decoded receipt, sort keys and output rows in pass 3
+		spillBytesPerReceipt   = 300 // encoded, in both spills at once during the join, with members
+		workingBytesPerReceipt = 700 // decoded receipt, sort key and output rows in pass 3
 	)
-	perPart := r.MemoryBudget / int64(r.workers+2) / workingBytesPerReceipt
+	// Pass 3 holds up to workers+1 partitions at once; give them 60% of the budget and leave
+	// the rest to the readers, the writers' row groups and the collector's headroom.
+	perPart := r.MemoryBudget * 6 / 10 / int64(r.workers+1) / workingBytesPerReceipt
 	parts = int(est/max(perPart, 1)) + 1
-	if est*spillBytesPerReceipt*2 > r.MemoryBudget/2 {
+	if est*spillBytesPerReceipt > r.MemoryBudget/3 {
 		spillDir = r.SpillDir
 		if spillDir == "" {
 			spillDir = filepath.Join(filepath.Dir(filepath.Clean(r.Out)), "."+filepath.Base(r.Out)+".spill-"+randomSuffix())
 		}
-		parts = max(parts, 8)
 	}
 	return parts, spillDir, nil
 }
@@ -229,6 +230,9 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 	if spillDir != "" {
 		defer os.RemoveAll(spillDir)
 	}
+	// Hold the collector to the budget: past it the GC works harder rather than let the heap
+	// double, which is what keeps the peak flat when a partition is larger than planned.
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(r.MemoryBudget))
 	r.log.Info("run planned", "month", r.month.String(), "rules", r.table.Label(), "receipt_files", len(r.receiptFiles),
 		"estimated_receipts", r.progress.Estimated.Load(), "partitions", parts, "spill", spillDir != "", "workers", r.workers)
 	digests := r.startDigests(ctx)

@@ -22,6 +22,7 @@ const usage = `usage:
   batch run  --month YYYY-MM --members PATH --out DIR [--receipts PATH]... [--history PATH]
              [--rules FILE] [--allow-provisional] [--workers N] [--memory BYTES]
   batch gen  --households N --month YYYY-MM --out DIR [--seed S] [--months K]
+  batch scan --receipts PATH...     (decode only: the floor under a run's time)
 `
 
 // usageError is a mistake in the command line: exit 2.
@@ -46,6 +47,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		err = cmdRun(ctx, args, stdout, stderr, log)
+	case "scan":
+		err = cmdScan(ctx, args[1:], stdout)
 	case "gen":
 		err = cmdGen(ctx, args[1:], stdout, log)
 	case "help", "-h", "--help":

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -30,6 +32,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, log *s
 	workers := fs.Int("workers", 0, "workers (0: one per core)")
 	memory := fs.Int64("memory", pipeline.DefaultMemoryBudget, "memory budget in bytes")
 	spill := fs.String("spill-dir", "", "directory for spill files (default: beside --out)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		return &usageError{err.Error()}
 	}
@@ -51,6 +54,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, log *s
 		if set, err = set.LoadFile(*rulesFile); err != nil {
 			return err
 		}
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	progress := &pipeline.Progress{}
 	stopProgress := startProgress(stderr, progress)
@@ -91,7 +104,8 @@ func printSummary(w io.Writer, out string, s *pipeline.Summary) {
 	fmt.Fprintf(w, "benefit cash      ¥%s\n", group(s.BenefitCash))
 	fmt.Fprintf(w, "benefit in kind   ¥%s\n", group(s.BenefitInKind))
 	fmt.Fprintf(w, "reconciled        %v\n", rec.Balanced)
-	fmt.Fprintf(w, "time              %s\n", s.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "time              %s   peak RSS %s MiB   partitions %d (spilled to disk: %v)\n",
+		s.Elapsed.Round(time.Millisecond), group(peakRSS()>>20), s.Partitions, s.Spilled)
 	fmt.Fprintf(w, "output            %s\n", out)
 }
 

@@ -1,0 +1,84 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/kougaku/batch/output"
+	"github.com/kougaku/batch/rules"
+	"github.com/kougaku/batch/synth"
+)
+
+// synthMonth generates a small month (with a few faulty receipts) once per test.
+func synthMonth(t testing.TB, households int) (dir string, month rules.Month) {
+	t.Helper()
+	dir = t.TempDir()
+	month = rules.MonthOf(2025, 10)
+	if _, err := synth.Generate(context.Background(), synth.Config{Households: households, Month: month, Seed: 42,
+		Out: filepath.Join(dir, "in"), Faults: true}); err != nil {
+		t.Fatal(err)
+	}
+	return dir, month
+}
+
+func synthConfig(dir string, month rules.Month, out string) Config {
+	in := filepath.Join(dir, "in")
+	return Config{Month: month, Members: []string{filepath.Join(in, synth.MembersFile)},
+		Receipts: []string{filepath.Join(in, synth.ReceiptsDir, month.String())},
+		History:  []string{filepath.Join(in, synth.HistoryFile)}, Out: out}
+}
+
+// TestByteIdentical runs one month with 1 worker in memory, with 4 workers in memory, and with
+// 3 workers on a budget so small that it spills to disk in many partitions: every Parquet file
+// must be the same to the byte.
+func TestByteIdentical(t *testing.T) {
+	dir, month := synthMonth(t, 4000)
+	variants := []struct {
+		name    string
+		workers int
+		budget  int64
+		spill   bool
+	}{
+		{"1 worker", 1, 0, false},
+		{"4 workers", 4, 0, false},
+		{"3 workers spilled", 3, 4 << 20, true},
+	}
+	var first map[string][]byte
+	for _, v := range variants {
+		cfg := synthConfig(dir, month, filepath.Join(dir, "out-"+v.name))
+		cfg.Workers, cfg.MemoryBudget, cfg.RowGroupRows = v.workers, v.budget, 1000
+		sum, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", v.name, err)
+		}
+		if sum.Spilled != v.spill || (v.spill && sum.Partitions < 4) {
+			t.Fatalf("%s: spilled %v in %d partitions", v.name, sum.Spilled, sum.Partitions)
+		}
+		if !sum.Manifest.Reconciliation.Balanced || sum.Manifest.Reconciliation.ReceiptsRejected == 0 {
+			t.Fatalf("%s: %+v", v.name, sum.Manifest.Reconciliation)
+		}
+		files := map[string][]byte{}
+		for _, name := range []string{output.HouseholdMonthFile, output.ReceiptBenefitFile, output.PersonMonthFile, output.RejectsFile} {
+			b, err := os.ReadFile(filepath.Join(cfg.Out, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[name] = b
+		}
+		if groups, _ := output.RowGroups(filepath.Join(cfg.Out, output.ReceiptBenefitFile)); len(groups) < 2 {
+			t.Errorf("%s: want several row groups of at most 1000 rows, got %v", v.name, groups)
+		}
+		if first == nil {
+			first = files
+			continue
+		}
+		for name, b := range files {
+			if !bytes.Equal(b, first[name]) {
+				t.Errorf("%s: %s differs from the 1-worker run", v.name, name)
+			}
+		}
+	}
+}

@@ -69,6 +69,15 @@ func (d *dec) s() string {
 	return v
 }
 
+func (d *dec) skipS() {
+	n := d.u()
+	if uint64(len(d.b)) < n {
+		d.fail()
+		return
+	}
+	d.b = d.b[n:]
+}
+
 func (d *dec) byte1() byte {
 	if len(d.b) == 0 {
 		d.fail()

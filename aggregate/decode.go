@@ -5,7 +5,7 @@ import "fmt"
 // decodeAll decodes one partition into slices sized once from its counts. The strings of the
 // records alias the partition's chunks.
 func decodeAll(part Part) (recs []Receipt, mems []Member, hist []History, err error) {
-	recs = make([]Receipt, 0, part.counts[tagReceipt])
+	recs = make([]Receipt, 0, part.counts[tagReceipt]+part.counts[tagJoined])
 	mems = make([]Member, 0, part.counts[tagMember])
 	hist = make([]History, 0, part.counts[tagHistory])
 	for _, chunk := range part.Chunks {
@@ -14,7 +14,11 @@ func decodeAll(part Part) (recs []Receipt, mems []Member, hist []History, err er
 			switch tag := d.byte1(); tag {
 			case tagReceipt:
 				recs = append(recs, Receipt{})
-				d.receipt(&recs[len(recs)-1])
+				d.receiptHead(&recs[len(recs)-1])
+				d.receiptBody(&recs[len(recs)-1])
+			case tagJoined:
+				recs = append(recs, Receipt{})
+				d.joined(&recs[len(recs)-1])
 			case tagMember:
 				mems = append(mems, Member{})
 				d.member(&mems[len(mems)-1])
@@ -33,4 +37,4 @@ func decodeAll(part Part) (recs []Receipt, mems []Member, hist []History, err er
 }
 
 // Receipts is the number of receipts in the partition.
-func (p *Part) Receipts() int { return p.counts[tagReceipt] }
+func (p *Part) Receipts() int { return p.counts[tagReceipt] + p.counts[tagJoined] }

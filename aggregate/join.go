@@ -53,11 +53,12 @@ func (p *HouseholdPart) part(insurer, household string) int {
 	return PartOf(Hash2(insurer, household), p.w.s.parts)
 }
 
-// Receipt appends a joined receipt to its household partition.
-func (p *HouseholdPart) Receipt(r *Receipt) error {
+// joined appends a receipt joined to its member (raw is its record after the tag) to the
+// household's partition.
+func (p *HouseholdPart) joined(r *headRec, m *Member, half bool) error {
 	p.e.b = p.e.b[:0]
-	p.e.receipt(r)
-	return p.w.Append(p.part(r.InsurerNo, r.HouseholdID), p.e.b)
+	p.e.joined(m.HouseholdID, m.Birth, half, r.raw)
+	return p.w.Append(p.part(m.InsurerNo, m.HouseholdID), p.e.b)
 }
 
 // Member appends a member row in force this month to its household partition.
@@ -90,12 +91,12 @@ func (p *HouseholdPart) Flush() error { return p.w.Flush() }
 // number, so a repeated id is in practice a repeated claim of that person.
 func Join(part Part, month rules.Month, knownInsurer func(string) bool, out *HouseholdPart,
 	reject func(r *Receipt, reason, detail string) error) (passed, paid int64, err error) {
-	recs, mems, _, err := decodeAll(part)
+	recs, mems, err := decodeHeads(part)
 	if err != nil {
 		return 0, 0, err
 	}
-	// Sort keys, not records: a key is 16 bytes, a record over 200, and the person hash
-	// settles almost every comparison without looking at a string.
+	// Sort keys, not records: a key is 16 bytes, and the person hash settles almost every
+	// comparison without looking at a string.
 	rk := keys(len(recs), func(i int) (string, string) { return recs[i].InsurerNo, recs[i].PersonID })
 	slices.SortFunc(rk, func(a, b sortKey) int {
 		if a.hash != b.hash {
@@ -114,60 +115,101 @@ func Join(part Part, month rules.Month, knownInsurer func(string) bool, out *Hou
 		return cmp.Or(strings.Compare(x.InsurerNo, y.InsurerNo), strings.Compare(x.PersonID, y.PersonID),
 			cmp.Compare(x.From, y.From), strings.Compare(x.Source, y.Source))
 	})
-	sortedRecs := make([]Receipt, len(recs))
-	for i, k := range rk {
-		sortedRecs[i] = recs[k.idx]
-	}
-	recs = sortedRecs
-	sortedMems := make([]Member, len(mems))
-	for i, k := range mk {
-		sortedMems[i] = mems[k.idx]
-	}
-	mems = sortedMems
-	for i, mi := 0, 0; i < len(recs) || mi < len(mems); {
-		ins, per := nextPerson(recs[i:], mems[mi:])
+	rows := make([]Member, 0, 4)
+	for i, mi := 0, 0; i < len(rk) || mi < len(mk); {
+		hash, ins, per := nextPerson(recs, rk[i:], mems, mk[mi:])
 		j, mj := i, mi
-		for j < len(recs) && recs[j].InsurerNo == ins && recs[j].PersonID == per {
+		for j < len(rk) && rk[j].hash == hash && recs[rk[j].idx].InsurerNo == ins && recs[rk[j].idx].PersonID == per {
 			j++
 		}
-		for mj < len(mems) && mems[mj].InsurerNo == ins && mems[mj].PersonID == per {
+		rows = rows[:0]
+		for mj < len(mk) && mk[mj].hash == hash && mems[mk[mj].idx].InsurerNo == ins && mems[mk[mj].idx].PersonID == per {
+			rows = append(rows, mems[mk[mj].idx])
 			mj++
 		}
-		if m := inForce(mems[mi:mj], month); m != nil {
+		m := inForce(rows, month)
+		if m != nil {
 			if err := out.Member(m); err != nil {
 				return 0, 0, err
 			}
 		}
-		n, p, err := joinPerson(recs[i:j], mems[mi:mj], month, knownInsurer, out, reject)
-		if err != nil {
-			return 0, 0, err
+		for k := i; k < j; k++ {
+			r := &recs[rk[k].idx]
+			dup := k > i && r.ID == recs[rk[k-1].idx].ID
+			reason, detail := check(r, dup, len(rows) > 0, m, month, knownInsurer)
+			if reason != "" {
+				if err := reject(&r.Receipt, reason, detail); err != nil {
+					return 0, 0, err
+				}
+				continue
+			}
+			if err := out.joined(r, m, m.HalfMonth == month); err != nil {
+				return 0, 0, err
+			}
+			passed++
+			paid += r.Paid
 		}
-		passed, paid = passed+n, paid+p
 		i, mi = j, mj
 	}
 	return passed, paid, nil
 }
 
-// nextPerson is the smaller (insurer, person) of the heads of the two sorted lists.
-func nextPerson(recs []Receipt, mems []Member) (insurer, person string) {
-	switch {
-	case len(recs) == 0:
-		return mems[0].InsurerNo, mems[0].PersonID
-	case len(mems) == 0:
-		return recs[0].InsurerNo, recs[0].PersonID
-	}
-	r, m := &recs[0], &mems[0]
-	hm, hr := Hash2(m.InsurerNo, m.PersonID), Hash2(r.InsurerNo, r.PersonID)
-	if hm != hr {
-		if hm < hr {
-			return m.InsurerNo, m.PersonID
+// headRec is a receipt as the join sees it: its head decoded, its record kept as bytes.
+type headRec struct {
+	Receipt
+	raw []byte // the record after its tag
+}
+
+// decodeHeads decodes the receipt heads and the member rows of a person partition.
+func decodeHeads(part Part) (recs []headRec, mems []Member, err error) {
+	recs = make([]headRec, 0, part.counts[tagReceipt])
+	mems = make([]Member, 0, part.counts[tagMember])
+	for _, chunk := range part.Chunks {
+		d := dec{b: chunk}
+		for len(d.b) > 0 && d.err == nil {
+			switch tag := d.byte1(); tag {
+			case tagReceipt:
+				start := d.b
+				recs = append(recs, headRec{})
+				r := &recs[len(recs)-1]
+				d.receiptHead(&r.Receipt)
+				d.skipReceiptBody()
+				r.raw = start[:len(start)-len(d.b)]
+			case tagMember:
+				mems = append(mems, Member{})
+				d.member(&mems[len(mems)-1])
+			default:
+				return nil, nil, fmt.Errorf("%w: record tag %d in a person partition", errCorrupt, tag)
+			}
 		}
-		return r.InsurerNo, r.PersonID
+		if d.err != nil {
+			return nil, nil, d.err
+		}
+	}
+	return recs, mems, nil
+}
+
+// nextPerson is the smaller (hash, insurer, person) of the heads of the two sorted lists.
+func nextPerson(recs []headRec, rk []sortKey, mems []Member, mk []sortKey) (uint64, string, string) {
+	switch {
+	case len(rk) == 0:
+		m := &mems[mk[0].idx]
+		return mk[0].hash, m.InsurerNo, m.PersonID
+	case len(mk) == 0:
+		r := &recs[rk[0].idx]
+		return rk[0].hash, r.InsurerNo, r.PersonID
+	}
+	r, m := &recs[rk[0].idx], &mems[mk[0].idx]
+	if mk[0].hash != rk[0].hash {
+		if mk[0].hash < rk[0].hash {
+			return mk[0].hash, m.InsurerNo, m.PersonID
+		}
+		return rk[0].hash, r.InsurerNo, r.PersonID
 	}
 	if c := cmp.Or(strings.Compare(m.InsurerNo, r.InsurerNo), strings.Compare(m.PersonID, r.PersonID)); c < 0 {
-		return m.InsurerNo, m.PersonID
+		return mk[0].hash, m.InsurerNo, m.PersonID
 	}
-	return r.InsurerNo, r.PersonID
+	return rk[0].hash, r.InsurerNo, r.PersonID
 }
 
 // inForce picks a person's row in force in month: of several, the one that started last
@@ -182,38 +224,27 @@ func inForce(rows []Member, month rules.Month) *Member {
 	return best
 }
 
-func joinPerson(recs []Receipt, rows []Member, month rules.Month, knownInsurer func(string) bool,
-	out *HouseholdPart, reject func(r *Receipt, reason, detail string) error) (passed, paid int64, err error) {
-	m := inForce(rows, month)
-	for k := range recs {
-		r := &recs[k]
-		reason, detail := "", ""
-		switch {
-		case k > 0 && r.ID == recs[k-1].ID:
-			reason, detail = receipt.DuplicateReceipt, "receipt_id already read"
-		case strings.Trim(r.InsurerNo, "7") == "" || !knownInsurer(r.InsurerNo):
-			reason, detail = receipt.UnknownInsurer, fmt.Sprintf("insurer %q is not in the members master", r.InsurerNo)
-		case len(rows) == 0:
-			reason, detail = receipt.UnknownPerson, fmt.Sprintf("person %q has no row in the members master of insurer %s", r.PersonID, r.InsurerNo)
-		case m == nil:
-			reason, detail = receipt.NotEligible, fmt.Sprintf("no eligibility row of person %q covers %s", r.PersonID, month)
-		case r.BirthDate != "" && r.BirthDate != m.Birth.String():
-			reason, detail = receipt.BirthdateMismatch, fmt.Sprintf("receipt birth_date %s, members master %s", r.BirthDate, m.Birth)
-		case r.Sex != "" && m.Sex != "" && r.Sex != m.Sex:
-			reason, detail = receipt.SexMismatch, fmt.Sprintf("receipt sex %s, members master %s", r.Sex, m.Sex)
-		}
-		if reason != "" {
-			if err := reject(r, reason, detail); err != nil {
-				return 0, 0, err
-			}
-			continue
-		}
-		r.HouseholdID, r.Birth, r.HalfLimits = m.HouseholdID, m.Birth, m.HalfMonth == month
-		if err := out.Receipt(r); err != nil {
-			return 0, 0, err
-		}
-		passed++
-		paid += r.Paid
+// check says why a receipt cannot be joined, or "" when it can.
+func check(r *headRec, dup, known bool, m *Member, month rules.Month, knownInsurer func(string) bool) (reason, detail string) {
+	switch {
+	case dup:
+		return receipt.DuplicateReceipt, "receipt_id already read"
+	case strings.Trim(r.InsurerNo, "7") == "" || !knownInsurer(r.InsurerNo):
+		return receipt.UnknownInsurer, fmt.Sprintf("insurer %q is not in the members master", r.InsurerNo)
+	case !known:
+		return receipt.UnknownPerson, fmt.Sprintf("person %q has no row in the members master of insurer %s", r.PersonID, r.InsurerNo)
+	case m == nil:
+		return receipt.NotEligible, fmt.Sprintf("no eligibility row of person %q covers %s", r.PersonID, month)
+	case r.BirthDate != "" && !sameDate(r.BirthDate, m.Birth):
+		return receipt.BirthdateMismatch, fmt.Sprintf("receipt birth_date %s, members master %s", r.BirthDate, m.Birth)
+	case r.Sex != "" && m.Sex != "" && r.Sex != m.Sex:
+		return receipt.SexMismatch, fmt.Sprintf("receipt sex %s, members master %s", r.Sex, m.Sex)
 	}
-	return passed, paid, nil
+	return "", ""
+}
+
+// sameDate compares a YYYY-MM-DD text with a date without formatting (a receipt hot path).
+func sameDate(s string, d rules.Date) bool {
+	p, err := rules.ParseDate(s)
+	return err == nil && p == d
 }

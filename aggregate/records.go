@@ -52,6 +52,7 @@ const (
 	tagReceipt byte = 1 + iota
 	tagMember
 	tagHistory
+	tagJoined
 	numTags
 )
 
@@ -60,13 +61,28 @@ func unpackDate(v uint64) rules.Date {
 	return rules.Date{Year: int(v / 10000), Month: int(v / 100 % 100), Day: int(v % 100)}
 }
 
+// A receipt record is its head (what the join needs: where it came from, whose it is, its
+// id, and the birth date and sex to check) followed by its body (everything else). The join
+// reads the head only and passes the record's bytes on untouched behind a joined head.
+
 func (e *enc) receipt(r *Receipt) {
 	e.byte1(tagReceipt)
+	e.receiptHead(r)
+	e.receiptBody(r)
+}
+
+func (e *enc) receiptHead(r *Receipt) {
 	e.u(uint64(r.File))
 	e.u(uint64(r.Line))
-	e.s(r.ID)
 	e.s(r.InsurerNo)
 	e.s(r.PersonID)
+	e.s(r.ID)
+	e.s(r.BirthDate)
+	e.s(r.Sex)
+	e.i(r.Paid)
+}
+
+func (e *enc) receiptBody(r *Receipt) {
 	e.s(r.InstitutionID)
 	e.s(r.PrescriberID)
 	e.byte1(byte(r.Kind))
@@ -74,21 +90,21 @@ func (e *enc) receipt(r *Receipt) {
 	e.byte1(byte(r.Tokutei))
 	e.i(r.Cost)
 	e.i(r.Copay)
-	e.i(r.Paid)
-	e.s(r.BirthDate)
-	e.s(r.Sex)
 	e.bool1(r.Cancel)
-	e.s(r.HouseholdID)
-	e.u(packDate(r.Birth))
-	e.bool1(r.HalfLimits)
 }
 
-func (d *dec) receipt(r *Receipt) {
+func (d *dec) receiptHead(r *Receipt) {
 	r.File = int32(d.u())
 	r.Line = int64(d.u())
-	r.ID = d.s()
 	r.InsurerNo = d.s()
 	r.PersonID = d.s()
+	r.ID = d.s()
+	r.BirthDate = d.s()
+	r.Sex = d.s()
+	r.Paid = d.i()
+}
+
+func (d *dec) receiptBody(r *Receipt) {
 	r.InstitutionID = d.s()
 	r.PrescriberID = d.s()
 	r.Kind = rules.Kind(d.byte1())
@@ -96,13 +112,37 @@ func (d *dec) receipt(r *Receipt) {
 	r.Tokutei = rules.Tokutei(d.byte1())
 	r.Cost = d.i()
 	r.Copay = d.i()
-	r.Paid = d.i()
-	r.BirthDate = d.s()
-	r.Sex = d.s()
 	r.Cancel = d.bool1()
+}
+
+// skipReceiptBody moves past a body without building its strings.
+func (d *dec) skipReceiptBody() {
+	d.skipS()
+	d.skipS()
+	d.byte1()
+	d.byte1()
+	d.byte1()
+	d.i()
+	d.i()
+	d.byte1()
+}
+
+// joined writes a joined receipt: the member's household, birth date and halving, then the
+// receipt record as it came (raw starts after its tag).
+func (e *enc) joined(householdID string, birth rules.Date, half bool, raw []byte) {
+	e.byte1(tagJoined)
+	e.s(householdID)
+	e.u(packDate(birth))
+	e.bool1(half)
+	e.b = append(e.b, raw...)
+}
+
+func (d *dec) joined(r *Receipt) {
 	r.HouseholdID = d.s()
 	r.Birth = unpackDate(d.u())
 	r.HalfLimits = d.bool1()
+	d.receiptHead(r)
+	d.receiptBody(r)
 }
 
 func (e *enc) member(m *Member) {

@@ -32,6 +32,7 @@ import (
 	"sync"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/zstd"
 )
 
 // DefaultMaxRowsPerRowGroup bounds row groups when Options leaves it zero. A million
@@ -81,7 +82,7 @@ func NewWriter[T any](d *Dir, name string, opt Options) (*Writer[T], error) {
 	}
 	options := []parquet.WriterOption{
 		&parquet.WriterConfig{CreatedBy: createdBy()},
-		parquet.Compression(&parquet.Zstd),
+		parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest}), // the fastest level: outputs are written once and read a few times
 		parquet.MaxRowsPerRowGroup(maxRows),
 		parquet.DictionaryMaxBytes(dictMaxBytes),
 	}

@@ -23,9 +23,9 @@ type partResult struct {
 
 // totals are the sums the manifest reconciles.
 type totals struct {
-	accepted, paidAccepted            int64
-	cashHouseholds, cashReceipts      int64
-	cashPersons                       int64
+	accepted, paidAccepted             int64
+	cashHouseholds, cashReceipts       int64
+	cashPersons                        int64
 	householdsPaid, inKind, copayTotal int64
 }
 

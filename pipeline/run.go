@@ -258,7 +258,7 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 		return nil, err
 	}
 	persons.Close()
-	debug.FreeOSMemory()
+	r.log.Info("join done", "rejected", len(r.rejects.rows))
 
 	r.stage("compute")
 	w, err := openWriters(dir, output.Options{MaxRowsPerRowGroup: r.RowGroupRows})
@@ -272,6 +272,7 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 	if err := w.close(); err != nil {
 		return nil, err
 	}
+	r.log.Info("compute done", "households", w.households.Rows())
 	r.stage("finish")
 	inputs, err := digests()
 	if err != nil {
@@ -305,6 +306,7 @@ func (r *run) join(ctx context.Context, persons, households *aggregate.Spill) er
 				if p >= persons.Parts() {
 					return out.Flush()
 				}
+				t0 := time.Now()
 				data, err := persons.Read(p)
 				if err != nil {
 					return err
@@ -315,6 +317,7 @@ func (r *run) join(ctx context.Context, persons, households *aggregate.Spill) er
 				}); err != nil {
 					return err
 				}
+				r.log.Debug("partition joined", "partition", p, "seconds", time.Since(t0).Seconds())
 			}
 		}))
 	}

@@ -34,6 +34,7 @@ type Calculator struct {
 	memHalf []bool
 	memN    []int32 // receipts per member
 	nOld    int     // 70+ receipts
+	nTok    int     // 特定疾病 receipts
 }
 
 // NewCalculator returns a calculator over the given tables.
@@ -76,8 +77,14 @@ func (c *Calculator) Compute(h *Household, r *Result) error {
 	c.grow(n, len(h.Members))
 	hasU70Member := false
 	for i, m := range h.Members {
-		c.memOld[i] = IsElderly(m.BirthDate, h.Month)
-		c.memHalf[i] = m.HalfLimits || Is75thBirthdayMonth(m.BirthDate, h.Month)
+		// The age rules, inlined on the birth month (Elderly70From, Is75thBirthdayMonth).
+		bm := MonthOf(m.BirthDate.Year, m.BirthDate.Month)
+		from70 := bm + 70*12
+		if m.BirthDate.Day != 1 {
+			from70++
+		}
+		c.memOld[i] = h.Month >= from70
+		c.memHalf[i] = m.HalfLimits || (m.BirthDate.Day != 1 && h.Month == bm+75*12)
 		c.memN[i] = 0
 		hasU70Member = hasU70Member || !c.memOld[i]
 		r.Elderly = append(r.Elderly, c.memOld[i])
@@ -91,7 +98,9 @@ func (c *Calculator) Compute(h *Household, r *Result) error {
 	tasukai := h.PriorMonths >= 3
 	r.TasukaiApplied = tasukai && !c.onlyLowIncome(h, n)
 
-	r.StageTokutei = c.tokutei(h, t)
+	if c.nTok > 0 {
+		r.StageTokutei = c.tokutei(h, t)
+	}
 	for mi := range h.Members {
 		if !c.memHalf[mi] || c.memN[mi] == 0 {
 			continue
@@ -139,7 +148,7 @@ func (c *Calculator) Compute(h *Household, r *Result) error {
 
 // load validates the receipts and sets up the per-receipt state.
 func (c *Calculator) load(h *Household, t *Table, r *Result) error {
-	c.nOld = 0
+	c.nOld, c.nTok = 0, 0
 	for i := range h.Receipts {
 		rc := &h.Receipts[i]
 		if rc.Member < 0 || rc.Member >= len(h.Members) {
@@ -149,8 +158,13 @@ func (c *Calculator) load(h *Household, t *Table, r *Result) error {
 			return &InputError{Code: CodeAmountInvalid, ReceiptID: rc.ID, Detail: d}
 		}
 		old := c.memOld[rc.Member]
-		if err := checkClass(h, t, old, rc.ID); err != nil {
-			return err
+		if c.memN[rc.Member] == 0 { // a member's class is checked at their first receipt
+			if err := checkClass(h, t, old, rc.ID); err != nil {
+				return err
+			}
+		}
+		if rc.Tokutei != TokuteiNone {
+			c.nTok++
 		}
 		c.order[i] = int32(i)
 		c.rem[i], c.share[i] = rc.Paid, 0

@@ -80,7 +80,7 @@ func newLogger(w io.Writer) *slog.Logger {
 	if isTerminal(w) {
 		return slog.New(slog.NewTextHandler(w, nil))
 	}
-	return slog.New(slog.NewJSONHandler(w, nil))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 func isTerminal(w io.Writer) bool {

@@ -181,7 +181,7 @@ func (r *run) plan() (parts int, spillDir string, err error) {
 	r.progress.Estimated.Store(est)
 	const (
 		spillBytesPerReceipt   = 300 // encoded, in both spills at once during the join, with members
-		workingBytesPerReceipt = 700 // decoded receipt, sort key and output rows in pass 3
+		workingBytesPerReceipt = 2500 // decoded receipt, sort key and output rows in pass 3, and the GC's headroom over them
 	)
 	// Pass 3 holds up to workers+1 partitions at once; give them 60% of the budget and leave
 	// the rest to the readers, the writers' row groups and the collector's headroom.
@@ -233,6 +233,9 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 	// Hold the collector to the budget: past it the GC works harder rather than let the heap
 	// double, which is what keeps the peak flat when a partition is larger than planned.
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(r.MemoryBudget))
+	// Below the limit, collect rarely: most of the heap is partition data that lives until the
+	// partition is written, so frequent cycles would rescan it for nothing.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	r.log.Info("run planned", "month", r.month.String(), "rules", r.table.Label(), "receipt_files", len(r.receiptFiles),
 		"estimated_receipts", r.progress.Estimated.Load(), "partitions", parts, "spill", spillDir != "", "workers", r.workers)
 	digests := r.startDigests(ctx)

@@ -23,6 +23,8 @@ type Household struct {
 	Rules    rules.Household
 	Receipts []*Receipt
 	Persons  []string
+	// Rows are the member rows in force, one per person (Rows[k] is Persons[k]'s).
+	Rows []*Member
 }
 
 type sortKey struct {
@@ -31,9 +33,10 @@ type sortKey struct {
 }
 
 // Households decodes one household partition and calls fn for every household with at least
-// one receipt, in the order of the household hash (then insurer, household id), which is the
-// order of the outputs whatever the number of partitions or workers.
-func Households(part Part, month rules.Month, fn func(h *Household) error) error {
+// one receipt (with all set, for every household with a member row in force too), in the order
+// of the household hash (then insurer, household id), which is the order of the outputs
+// whatever the number of partitions or workers.
+func Households(part Part, month rules.Month, all bool, fn func(h *Household) error) error {
 	recs, mems, hist, err := decodeAll(part)
 	if err != nil {
 		return err
@@ -68,17 +71,13 @@ func Households(part Part, month rules.Month, fn func(h *Household) error) error
 	})
 
 	var h Household
-	mi, hi := 0, 0
-	for i := 0; i < len(rk); {
-		first := &recs[rk[i].idx]
-		ins, hh, hash := first.InsurerNo, first.HouseholdID, rk[i].hash
-		j := i + 1
+	hi := 0
+	for i, mi := 0, 0; i < len(rk) || mi < len(mk); {
+		hash, ins, hh := nextHousehold(recs, rk[i:], mems, mk[mi:])
+		j, mj := i, mi
 		for j < len(rk) && rk[j].hash == hash && recs[rk[j].idx].InsurerNo == ins && recs[rk[j].idx].HouseholdID == hh {
 			j++
 		}
-		// Skip member rows and history of households with no receipt, which sort before.
-		mi = skipTo(mk, mi, hash, ins, hh, func(k int) (string, string) { return mems[k].InsurerNo, mems[k].HouseholdID })
-		mj := mi
 		for mj < len(mk) && mk[mj].hash == hash && mems[mk[mj].idx].InsurerNo == ins && mems[mk[mj].idx].HouseholdID == hh {
 			mj++
 		}
@@ -87,15 +86,39 @@ func Households(part Part, month rules.Month, fn func(h *Household) error) error
 		for hj < len(hk) && hk[hj].hash == hash && hist[hk[hj].idx].InsurerNo == ins && hist[hk[hj].idx].HouseholdID == hh {
 			hj++
 		}
-		if err := h.build(month, recs, rk[i:j], mems, mk[mi:mj], hist, hk[hi:hj]); err != nil {
-			return err
-		}
-		if err := fn(&h); err != nil {
-			return err
+		if j > i || all {
+			if err := h.build(month, ins, hh, recs, rk[i:j], mems, mk[mi:mj], hist, hk[hi:hj]); err != nil {
+				return err
+			}
+			if err := fn(&h); err != nil {
+				return err
+			}
 		}
 		i, mi, hi = j, mj, hj
 	}
 	return nil
+}
+
+// nextHousehold is the smaller (hash, insurer, household) at the heads of the receipts and
+// the member rows.
+func nextHousehold(recs []Receipt, rk []sortKey, mems []Member, mk []sortKey) (uint64, string, string) {
+	switch {
+	case len(rk) == 0:
+		return mk[0].hash, mems[mk[0].idx].InsurerNo, mems[mk[0].idx].HouseholdID
+	case len(mk) == 0:
+		return rk[0].hash, recs[rk[0].idx].InsurerNo, recs[rk[0].idx].HouseholdID
+	}
+	r, m := &recs[rk[0].idx], &mems[mk[0].idx]
+	if mk[0].hash != rk[0].hash {
+		if mk[0].hash < rk[0].hash {
+			return mk[0].hash, m.InsurerNo, m.HouseholdID
+		}
+		return rk[0].hash, r.InsurerNo, r.HouseholdID
+	}
+	if cmp.Or(strings.Compare(m.InsurerNo, r.InsurerNo), strings.Compare(m.HouseholdID, r.HouseholdID)) < 0 {
+		return mk[0].hash, m.InsurerNo, m.HouseholdID
+	}
+	return rk[0].hash, r.InsurerNo, r.HouseholdID
 }
 
 func keys(n int, key func(i int) (string, string)) []sortKey {
@@ -128,18 +151,18 @@ func skipTo(ks []sortKey, k int, hash uint64, ins, hh string, key func(int) (str
 
 // build fills h from one household's receipts (sorted by person, id), member rows (sorted by
 // person, one per person: the join passed on only the row in force) and history.
-func (h *Household) build(month rules.Month, recs []Receipt, rk []sortKey, mems []Member, mk []sortKey, hist []History, hk []sortKey) error {
-	first := &recs[rk[0].idx]
-	*h = Household{InsurerNo: first.InsurerNo, HouseholdID: first.HouseholdID,
+func (h *Household) build(month rules.Month, ins, hh string, recs []Receipt, rk []sortKey, mems []Member, mk []sortKey, hist []History, hk []sortKey) error {
+	*h = Household{InsurerNo: ins, HouseholdID: hh,
 		Rules:    rules.Household{Month: month, Members: h.Rules.Members[:0], Receipts: h.Rules.Receipts[:0]},
-		Receipts: h.Receipts[:0], Persons: h.Persons[:0]}
+		Receipts: h.Receipts[:0], Persons: h.Persons[:0], Rows: h.Rows[:0]}
 	for _, k := range mk {
 		m := &mems[k.idx]
 		if len(h.Persons) > 0 && h.Persons[len(h.Persons)-1] == m.PersonID {
 			continue // a person has one row in force
 		}
 		h.Persons = append(h.Persons, m.PersonID)
-		h.Rules.Members = append(h.Rules.Members, rules.Member{BirthDate: m.Birth, HalfLimits: m.HalfMonth == month})
+		h.Rows = append(h.Rows, m)
+		h.Rules.Members = append(h.Rules.Members, rules.Member{BirthDate: m.Birth, HalfLimits: m.HalfNow})
 		h.mergeClass(m)
 	}
 	pi := 0

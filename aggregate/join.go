@@ -129,6 +129,7 @@ func Join(part Part, month rules.Month, knownInsurer func(string) bool, out *Hou
 		}
 		m := inForce(rows, month)
 		if m != nil {
+			m.HalfNow = halfLimits(rows, m, month)
 			if err := out.Member(m); err != nil {
 				return 0, 0, err
 			}
@@ -143,7 +144,7 @@ func Join(part Part, month rules.Month, knownInsurer func(string) bool, out *Hou
 				}
 				continue
 			}
-			if err := out.joined(r, m, m.HalfMonth == month); err != nil {
+			if err := out.joined(r, m, m.HalfNow); err != nil {
 				return 0, 0, err
 			}
 			passed++
@@ -222,6 +223,18 @@ func inForce(rows []Member, month rules.Month) *Member {
 		}
 	}
 	return best
+}
+
+// halfLimits decides the 75歳到達月特例 for the person of rows in month (m is the row in
+// force): the master says so, or it is their 75th-birthday month and their eligibility under
+// this insurer begins or ends in it (no row covers the month before, or the month after).
+func halfLimits(rows []Member, m *Member, month rules.Month) bool {
+	begins, ends := true, true
+	for k := range rows {
+		begins = begins && !rows[k].Covers(month-1)
+		ends = ends && !rows[k].Covers(month+1)
+	}
+	return rules.HalfLimitsApply(m.Birth, month, m.HalfMonth == month, begins || ends)
 }
 
 // check says why a receipt cannot be joined, or "" when it can.

@@ -37,6 +37,8 @@ type Member struct {
 	Class70                          rules.Class70
 	HalfMonth                        rules.Month // 0: none
 	Source                           string
+	// HalfNow is set by the join on the row in force: the 75歳到達月特例 applies this month.
+	HalfNow bool
 }
 
 // Covers reports whether the row is in force in month m.
@@ -158,6 +160,7 @@ func (e *enc) member(m *Member) {
 	e.byte1(byte(m.Class70))
 	e.u(uint64(m.HalfMonth))
 	e.s(m.Source)
+	e.bool1(m.HalfNow)
 }
 
 func (d *dec) member(m *Member) {
@@ -172,6 +175,7 @@ func (d *dec) member(m *Member) {
 	m.Class70 = rules.Class70(d.byte1())
 	m.HalfMonth = rules.Month(d.u())
 	m.Source = d.s()
+	m.HalfNow = d.bool1()
 }
 
 func (e *enc) history(h *History) {

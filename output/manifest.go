@@ -90,6 +90,10 @@ type Reconciliation struct {
 	PaidRead         int64 `json:"paid_read"`
 	PaidAccepted     int64 `json:"paid_accepted"`
 	PaidRejected     int64 `json:"paid_rejected"`
+	// In a correction run, rows with cancel set remove a receipt from the month: they are
+	// read, and neither accepted nor rejected.
+	ReceiptsCancelled int64 `json:"receipts_cancelled"`
+	PaidCancelled     int64 `json:"paid_cancelled"`
 	// The cash benefit summed three ways: over household_month, receipt_benefit and
 	// person_month. They must agree to the yen.
 	BenefitCashHouseholds int64 `json:"benefit_cash_households"`
@@ -129,8 +133,8 @@ func (r Reconciliation) Check() error {
 			errs = append(errs, &ImbalanceError{Equation: equation, Left: left, Right: right})
 		}
 	}
-	eq(EqReceipts, r.ReceiptsRead, r.ReceiptsAccepted+r.ReceiptsRejected)
-	eq(EqPaid, r.PaidRead, r.PaidAccepted+r.PaidRejected)
+	eq(EqReceipts, r.ReceiptsRead, r.ReceiptsAccepted+r.ReceiptsRejected+r.ReceiptsCancelled)
+	eq(EqPaid, r.PaidRead, r.PaidAccepted+r.PaidRejected+r.PaidCancelled)
 	eq(EqBenefitReceipts, r.BenefitCashHouseholds, r.BenefitCashReceipts)
 	eq(EqBenefitPersons, r.BenefitCashHouseholds, r.BenefitCashPersons)
 	return errors.Join(errs...)

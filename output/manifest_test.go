@@ -86,6 +86,8 @@ const wantManifestJSON = `{
     "paid_read": 1000005,
     "paid_accepted": 1000000,
     "paid_rejected": 5,
+    "receipts_cancelled": 0,
+    "paid_cancelled": 0,
     "benefit_cash_households": 1200,
     "benefit_cash_receipts": 1200,
     "benefit_cash_persons": 1200,

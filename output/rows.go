@@ -84,6 +84,11 @@ type ReceiptBenefit struct {
 	// receipt below the 21,000 yen threshold).
 	Included    bool  `parquet:"included"`
 	BenefitCash int64 `parquet:"benefit_cash"`
+	// Added beyond the contract's columns: what a later recomputation of the receipt needs,
+	// so that the ledger can rerun a month from this file alone.
+	InstitutionID string `parquet:"institution_id,dict"`
+	PrescriberID  string `parquet:"prescriber_id,dict"`
+	Tokutei       string `parquet:"tokutei,dict"`
 }
 
 // PersonMonth is one person's totals for one service month (person_month.parquet).

@@ -258,3 +258,40 @@ func Digest(path string) (size int64, sha256hex string, err error) {
 	}
 	return size, hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// Each streams the rows of the Parquet file at path as T, a batch at a time (fn must not keep
+// the slice), with the same checks as ReadAll; T may name a subset of the file's columns,
+// and only those are decoded.
+func Each[T any](path string, fn func(rows []T) error) error {
+	f, pf, err := openParquet(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := sameColumns(parquet.SchemaOf(new(T)), pf.Schema()); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	r := parquet.NewGenericReader[T](pf)
+	defer r.Close()
+	buf := make([]T, max(1, min(4096, pf.NumRows())))
+	var total int64
+	for {
+		n, err := r.Read(buf)
+		total += int64(n)
+		if n > 0 {
+			if ferr := fn(buf[:n]); ferr != nil {
+				return ferr
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if total != pf.NumRows() {
+		return fmt.Errorf("%s: read %d rows, footer says %d", path, total, pf.NumRows())
+	}
+	return nil
+}

@@ -39,7 +39,7 @@ func TestRoundTrip(t *testing.T) {
 			"benefit_in_kind", "benefit_cash", "stage_a", "stage_b", "stage_c", "stage_tokutei", "rules_version"),
 		roundTrip(ReceiptBenefitFile, receiptBenefits(1000, 0, false), 100,
 			"receipt_id", "insurer_no", "household_id", "person_id", "service_month", "kind",
-			"setting", "cost", "copay", "paid", "included", "benefit_cash"),
+			"setting", "cost", "copay", "paid", "included", "benefit_cash", "institution_id", "prescriber_id", "tokutei"),
 		roundTrip(PersonMonthFile, personMonths(), 1,
 			"insurer_no", "household_id", "person_id", "service_month", "age_group",
 			"outpatient_paid", "outpatient_benefit_cash", "inpatient_paid", "benefit_cash"),

@@ -9,6 +9,7 @@ import (
 
 	"github.com/kougaku/batch/aggregate"
 	"github.com/kougaku/batch/output"
+	"github.com/kougaku/batch/receipt"
 	"github.com/kougaku/batch/rules"
 )
 
@@ -18,6 +19,7 @@ type partResult struct {
 	households []output.HouseholdMonth
 	receipts   []output.ReceiptBenefit
 	persons    []output.PersonMonth
+	members    []receipt.MemberRow // with Config.KeepMembers
 	totals
 }
 
@@ -54,6 +56,14 @@ type computer struct {
 }
 
 func (c *computer) household(h *aggregate.Household) error {
+	if c.r.KeepMembers {
+		for _, m := range h.Rows {
+			c.out.members = append(c.out.members, memberRow(m))
+		}
+	}
+	if len(h.Receipts) == 0 {
+		return nil
+	}
 	if h.Conflict != "" {
 		c.rejectAll(h, "CATEGORY_CONFLICT", h.Conflict)
 		return nil
@@ -101,7 +111,8 @@ func (c *computer) household(h *aggregate.Household) error {
 		out.receipts = append(out.receipts, output.ReceiptBenefit{ReceiptID: rc.ID, InsurerNo: h.InsurerNo,
 			HouseholdID: h.HouseholdID, PersonID: rc.PersonID, ServiceMonth: c.month, Kind: rc.Kind.String(),
 			Setting: rc.Setting.String(), Cost: rc.Cost, Copay: rc.Copay, Paid: rc.Paid,
-			Included: rr.Included, BenefitCash: rr.Cash})
+			Included: rr.Included, BenefitCash: rr.Cash,
+			InstitutionID: rc.InstitutionID, PrescriberID: rc.PrescriberID, Tokutei: rc.Tokutei.String()})
 		out.accepted++
 		out.paidAccepted += rc.Paid
 		out.cashReceipts += rr.Cash
@@ -163,7 +174,7 @@ func (r *run) compute(ctx context.Context, parts *aggregate.Spill, w *writers) (
 					return err
 				}
 				c.out = newPartResult(data.Receipts())
-				if err := aggregate.Households(data, r.month, c.household); err != nil {
+				if err := aggregate.Households(data, r.month, r.KeepMembers, c.household); err != nil {
 					return err
 				}
 				results[q] <- c.out
@@ -198,4 +209,18 @@ func newPartResult(receipts int) *partResult {
 		receipts:   make([]output.ReceiptBenefit, 0, receipts),
 		persons:    make([]output.PersonMonth, 0, receipts*3/4+1),
 	}
+}
+
+// memberRow turns a member row in force back into the members table's columns.
+func memberRow(m *aggregate.Member) receipt.MemberRow {
+	row := receipt.MemberRow{InsurerNo: m.InsurerNo, PersonID: m.PersonID, HouseholdID: m.HouseholdID,
+		BirthDate: m.Birth.String(), Sex: m.Sex, ValidFrom: m.From.String(),
+		CategoryU70: m.ClassU70.String(), Category70: m.Class70.String()}
+	if m.To != aggregate.OpenEnd {
+		row.ValidTo = m.To.String()
+	}
+	if m.HalfMonth != 0 {
+		row.HalfLimitsMonth = m.HalfMonth.String()
+	}
+	return row
 }

@@ -18,7 +18,8 @@ import (
 
 // intakeStats is what the intake read, for the reconciliation.
 type intakeStats struct {
-	rows, paid atomic.Int64
+	rows, paid               atomic.Int64
+	cancelled, paidCancelled atomic.Int64 // rows of a correction run that remove a receipt
 }
 
 // intake reads every receipts file concurrently into Arrow batches and hands the batches,
@@ -116,6 +117,11 @@ func (r *run) routeBatch(ctx context.Context, b fileBatch, route *aggregate.Pers
 			PersonID: persons.Value(i), InstitutionID: insts.Value(i), PrescriberID: prescribers.Value(i),
 			Cost: costs.Value(i), Copay: copays.Value(i), Paid: paids.Value(i),
 			BirthDate: births.Value(i), Sex: sexes.Value(i), Cancel: cancels.Value(i)}
+		if x.Cancel && r.corrections {
+			r.read.cancelled.Add(1)
+			r.read.paidCancelled.Add(x.Paid)
+			continue
+		}
 		reason, detail := r.check(&x, months.Value(i), month, kinds.Value(i), settings.Value(i), tokuteis.Value(i))
 		if reason != "" {
 			r.rejects.receipt(&x, reason, detail)

@@ -67,6 +67,7 @@ func (r *run) finish(dir *output.Dir, w *writers, tot totals, inputs []output.In
 	rec := output.Reconciliation{
 		ReceiptsRead: r.read.rows.Load(), ReceiptsAccepted: tot.accepted, ReceiptsRejected: int64(len(rejects)),
 		PaidRead: r.read.paid.Load(), PaidAccepted: tot.paidAccepted, PaidRejected: r.rejects.paid,
+		ReceiptsCancelled: r.read.cancelled.Load(), PaidCancelled: r.read.paidCancelled.Load(),
 		BenefitCashHouseholds: tot.cashHouseholds, BenefitCashReceipts: tot.cashReceipts, BenefitCashPersons: tot.cashPersons,
 	}
 	if err := rec.Settle(); err != nil {
@@ -81,9 +82,6 @@ func (r *run) finish(dir *output.Dir, w *writers, tot totals, inputs []output.In
 		RunID: output.RunID(append(parts2, r.CommandLine...)...), CommandLine: r.CommandLine,
 		RulesVersion: r.table.Label(), ServiceMonth: r.month.String(), Inputs: inputs, Outputs: outs,
 		Reconciliation: rec, RejectsByReason: r.rejects.byReason,
-	}
-	if err := dir.WriteJSON(output.ManifestFile, m); err != nil {
-		return nil, err
 	}
 	return &Summary{Manifest: m, Households: w.households.Rows(), HouseholdsPaid: tot.householdsPaid,
 		BenefitCash: tot.cashHouseholds, BenefitInKind: tot.inKind, Partitions: parts, Spilled: spilled}, nil

@@ -40,6 +40,13 @@ type Config struct {
 	Progress         *Progress
 	// RowGroupRows bounds the output row groups (0: 1,000,000).
 	RowGroupRows int64
+	// KeepMembers also writes members.parquet, the member rows in force in the month.
+	KeepMembers bool
+	// Corrections accepts the cancel column (a correction run on a ledger).
+	Corrections bool
+	// BeforeCommit, when set, runs with the finished but not yet committed output directory;
+	// an error abandons the run. The ledger commits the month and adds its adjustments here.
+	BeforeCommit func(d *output.Dir, s *Summary) error
 }
 
 // DefaultMemoryBudget is the memory a run plans for unless told otherwise.
@@ -111,6 +118,14 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.BeforeCommit != nil {
+		if err := cfg.BeforeCommit(dir, sum); err != nil {
+			return nil, err
+		}
+	}
+	if err := dir.WriteJSON(output.ManifestFile, sum.Manifest); err != nil {
+		return nil, err
+	}
 	if err := dir.Commit(); err != nil {
 		return nil, err
 	}
@@ -122,7 +137,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 func newRun(cfg Config) (*run, error) {
 	r := &run{Config: cfg, month: cfg.Month, rules: cfg.Rules, workers: cfg.Workers,
 		batchRows: receipt.DefaultBatchRows, memberRows: map[string]int64{}, historyRows: map[string]int64{},
-		insurers: map[string]struct{}{}, progress: cfg.Progress, log: cfg.Log}
+		insurers: map[string]struct{}{}, progress: cfg.Progress, log: cfg.Log, corrections: cfg.Corrections}
 	if r.rules == nil {
 		r.rules = rules.Default()
 	}
@@ -180,7 +195,7 @@ func (r *run) plan() (parts int, spillDir string, err error) {
 	est := estimateReceipts(r.receiptFiles, bytes)
 	r.progress.Estimated.Store(est)
 	const (
-		spillBytesPerReceipt   = 300 // encoded, in both spills at once during the join, with members
+		spillBytesPerReceipt   = 300  // encoded, in both spills at once during the join, with members
 		workingBytesPerReceipt = 2500 // decoded receipt, sort key and output rows in pass 3, and the GC's headroom over them
 	)
 	// Pass 3 holds up to workers+1 partitions at once; give them 60% of the budget and leave
@@ -264,7 +279,7 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 	r.log.Info("join done", "rejected", len(r.rejects.rows))
 
 	r.stage("compute")
-	w, err := openWriters(dir, output.Options{MaxRowsPerRowGroup: r.RowGroupRows})
+	w, err := openWriters(dir, output.Options{MaxRowsPerRowGroup: r.RowGroupRows}, r.KeepMembers)
 	if err != nil {
 		return nil, err
 	}

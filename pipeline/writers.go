@@ -4,6 +4,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/kougaku/batch/output"
+	"github.com/kougaku/batch/receipt"
 )
 
 // writers are the run's Parquet files of household, receipt and person rows.
@@ -11,9 +12,14 @@ type writers struct {
 	households *output.Writer[output.HouseholdMonth]
 	receipts   *output.Writer[output.ReceiptBenefit]
 	persons    *output.Writer[output.PersonMonth]
+	members    *output.Writer[receipt.MemberRow] // nil unless Config.KeepMembers
 }
 
-func openWriters(d *output.Dir, opt output.Options) (*writers, error) {
+// MembersFile holds, with Config.KeepMembers, the member rows in force in the month: what the
+// ledger needs to recompute the month later without the members master.
+const MembersFile = "members.parquet"
+
+func openWriters(d *output.Dir, opt output.Options, members bool) (*writers, error) {
 	var w writers
 	var err error
 	if w.households, err = output.NewWriter[output.HouseholdMonth](d, output.HouseholdMonthFile, opt); err != nil {
@@ -25,6 +31,11 @@ func openWriters(d *output.Dir, opt output.Options) (*writers, error) {
 	if w.persons, err = output.NewWriter[output.PersonMonth](d, output.PersonMonthFile, opt); err != nil {
 		return nil, err
 	}
+	if members {
+		if w.members, err = output.NewWriter[receipt.MemberRow](d, MembersFile, opt); err != nil {
+			return nil, err
+		}
+	}
 	return &w, nil
 }
 
@@ -34,6 +45,9 @@ func (w *writers) write(res *partResult) error {
 	g.Go(func() error { return w.households.Write(res.households) })
 	g.Go(func() error { return w.receipts.Write(res.receipts) })
 	g.Go(func() error { return w.persons.Write(res.persons) })
+	if w.members != nil {
+		g.Go(func() error { return w.members.Write(res.members) })
+	}
 	return g.Wait()
 }
 
@@ -42,13 +56,20 @@ func (w *writers) close() error {
 	g.Go(w.households.Close)
 	g.Go(w.receipts.Close)
 	g.Go(w.persons.Close)
+	if w.members != nil {
+		g.Go(w.members.Close)
+	}
 	return g.Wait()
 }
 
 func (w *writers) outputs() []output.OutputFile {
-	return []output.OutputFile{
+	outs := []output.OutputFile{
 		{Name: output.HouseholdMonthFile, Rows: w.households.Rows()},
 		{Name: output.ReceiptBenefitFile, Rows: w.receipts.Rows()},
 		{Name: output.PersonMonthFile, Rows: w.persons.Rows()},
 	}
+	if w.members != nil {
+		outs = append(outs, output.OutputFile{Name: MembersFile, Rows: w.members.Rows()})
+	}
+	return outs
 }

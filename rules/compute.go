@@ -84,7 +84,7 @@ func (c *Calculator) Compute(h *Household, r *Result) error {
 			from70++
 		}
 		c.memOld[i] = h.Month >= from70
-		c.memHalf[i] = m.HalfLimits || (m.BirthDate.Day != 1 && h.Month == bm+75*12)
+		c.memHalf[i] = m.HalfLimits
 		c.memN[i] = 0
 		hasU70Member = hasU70Member || !c.memOld[i]
 		r.Elderly = append(r.Elderly, c.memOld[i])

@@ -64,6 +64,8 @@ const (
 	Chou2
 )
 
+func (t Tokutei) String() string { return [...]string{"", "chou", "chou2"}[t] }
+
 // ParseTokutei reads a tokutei code; the empty string is TokuteiNone.
 func ParseTokutei(s string) (Tokutei, error) {
 	switch s {
@@ -80,9 +82,8 @@ func ParseTokutei(s string) (Tokutei, error) {
 // Member is a person of the household in the service month.
 type Member struct {
 	BirthDate Date
-	// HalfLimits applies the 75歳到達月特例 to this person this month, as the members table says
-	// (half_limits_month) for a dependant; the person whose own 75th birthday falls in the month
-	// on a day other than the 1st gets it without being told.
+	// HalfLimits applies the 75歳到達月特例 to this person this month. The caller decides it
+	// from the members master (see HalfLimitsApply).
 	HalfLimits bool
 }
 

@@ -77,6 +77,16 @@ func Is75thBirthdayMonth(birth Date, m Month) bool {
 	return birth.Day != 1 && m == MonthOf(birth.Year+75, birth.Month)
 }
 
+// HalfLimitsApply decides the 75歳到達月特例 for one person in month m: the members master says
+// so (half_limits_month, for a dependant who moves with the person turning 75), or it is the
+// person's own 75th-birthday month (birthday not on the 1st) and their eligibility under this
+// insurer ends or begins in that month (a change of class within the insurer is not an end). The special exists because such a month is split
+// between the old insurer and 後期; a person whose eligibility runs through the month unbroken
+// is not split, and keeps the whole limits.
+func HalfLimitsApply(birth Date, m Month, flagged, startsOrEnds bool) bool {
+	return flagged || (Is75thBirthdayMonth(birth, m) && startsOrEnds)
+}
+
 func digits(s string) (int, bool) {
 	n := 0
 	for i := 0; i < len(s); i++ {

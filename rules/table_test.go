@@ -166,6 +166,19 @@ func TestAges(t *testing.T) {
 			t.Errorf("Is75thBirthdayMonth(%s, %s) = %v", c.birth, c.month, got)
 		}
 	}
+	for _, c := range []struct {
+		birth                Date
+		flagged, moves, want bool
+	}{
+		{Date{1950, 10, 15}, false, true, true},
+		{Date{1950, 10, 15}, false, false, false}, // eligibility unbroken through the month
+		{Date{1950, 10, 1}, false, true, false},   // born on the 1st: 後期 from the 1st
+		{Date{1980, 3, 3}, true, false, true},     // a dependant, as the members master says
+	} {
+		if got := HalfLimitsApply(c.birth, MonthOf(2025, 10), c.flagged, c.moves); got != c.want {
+			t.Errorf("HalfLimitsApply(%s, flagged %v, moves %v) = %v", c.birth, c.flagged, c.moves, got)
+		}
+	}
 	for _, s := range []string{"2025-02-29", "2025-13-01", "25-01-01", "2025-1-01"} {
 		if _, err := ParseDate(s); err == nil {
 			t.Errorf("ParseDate(%q) accepted", s)
@@ -205,13 +218,13 @@ func TestHandCases(t *testing.T) {
 			cash: 29918, c: 29918, counts: true, incl0: true, incl1: true,
 		},
 		{
-			name: "75th birthday derived from the birth date (no flag): 28,800",
-			h: Household{Month: oct, Class70: O70Ippan, Members: []Member{{BirthDate: Date{1950, 10, 15}}},
+			name: "75th birthday month, halved: 28,800",
+			h: Household{Month: oct, Class70: O70Ippan, Members: []Member{{BirthDate: Date{1950, 10, 15}, HalfLimits: true}},
 				Receipts: []Receipt{{ID: "R1", Institution: "1311111111", Setting: Inpatient, Cost: 200000, Copay: 40000, Paid: 40000}}},
 			cash: 11200, b: 11200, counts: true, incl0: true,
 		},
 		{
-			name: "born on the 1st: no halving in the 75th birthday month",
+			name: "not halved: the whole household limit",
 			h: Household{Month: oct, Class70: O70Ippan, Members: []Member{{BirthDate: Date{1950, 10, 1}}},
 				Receipts: []Receipt{{ID: "R1", Institution: "1311111111", Setting: Inpatient, Cost: 200000, Copay: 40000, Paid: 40000}}},
 			incl0: true,

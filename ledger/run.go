@@ -1,0 +1,557 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/kougaku/batch/output"
+	"github.com/kougaku/batch/pipeline"
+	"github.com/kougaku/batch/receipt"
+	"github.com/kougaku/batch/rules"
+)
+
+// Result is what a run on the ledger did beyond the month's own outputs.
+type Result struct {
+	Summary     *pipeline.Summary
+	Rerun       bool // the month was in the ledger already
+	Households  int  // households recomputed (all of the month on a first run)
+	Adjustments []output.Adjustment
+	Cascaded    []rules.Month // later months given a new version by the 多数回 cascade
+}
+
+// Run computes cfg.Month into cfg.Out and makes it the ledger's current version of the month.
+//
+// A month not yet in the ledger is computed whole from cfg's inputs, with 多数回 history from
+// the ledger's 11 months before it (and cfg.History for months before the ledger begins).
+// A month already in the ledger is rerun: cfg.Receipts are corrections (a receipt_id already in
+// the month replaces it, cancel=true removes it, a new id adds a receipt), and only the
+// households they touch are recomputed, with the members kept by the ledger. Either way, the
+// later months of the ledger whose 多数回 status changes for some household are recomputed for
+// those households. Every household whose cash changed is written to adjustments.parquet.
+func (l *Ledger) Run(ctx context.Context, cfg pipeline.Config) (*Result, error) {
+	if l.Has(cfg.Month) {
+		return l.rerun(ctx, cfg)
+	}
+	return l.first(ctx, cfg)
+}
+
+func (l *Ledger) first(ctx context.Context, cfg pipeline.Config) (*Result, error) {
+	tmp, err := l.tempDir("run-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	hist, err := l.writeHistory(cfg.Month, nil, filepath.Join(tmp, "history.parquet"))
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{}
+	cfg.History = append(append([]string(nil), cfg.History...), hist)
+	cfg.KeepMembers = true
+	cfg.BeforeCommit = func(d *output.Dir, s *pipeline.Summary) error {
+		res.Summary, res.Households = s, int(s.Households)
+		adj, err := l.settle(ctx, cfg, d, s, nil, nil, nil, res)
+		res.Adjustments = adj
+		return err
+	}
+	if _, err := pipeline.Run(ctx, cfg); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// hhState is what an adjustment and the cascade compare of a household month.
+type hhState struct {
+	cash   int64
+	counts bool
+}
+
+func readStates(path string) (map[HouseholdKey]hhState, error) {
+	out := map[HouseholdKey]hhState{}
+	err := output.Each(path, func(rows []output.HouseholdMonth) error {
+		for _, r := range rows {
+			out[HouseholdKey{r.InsurerNo, r.HouseholdID}] = hhState{r.BenefitCash, r.CountsForTasukai}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// adjustments lists the affected households whose cash changed, in a stable order.
+func adjustments(m rules.Month, affected map[HouseholdKey]struct{}, before, after map[HouseholdKey]hhState, cause string) []output.Adjustment {
+	var out []output.Adjustment
+	for _, k := range sortedKeys(affected) {
+		b, a := before[k].cash, after[k].cash
+		if a != b {
+			out = append(out, output.Adjustment{InsurerNo: k.InsurerNo, HouseholdID: k.HouseholdID, ServiceMonth: m.String(),
+				PreviousCash: b, NewCash: a, Delta: a - b, Cause: cause})
+		}
+	}
+	return out
+}
+
+func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error) {
+	v, err := l.Current(cfg.Month)
+	if err != nil {
+		return nil, err
+	}
+	corr, err := readCorrections(ctx, cfg.Receipts)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := l.tempDir("rerun-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	full := len(cfg.Members) > 0 // a new members master: the whole month is recomputed
+	var affected map[HouseholdKey]struct{}
+	if !full {
+		if affected, err = affectedHouseholds(v, corr); err != nil {
+			return nil, err
+		}
+	}
+	in, err := l.writeInputs(v, affected, corr, tmp, !full)
+	if err != nil {
+		return nil, err
+	}
+	previous, err := versionStates(v, affected)
+	if err != nil {
+		return nil, err
+	}
+	if full {
+		affected = map[HouseholdKey]struct{}{}
+		for k := range previous {
+			affected[k] = struct{}{}
+		}
+	}
+	hist, err := l.writeHistory(cfg.Month, affected, filepath.Join(tmp, "history.parquet"))
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Rerun: true, Households: len(affected)}
+	run := cfg
+	run.Receipts = append([]string{in.receipts}, cfg.Receipts...)
+	if !full {
+		run.Members = []string{in.members}
+	}
+	run.History = append(append([]string(nil), cfg.History...), hist)
+	run.Corrections, run.KeepMembers = true, full
+	run.BeforeCommit = func(d *output.Dir, s *pipeline.Summary) error {
+		res.Summary = s
+		now, err := readStates(filepath.Join(d.TempPath(), output.HouseholdMonthFile))
+		if err != nil {
+			return err
+		}
+		for k := range now { // a correction can bring a household into the month
+			affected[k] = struct{}{}
+		}
+		var aff map[HouseholdKey]struct{}
+		if !full {
+			aff = affected
+		}
+		adj, err := l.settle(ctx, cfg, d, s, aff, affected, previous, res)
+		res.Adjustments = adj
+		return err
+	}
+	if _, err := pipeline.Run(ctx, run); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// settle commits the month's new layer (the run directory's files, linked) and cascades into
+// the later months, then writes adjustments.parquet into the run directory. layerKeys lists
+// the households the new layer holds (nil: it is the whole month, replacing every layer).
+// affected are the households compared with previous for adjustments (nil on a first run,
+// where there is nothing to adjust and every counting household is news to the later months).
+func (l *Ledger) settle(ctx context.Context, cfg pipeline.Config, d *output.Dir, s *pipeline.Summary,
+	layerKeys, affected map[HouseholdKey]struct{}, previous map[HouseholdKey]hhState, res *Result) ([]output.Adjustment, error) {
+	now, err := readStates(filepath.Join(d.TempPath(), output.HouseholdMonthFile))
+	if err != nil {
+		return nil, err
+	}
+	var adj []output.Adjustment
+	changed := map[HouseholdKey]struct{}{}
+	if affected == nil {
+		for k, st := range now {
+			if st.counts {
+				changed[k] = struct{}{}
+			}
+		}
+	} else {
+		adj = adjustments(cfg.Month, affected, previous, now, output.CauseCorrectedReceipts)
+		for k := range affected {
+			if previous[k].counts != now[k].counts {
+				changed[k] = struct{}{}
+			}
+		}
+	}
+	layer, err := l.tempDir("layer-")
+	if err != nil {
+		return nil, err
+	}
+	if err := linkFiles(d.TempPath(), layer); err != nil {
+		return nil, err
+	}
+	if layerKeys != nil {
+		if err := writeKeys(filepath.Join(layer, HouseholdsFile), layerKeys); err != nil {
+			return nil, err
+		}
+	}
+	if err := writeAdjustments(layer, adj); err != nil {
+		return nil, err
+	}
+	if err := writeManifest(layer, s.Manifest); err != nil {
+		return nil, err
+	}
+	if _, err := l.commit(cfg.Month, layer, layerKeys == nil); err != nil {
+		return nil, err
+	}
+	more, err := l.cascade(ctx, cfg, changed, res)
+	if err != nil {
+		return nil, err
+	}
+	adj = append(adj, more...)
+	w, err := output.NewWriter[output.Adjustment](d, output.AdjustmentsFile, output.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if err := w.Write(adj); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	s.Manifest.Outputs = append(s.Manifest.Outputs, output.OutputFile{Name: output.AdjustmentsFile, Rows: w.Rows()})
+	return adj, nil
+}
+
+// cascade recomputes, month after month, the households of the later months whose count of
+// 多数回 months may have changed, and gives each month a layer for them. A household whose
+// own counting status changes in turn carries the change on to the months after.
+func (l *Ledger) cascade(ctx context.Context, cfg pipeline.Config, changed map[HouseholdKey]struct{}, res *Result) ([]output.Adjustment, error) {
+	months, err := l.Months()
+	if err != nil {
+		return nil, err
+	}
+	var adj []output.Adjustment
+	for _, m := range months {
+		if m <= cfg.Month || len(changed) == 0 {
+			continue
+		}
+		v, err := l.Current(m)
+		if err != nil {
+			return nil, err
+		}
+		before, err := versionStates(v, nil)
+		if err != nil {
+			return nil, err
+		}
+		hit := map[HouseholdKey]struct{}{}
+		for k := range changed {
+			if _, ok := before[k]; ok {
+				hit[k] = struct{}{}
+			}
+		}
+		if len(hit) == 0 {
+			continue
+		}
+		more, newly, err := l.recompute(ctx, cfg, v, hit, before)
+		if err != nil {
+			return nil, err
+		}
+		adj = append(adj, more...)
+		res.Cascaded = append(res.Cascaded, m)
+		for k := range newly {
+			changed[k] = struct{}{}
+		}
+	}
+	return adj, nil
+}
+
+// recompute reruns the households hit of month version v from the ledger alone and commits a
+// layer for them. It returns their adjustments and the households whose counting status
+// changed.
+func (l *Ledger) recompute(ctx context.Context, cfg pipeline.Config, v *Version, hit map[HouseholdKey]struct{},
+	before map[HouseholdKey]hhState) ([]output.Adjustment, map[HouseholdKey]struct{}, error) {
+	tmp, err := l.tempDir("cascade-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(tmp)
+	in, err := l.writeInputs(v, hit, nil, tmp, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	hist, err := l.writeHistory(v.Month, hit, filepath.Join(tmp, "history.parquet"))
+	if err != nil {
+		return nil, nil, err
+	}
+	out := filepath.Join(tmp, "out")
+	run := pipeline.Config{Month: v.Month, Members: []string{in.members}, Receipts: []string{in.receipts},
+		History: append(append([]string(nil), cfg.History...), hist), Out: out, Rules: cfg.Rules,
+		AllowProvisional: cfg.AllowProvisional, Workers: cfg.Workers, MemoryBudget: cfg.MemoryBudget,
+		CommandLine: append(append([]string(nil), cfg.CommandLine...), "(cascade "+v.Month.String()+")"), Log: cfg.Log,
+		BeforeCommit: func(d *output.Dir, _ *pipeline.Summary) error {
+			return writeKeys(filepath.Join(d.TempPath(), HouseholdsFile), hit)
+		}}
+	if _, err := pipeline.Run(ctx, run); err != nil {
+		return nil, nil, fmt.Errorf("cascade into %s: %w", v.Month, err)
+	}
+	now, err := readStates(filepath.Join(out, output.HouseholdMonthFile))
+	if err != nil {
+		return nil, nil, err
+	}
+	adj := adjustments(v.Month, hit, before, now, output.CauseTasukaiCascade)
+	if err := writeAdjustments(out, adj); err != nil {
+		return nil, nil, err
+	}
+	if _, err := l.commit(v.Month, out, false); err != nil {
+		return nil, nil, err
+	}
+	newly := map[HouseholdKey]struct{}{}
+	for k := range hit {
+		if before[k].counts != now[k].counts {
+			newly[k] = struct{}{}
+		}
+	}
+	return adj, newly, nil
+}
+
+// versionStates reads the cash and counting status of the households of a version (only the
+// listed ones unless keys is nil).
+func versionStates(v *Version, keys map[HouseholdKey]struct{}) (map[HouseholdKey]hhState, error) {
+	out := map[HouseholdKey]hhState{}
+	err := v.HouseholdMonths(func(r *output.HouseholdMonth) error {
+		k := HouseholdKey{r.InsurerNo, r.HouseholdID}
+		if keys != nil {
+			if _, ok := keys[k]; !ok {
+				return nil
+			}
+		}
+		out[k] = hhState{r.BenefitCash, r.CountsForTasukai}
+		return nil
+	})
+	return out, err
+}
+
+// correction is what the ledger needs to know of a correction row before the run.
+type correction struct {
+	insurer, person string
+}
+
+// readCorrections reads the ids and owners of the correction rows (rows the reader cannot
+// parse are left to the run, which rejects them with their line).
+func readCorrections(ctx context.Context, paths []string) (map[string]correction, error) {
+	files, err := receipt.ExpandPaths(paths)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]correction{}
+	for _, f := range files {
+		_, err := receipt.ReadReceipts(ctx, f, receipt.ReadOptions{}, func(b receipt.Batch) error {
+			defer b.Record.Release()
+			ids := b.Record.Column(receipt.ColReceiptID).(*array.String)
+			ins := b.Record.Column(receipt.ColInsurerNo).(*array.String)
+			per := b.Record.Column(receipt.ColPersonID).(*array.String)
+			for i := 0; i < int(b.Record.NumRows()); i++ {
+				out[ids.Value(i)] = correction{ins.Value(i), per.Value(i)}
+			}
+			return nil
+		}, nil)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// affectedHouseholds: the households of the corrected receipts as the ledger has them, and
+// the households of the persons the corrections name.
+func affectedHouseholds(v *Version, corr map[string]correction) (map[HouseholdKey]struct{}, error) {
+	type idHousehold struct {
+		ReceiptID   string `parquet:"receipt_id"`
+		InsurerNo   string `parquet:"insurer_no"`
+		HouseholdID string `parquet:"household_id"`
+	}
+	out := map[HouseholdKey]struct{}{}
+	persons := map[[2]string]struct{}{}
+	for _, c := range corr {
+		persons[[2]string{c.insurer, c.person}] = struct{}{}
+	}
+	if err := scan(v, output.ReceiptBenefitFile, func(r *idHousehold) HouseholdKey { return HouseholdKey{r.InsurerNo, r.HouseholdID} },
+		func(r *idHousehold) error {
+			if _, ok := corr[r.ReceiptID]; ok {
+				out[HouseholdKey{r.InsurerNo, r.HouseholdID}] = struct{}{}
+			}
+			return nil
+		}); err != nil {
+		return nil, err
+	}
+	err := v.Members(func(m *receipt.MemberRow) error {
+		if _, ok := persons[[2]string{m.InsurerNo, m.PersonID}]; ok {
+			out[HouseholdKey{m.InsurerNo, m.HouseholdID}] = struct{}{}
+		}
+		return nil
+	})
+	return out, err
+}
+
+type inputs struct{ receipts, members string }
+
+// writeInputs writes, for the households keys (all when nil), the ledger's receipts (less
+// those the corrections replace or cancel) and, with members set, their member rows, as
+// normalized Parquet inputs of a run.
+func (l *Ledger) writeInputs(v *Version, keys map[HouseholdKey]struct{}, corr map[string]correction, dir string, members bool) (inputs, error) {
+	in := inputs{receipts: filepath.Join(dir, "ledger-receipts.parquet"), members: filepath.Join(dir, "ledger-members.parquet")}
+	month := v.Month.String()
+	err := writeParquet(in.receipts, func(w *parquet.GenericWriter[receipt.Row]) error {
+		buf := make([]receipt.Row, 0, 4096)
+		err := v.Receipts(func(r *output.ReceiptBenefit) error {
+			if keys != nil {
+				if _, ok := keys[HouseholdKey{r.InsurerNo, r.HouseholdID}]; !ok {
+					return nil
+				}
+			}
+			if _, ok := corr[r.ReceiptID]; ok {
+				return nil
+			}
+			buf = append(buf, receipt.Row{ReceiptID: r.ReceiptID, ServiceMonth: month, InsurerNo: r.InsurerNo,
+				PersonID: r.PersonID, InstitutionID: r.InstitutionID, Kind: r.Kind, Setting: r.Setting,
+				PrescriberID: r.PrescriberID, Cost: r.Cost, Copay: r.Copay, Paid: r.Paid, Tokutei: r.Tokutei})
+			if len(buf) == cap(buf) {
+				if _, err := w.Write(buf); err != nil {
+					return err
+				}
+				buf = buf[:0]
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(buf)
+		return err
+	})
+	if err != nil || !members {
+		return in, err
+	}
+	err = writeParquet(in.members, func(w *parquet.GenericWriter[receipt.MemberRow]) error {
+		return v.Members(func(m *receipt.MemberRow) error {
+			if keys != nil {
+				if _, ok := keys[HouseholdKey{m.InsurerNo, m.HouseholdID}]; !ok {
+					return nil
+				}
+			}
+			_, err := w.Write([]receipt.MemberRow{*m})
+			return err
+		})
+	})
+	return in, err
+}
+
+// writeHistory writes the counting months the ledger holds among the 11 before month (for
+// the households keys, all when nil) as a history input.
+func (l *Ledger) writeHistory(month rules.Month, keys map[HouseholdKey]struct{}, path string) (string, error) {
+	return path, writeParquet(path, func(w *parquet.GenericWriter[receipt.HistoryRow]) error {
+		for m := month - 11; m < month; m++ {
+			if !l.Has(m) {
+				continue
+			}
+			v, err := l.Current(m)
+			if err != nil {
+				return err
+			}
+			err = v.HouseholdMonths(func(r *output.HouseholdMonth) error {
+				if !r.CountsForTasukai {
+					return nil
+				}
+				if keys != nil {
+					if _, ok := keys[HouseholdKey{r.InsurerNo, r.HouseholdID}]; !ok {
+						return nil
+					}
+				}
+				_, err := w.Write([]receipt.HistoryRow{{InsurerNo: r.InsurerNo, HouseholdID: r.HouseholdID, ServiceMonth: m.String()}})
+				return err
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func writeParquet[T any](path string, fill func(w *parquet.GenericWriter[T]) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := parquet.NewGenericWriter[T](f)
+	if err := fill(w); err != nil {
+		f.Close()
+		return err
+	}
+	if err := w.Close(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func writeKeys(path string, keys map[HouseholdKey]struct{}) error {
+	return writeParquet(path, func(w *parquet.GenericWriter[HouseholdKey]) error {
+		_, err := w.Write(sortedKeys(keys))
+		return err
+	})
+}
+
+func writeAdjustments(dir string, adj []output.Adjustment) error {
+	return writeParquet(filepath.Join(dir, output.AdjustmentsFile), func(w *parquet.GenericWriter[output.Adjustment]) error {
+		_, err := w.Write(adj)
+		return err
+	})
+}
+
+func writeManifest(dir string, m output.Manifest) error {
+	data, err := m.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	return writeSync(filepath.Join(dir, output.ManifestFile), append(data, '\n'))
+}
+
+// linkFiles hard-links every file of src into dst (same file system), copying where links
+// are not possible.
+func linkFiles(src, dst string) error {
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if e.IsDir() {
+			continue
+		}
+		from, to := filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())
+		if err := os.Link(from, to); err != nil {
+			data, rerr := os.ReadFile(from)
+			if rerr != nil {
+				return rerr
+			}
+			if err := writeSync(to, data); err != nil {
+				return err
+			}
+		}
+	}
+	return syncDir(dst)
+}

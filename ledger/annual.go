@@ -40,6 +40,12 @@ func (l *Ledger) Annual(period rules.Month, set *rules.Set, out string, cmdline 
 	if period.Num() != 8 {
 		return nil, fmt.Errorf("annual period %s: the period starts in August (YYYY-08)", period)
 	}
+	if m, ok, err := l.Pending(); err != nil || ok {
+		if err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("annual: a rerun of %s was interrupted before its 多数回 cascade finished; run any month on the ledger to finish it first", m)
+	}
 	july := period + 11
 	versions := make([]*Version, 12)
 	for i := range versions {

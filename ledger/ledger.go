@@ -43,6 +43,9 @@ import (
 type Ledger struct {
 	dir  string
 	lock *os.File
+	// recovered holds, during a run, the adjustments of a cascade it finished for an
+	// interrupted run, for its adjustments file.
+	recovered []output.Adjustment
 }
 
 // LockedError says another run holds the ledger.

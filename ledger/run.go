@@ -22,6 +22,9 @@ type Result struct {
 	Households  int  // households recomputed (all of the month on a first run)
 	Adjustments []output.Adjustment
 	Cascaded    []rules.Month // later months given a new version by the 多数回 cascade
+	// Recovered are the adjustments of a cascade an earlier, killed run left unfinished, which
+	// this run finished before its own work (they are in its adjustments.parquet too).
+	Recovered []output.Adjustment
 }
 
 // Run computes cfg.Month into cfg.Out and makes it the ledger's current version of the month.
@@ -34,10 +37,21 @@ type Result struct {
 // later months of the ledger whose 多数回 status changes for some household are recomputed for
 // those households. Every household whose cash changed is written to adjustments.parquet.
 func (l *Ledger) Run(ctx context.Context, cfg pipeline.Config) (*Result, error) {
-	if l.Has(cfg.Month) {
-		return l.rerun(ctx, cfg)
+	finished, err := l.finishPending(ctx, cfg)
+	if err != nil {
+		return nil, err
 	}
-	return l.first(ctx, cfg)
+	l.recovered = finished
+	var res *Result
+	if l.Has(cfg.Month) {
+		res, err = l.rerun(ctx, cfg)
+	} else {
+		res, err = l.first(ctx, cfg)
+	}
+	if res != nil && len(finished) > 0 {
+		res.Recovered = finished
+	}
+	return res, err
 }
 
 func (l *Ledger) first(ctx context.Context, cfg pipeline.Config) (*Result, error) {
@@ -67,15 +81,21 @@ func (l *Ledger) first(ctx context.Context, cfg pipeline.Config) (*Result, error
 
 // hhState is what an adjustment and the cascade compare of a household month.
 type hhState struct {
-	cash   int64
-	counts bool
+	cash    int64
+	counts  bool
+	prior   int32
+	tasukai bool
+}
+
+func stateOf(r *output.HouseholdMonth) hhState {
+	return hhState{r.BenefitCash, r.CountsForTasukai, r.PriorBenefitMonths, r.TasukaiApplied}
 }
 
 func readStates(path string) (map[HouseholdKey]hhState, error) {
 	out := map[HouseholdKey]hhState{}
 	err := output.Each(path, func(rows []output.HouseholdMonth) error {
 		for _, r := range rows {
-			out[HouseholdKey{r.InsurerNo, r.HouseholdID}] = hhState{r.BenefitCash, r.CountsForTasukai}
+			out[HouseholdKey{r.InsurerNo, r.HouseholdID}] = stateOf(&r)
 		}
 		return nil
 	})
@@ -210,14 +230,23 @@ func (l *Ledger) settle(ctx context.Context, cfg pipeline.Config, d *output.Dir,
 	if err := writeManifest(layer, s.Manifest); err != nil {
 		return nil, err
 	}
+	// The journal goes down before the month changes, and is removed after the cascade: a run
+	// killed in between leaves it, and the next run finishes the cascade first.
+	if err := l.writePending(cfg.Month, changed); err != nil {
+		return nil, err
+	}
 	if _, err := l.commit(cfg.Month, layer, layerKeys == nil); err != nil {
 		return nil, err
 	}
-	more, err := l.cascade(ctx, cfg, changed, res)
+	more, err := l.cascade(ctx, cfg, cfg.Month, changed, res)
 	if err != nil {
 		return nil, err
 	}
-	adj = append(adj, more...)
+	if err := l.clearPending(); err != nil {
+		return nil, err
+	}
+	adj = append(append(l.recovered, adj...), more...)
+	l.recovered = nil
 	w, err := output.NewWriter[output.Adjustment](d, output.AdjustmentsFile, output.Options{})
 	if err != nil {
 		return nil, err
@@ -232,44 +261,42 @@ func (l *Ledger) settle(ctx context.Context, cfg pipeline.Config, d *output.Dir,
 	return adj, nil
 }
 
-// cascade recomputes, month after month, the households of the later months whose count of
-// 多数回 months may have changed, and gives each month a layer for them. A household whose
-// own counting status changes in turn carries the change on to the months after.
-func (l *Ledger) cascade(ctx context.Context, cfg pipeline.Config, changed map[HouseholdKey]struct{}, res *Result) ([]output.Adjustment, error) {
+// cascade recomputes, month after month, the households of the months after from whose
+// 多数回 status changed in from. Every later month is visited: a change in from reaches the
+// eleven months after it directly, and further through the months it changes in turn (whose
+// households are among changed too). A month gets a layer only when some result changed.
+func (l *Ledger) cascade(ctx context.Context, cfg pipeline.Config, from rules.Month, changed map[HouseholdKey]struct{}, res *Result) ([]output.Adjustment, error) {
 	months, err := l.Months()
 	if err != nil {
 		return nil, err
 	}
 	var adj []output.Adjustment
 	for _, m := range months {
-		if m <= cfg.Month || len(changed) == 0 {
+		if m <= from || len(changed) == 0 {
 			continue
 		}
 		v, err := l.Current(m)
 		if err != nil {
 			return nil, err
 		}
-		before, err := versionStates(v, nil)
+		before, err := versionStates(v, changed)
 		if err != nil {
 			return nil, err
 		}
-		hit := map[HouseholdKey]struct{}{}
-		for k := range changed {
-			if _, ok := before[k]; ok {
-				hit[k] = struct{}{}
-			}
-		}
-		if len(hit) == 0 {
+		if len(before) == 0 {
 			continue
 		}
-		more, newly, err := l.recompute(ctx, cfg, v, hit, before)
+		hit := map[HouseholdKey]struct{}{}
+		for k := range before {
+			hit[k] = struct{}{}
+		}
+		more, moved, err := l.recompute(ctx, cfg, v, hit, before)
 		if err != nil {
 			return nil, err
 		}
 		adj = append(adj, more...)
-		res.Cascaded = append(res.Cascaded, m)
-		for k := range newly {
-			changed[k] = struct{}{}
+		if moved {
+			res.Cascaded = append(res.Cascaded, m)
 		}
 	}
 	return adj, nil
@@ -279,19 +306,19 @@ func (l *Ledger) cascade(ctx context.Context, cfg pipeline.Config, changed map[H
 // layer for them. It returns their adjustments and the households whose counting status
 // changed.
 func (l *Ledger) recompute(ctx context.Context, cfg pipeline.Config, v *Version, hit map[HouseholdKey]struct{},
-	before map[HouseholdKey]hhState) ([]output.Adjustment, map[HouseholdKey]struct{}, error) {
+	before map[HouseholdKey]hhState) ([]output.Adjustment, bool, error) {
 	tmp, err := l.tempDir("cascade-")
 	if err != nil {
-		return nil, nil, err
+		return nil, false, err
 	}
 	defer os.RemoveAll(tmp)
 	in, err := l.writeInputs(v, hit, nil, tmp, true)
 	if err != nil {
-		return nil, nil, err
+		return nil, false, err
 	}
 	hist, err := l.writeHistory(v.Month, hit, filepath.Join(tmp, "history.parquet"))
 	if err != nil {
-		return nil, nil, err
+		return nil, false, err
 	}
 	out := filepath.Join(tmp, "out")
 	run := pipeline.Config{Month: v.Month, Members: []string{in.members}, Receipts: []string{in.receipts},
@@ -302,26 +329,27 @@ func (l *Ledger) recompute(ctx context.Context, cfg pipeline.Config, v *Version,
 			return writeKeys(filepath.Join(d.TempPath(), HouseholdsFile), hit)
 		}}
 	if _, err := pipeline.Run(ctx, run); err != nil {
-		return nil, nil, fmt.Errorf("cascade into %s: %w", v.Month, err)
+		return nil, false, fmt.Errorf("cascade into %s: %w", v.Month, err)
 	}
 	now, err := readStates(filepath.Join(out, output.HouseholdMonthFile))
 	if err != nil {
-		return nil, nil, err
+		return nil, false, err
+	}
+	moved := false
+	for k := range hit {
+		moved = moved || before[k] != now[k]
+	}
+	if !moved {
+		return nil, false, nil
 	}
 	adj := adjustments(v.Month, hit, before, now, output.CauseTasukaiCascade)
 	if err := writeAdjustments(out, adj); err != nil {
-		return nil, nil, err
+		return nil, false, err
 	}
 	if _, err := l.commit(v.Month, out, false); err != nil {
-		return nil, nil, err
+		return nil, false, err
 	}
-	newly := map[HouseholdKey]struct{}{}
-	for k := range hit {
-		if before[k].counts != now[k].counts {
-			newly[k] = struct{}{}
-		}
-	}
-	return adj, newly, nil
+	return adj, true, nil
 }
 
 // versionStates reads the cash and counting status of the households of a version (only the
@@ -335,7 +363,7 @@ func versionStates(v *Version, keys map[HouseholdKey]struct{}) (map[HouseholdKey
 				return nil
 			}
 		}
-		out[k] = hhState{r.BenefitCash, r.CountsForTasukai}
+		out[k] = stateOf(r)
 		return nil
 	})
 	return out, err

@@ -20,7 +20,8 @@ import (
 
 const usage = `usage:
   batch run  --month YYYY-MM --members PATH --out DIR [--receipts PATH]... [--history PATH]
-             [--rules FILE] [--allow-provisional] [--workers N] [--memory BYTES]
+             [--ledger DIR] [--rules FILE] [--allow-provisional] [--workers N] [--memory BYTES]
+  batch annual --period YYYY-08 --ledger DIR --out DIR
   batch gen  --households N --month YYYY-MM --out DIR [--seed S] [--months K]
   batch scan --receipts PATH...     (decode only: the floor under a run's time)
 `
@@ -47,6 +48,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		err = cmdRun(ctx, args, stdout, stderr, log)
+	case "annual":
+		err = cmdAnnual(ctx, args[1:], stdout, log)
 	case "scan":
 		err = cmdScan(ctx, args[1:], stdout)
 	case "gen":

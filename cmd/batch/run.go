@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kougaku/batch/ledger"
 	"github.com/kougaku/batch/pipeline"
 	"github.com/kougaku/batch/rules"
 )
@@ -26,7 +27,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, log *s
 	fs.Var(&receipts, "receipts", "receipts file or directory, CSV or Parquet (repeatable)")
 	fs.Var(&uke, "uke", "UKE receipt file or directory (repeatable)")
 	fs.Var(&history, "history", "prior benefit months file (repeatable)")
-	ledger := fs.String("ledger", "", "ledger directory")
+	ledgerDir := fs.String("ledger", "", "ledger directory: months in sequence, 多数回 history, reruns with adjustments")
 	rulesFile := fs.String("rules", "", "rule table file laid over the embedded tables")
 	allowProv := fs.Bool("allow-provisional", false, "compute a month whose rule table is provisional")
 	workers := fs.Int("workers", 0, "workers (0: one per core)")
@@ -39,15 +40,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, log *s
 	if fs.NArg() > 0 {
 		return &usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
-	if *month == "" || *out == "" || len(members) == 0 {
-		return &usageError{"run needs --month, --members and --out"}
+	if *month == "" || *out == "" || (len(members) == 0 && *ledgerDir == "") {
+		return &usageError{"run needs --month, --members and --out (--members may be left out when rerunning a month of a --ledger)"}
 	}
 	m, err := rules.ParseMonth(*month)
 	if err != nil {
 		return &usageError{err.Error()}
 	}
-	if len(uke) > 0 || *ledger != "" {
-		return &usageError{"--uke and --ledger are not available in this build yet"}
+	if len(uke) > 0 {
+		return &usageError{"--uke is not available in this build yet"}
 	}
 	set := rules.Default()
 	if *rulesFile != "" {
@@ -66,17 +67,21 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, log *s
 		defer pprof.StopCPUProfile()
 	}
 	progress := &pipeline.Progress{}
-	stopProgress := startProgress(stderr, progress)
-	sum, err := pipeline.Run(ctx, pipeline.Config{
+	cfg := pipeline.Config{
 		Month: m, Members: members, Receipts: receipts, History: history, Out: *out, Rules: set,
 		AllowProvisional: *allowProv, Workers: *workers, MemoryBudget: *memory, SpillDir: *spill,
 		CommandLine: append([]string{"batch"}, args...), Log: log, Progress: progress,
-	})
+	}
+	stopProgress := startProgress(stderr, progress)
+	sum, lres, err := runMonth(ctx, cfg, *ledgerDir, log)
 	stopProgress()
 	if err != nil {
 		return err
 	}
 	printSummary(stdout, *out, sum)
+	if lres != nil {
+		printLedger(stdout, *ledgerDir, lres)
+	}
 	rec := sum.Manifest.Reconciliation
 	log.Info("run complete", "month", *month, "out", *out, "receipts_read", rec.ReceiptsRead,
 		"accepted", rec.ReceiptsAccepted, "rejected", rec.ReceiptsRejected, "households", sum.Households,
@@ -125,4 +130,42 @@ func group(n int64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// runMonth runs the month alone, or on the ledger.
+func runMonth(ctx context.Context, cfg pipeline.Config, ledgerDir string, log *slog.Logger) (*pipeline.Summary, *ledger.Result, error) {
+	if ledgerDir == "" {
+		sum, err := pipeline.Run(ctx, cfg)
+		return sum, nil, err
+	}
+	l, err := ledger.Open(ledgerDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer l.Close()
+	if !l.Has(cfg.Month) && len(cfg.Members) == 0 {
+		return nil, nil, &usageError{fmt.Sprintf("month %s is not in the ledger yet: its first run needs --members", cfg.Month)}
+	}
+	res, err := l.Run(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return res.Summary, res, nil
+}
+
+func printLedger(w io.Writer, dir string, r *ledger.Result) {
+	kind := "first run of the month"
+	if r.Rerun {
+		kind = "rerun with corrections"
+	}
+	var delta int64
+	for _, a := range r.Adjustments {
+		delta += a.Delta
+	}
+	fmt.Fprintf(w, "ledger            %s (%s)\n", dir, kind)
+	fmt.Fprintf(w, "  recomputed      %s households\n", group(int64(r.Households)))
+	fmt.Fprintf(w, "  adjustments     %s households, net ¥%s\n", group(int64(len(r.Adjustments))), group(delta))
+	for _, m := range r.Cascaded {
+		fmt.Fprintf(w, "  cascaded into   %s\n", m)
+	}
 }

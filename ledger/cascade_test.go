@@ -1,0 +1,162 @@
+package ledger
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/kougaku/batch/output"
+	"github.com/kougaku/batch/pipeline"
+	"github.com/kougaku/batch/receipt"
+)
+
+// cascadeLedger fills a ledger with five months of two households: H1 (ウ) has benefit months
+// in April and May, small receipts in June and July and a large one in August, so that August
+// has two counting months before it; H2 is a bystander with a benefit every month.
+func cascadeLedger(t *testing.T) (*Ledger, string) {
+	t.Helper()
+	dir := t.TempDir()
+	l, err := Open(filepath.Join(dir, "ledger"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	members := []receipt.MemberRow{
+		{InsurerNo: "06139999", PersonID: "P1", HouseholdID: "H1", BirthDate: "1980-05-05", Sex: "1", ValidFrom: "2020-01", CategoryU70: "U"},
+		{InsurerNo: "06139999", PersonID: "P2", HouseholdID: "H2", BirthDate: "1970-05-05", Sex: "2", ValidFrom: "2020-01", CategoryU70: "E"},
+	}
+	rec := func(id, m, person string, cost int64) receipt.Row {
+		return receipt.Row{ReceiptID: id, ServiceMonth: m, InsurerNo: "06139999", PersonID: person, InstitutionID: "1311111111",
+			Kind: "medical", Setting: "inpatient", Cost: cost, Copay: cost * 3 / 10, Paid: cost * 3 / 10}
+	}
+	plan := map[string]int64{"2025-04": 1000000, "2025-05": 1000000, "2025-06": 50000, "2025-07": 50000, "2025-08": 1000000}
+	for _, m := range []string{"2025-04", "2025-05", "2025-06", "2025-07", "2025-08"} {
+		runMonth(t, l, dir, m, members, []receipt.Row{rec("R1-"+m, m, "P1", plan[m]), rec("R2-"+m, m, "P2", 400000)})
+	}
+	return l, dir
+}
+
+func readAdjustments(t *testing.T, out string) []output.Adjustment {
+	t.Helper()
+	adj, err := output.ReadAll[output.Adjustment](filepath.Join(out, output.AdjustmentsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return adj
+}
+
+// TestCorrectionCascade: a correction in June makes June a counting month for H1, so August
+// (M+2) has three counting months before it and 多数回 applies there: the cascade adjusts
+// August. The same correction again adjusts nothing.
+func TestCorrectionCascade(t *testing.T) {
+	l, dir := cascadeLedger(t)
+	defer l.Close()
+	aug, err := l.Current(month(t, "2025-08"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := versionStates(aug, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h1 := HouseholdKey{"06139999", "H1"}
+	if before[h1].cash != 212570 { // ウ, cost 1,000,000: 300,000 − 87,430, no 多数回 yet
+		t.Fatalf("August before: %+v", before[h1])
+	}
+	corr := []receipt.Row{{ReceiptID: "R1-2025-06", ServiceMonth: "2025-06", InsurerNo: "06139999", PersonID: "P1",
+		InstitutionID: "1311111111", Kind: "medical", Setting: "inpatient", Cost: 600000, Copay: 180000, Paid: 180000}}
+	cp := writeCSV(t, filepath.Join(dir, "corr.csv"), func(f *os.File) error { return receipt.WriteReceiptsCSV(f, corr) })
+	for try := 1; try <= 2; try++ {
+		out := filepath.Join(dir, "rerun", string(rune('0'+try)))
+		os.MkdirAll(filepath.Dir(out), 0o755)
+		res, err := l.Run(context.Background(), pipeline.Config{Month: month(t, "2025-06"), Receipts: []string{cp}, Out: out})
+		if err != nil {
+			t.Fatal(err)
+		}
+		adj := readAdjustments(t, out)
+		if try == 2 {
+			if len(adj) != 0 {
+				t.Fatalf("the repeated correction adjusted again: %+v", adj)
+			}
+			continue
+		}
+		if res.Households != 1 {
+			t.Errorf("recomputed %d households of June, want only H1", res.Households)
+		}
+		// June: 180,000 − (80,100 + 3,330) = 96,570, where there was nothing.
+		// August: 多数回 44,400 instead of 87,430: 255,600, 43,030 more.
+		want := []output.Adjustment{
+			{InsurerNo: "06139999", HouseholdID: "H1", ServiceMonth: "2025-06", PreviousCash: 0, NewCash: 96570, Delta: 96570, Cause: output.CauseCorrectedReceipts},
+			{InsurerNo: "06139999", HouseholdID: "H1", ServiceMonth: "2025-08", PreviousCash: 212570, NewCash: 255600, Delta: 43030, Cause: output.CauseTasukaiCascade},
+		}
+		if len(adj) != len(want) {
+			t.Fatalf("adjustments %+v, want %+v", adj, want)
+		}
+		for i := range want {
+			if adj[i] != want[i] {
+				t.Errorf("adjustment %d: %+v, want %+v", i, adj[i], want[i])
+			}
+		}
+	}
+	// The ledger now reads the new months, the bystander untouched.
+	aug, _ = l.Current(month(t, "2025-08"))
+	after, err := versionStates(aug, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2 := HouseholdKey{"06139999", "H2"}
+	if after[h1].cash != 255600 || after[h2] != before[h2] || len(after) != 2 {
+		t.Errorf("August after: %+v", after)
+	}
+}
+
+// TestCancelAndAdd: a cancel removes a receipt, a new id adds one.
+func TestCancelAndAdd(t *testing.T) {
+	l, dir := cascadeLedger(t)
+	defer l.Close()
+	corr := []receipt.Row{
+		{ReceiptID: "R2-2025-07", ServiceMonth: "2025-07", InsurerNo: "06139999", PersonID: "P2", InstitutionID: "1311111111",
+			Kind: "medical", Setting: "inpatient", Cost: 400000, Copay: 120000, Paid: 120000, Cancel: true},
+		{ReceiptID: "R3-2025-07", ServiceMonth: "2025-07", InsurerNo: "06139999", PersonID: "P1", InstitutionID: "1312222222",
+			Kind: "medical", Setting: "inpatient", Cost: 100000, Copay: 30000, Paid: 30000},
+	}
+	cp := writeCSV(t, filepath.Join(dir, "corr.csv"), func(f *os.File) error { return receipt.WriteReceiptsCSV(f, corr) })
+	out := filepath.Join(dir, "rerun")
+	res, err := l.Run(context.Background(), pipeline.Config{Month: month(t, "2025-07"), Receipts: []string{cp}, Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.Summary.Manifest.Reconciliation
+	if r.ReceiptsCancelled != 1 || !r.Balanced {
+		t.Errorf("reconciliation %+v", r)
+	}
+	jul, _ := l.Current(month(t, "2025-07"))
+	var ids []string
+	if err := jul.Receipts(func(r *output.ReceiptBenefit) error { ids = append(ids, r.ReceiptID); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 2 || !contains(ids, "R1-2025-07") || !contains(ids, "R3-2025-07") {
+		t.Errorf("July's receipts after the correction: %v", ids)
+	}
+	// H2 lost its only receipt in July: 120,000 − 多数回 44,400 (April to June counted) = 75,600
+	// is taken back.
+	adj := readAdjustments(t, out)
+	found := false
+	for _, a := range adj {
+		if a.HouseholdID == "H2" && a.ServiceMonth == "2025-07" && a.NewCash == 0 && a.PreviousCash == 75600 && a.Delta == -75600 {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no adjustment taking H2's July benefit back: %+v", adj)
+	}
+}
+
+func contains(s []string, x string) bool {
+	for _, v := range s {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}

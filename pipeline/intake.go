@@ -66,7 +66,15 @@ type fileBatch struct {
 }
 
 func (r *run) readFile(ctx context.Context, fi int32, file string, out chan<- fileBatch) error {
-	st, err := receipt.ReadReceipts(ctx, file, receipt.ReadOptions{BatchRows: r.batchRows},
+	read := receipt.ReadReceipts
+	if isUKE(file) {
+		read = receipt.ReadUKE
+	}
+	opt := receipt.ReadOptions{BatchRows: r.batchRows, Warn: func(msg string) {
+		r.warnings.add(msg)
+		r.log.Warn(msg, "file", file)
+	}}
+	st, err := read(ctx, file, opt,
 		func(b receipt.Batch) error {
 			select {
 			case out <- fileBatch{rec: b.Record, file: fi}:

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +29,7 @@ type Config struct {
 	Month            rules.Month
 	Members          []string // files or directories
 	Receipts         []string
+	UKE              []string // UKE claim files or directories (.UKE, .CYO)
 	History          []string
 	Out              string
 	Rules            *rules.Set // nil: the embedded tables
@@ -92,6 +94,7 @@ type run struct {
 	memberRows, historyRows                 map[string]int64
 	insurers                                map[string]struct{}
 	rejects                                 *rejectSet
+	warnings                                warnings
 	read                                    intakeStats
 	progress                                *Progress
 	log                                     *slog.Logger
@@ -169,6 +172,11 @@ func newRun(cfg Config) (*run, error) {
 	if r.receiptFiles, err = receipt.ExpandPaths(cfg.Receipts); err != nil {
 		return nil, err
 	}
+	uke, err := receipt.ExpandUKEPaths(cfg.UKE)
+	if err != nil {
+		return nil, err
+	}
+	r.receiptFiles = append(r.receiptFiles, uke...)
 	if r.historyFiles, err = receipt.ExpandPaths(cfg.History); err != nil {
 		return nil, err
 	}
@@ -220,9 +228,12 @@ func estimateReceipts(files []string, _ int64) int64 {
 		if err != nil {
 			continue
 		}
-		if isParquet(f) {
+		switch {
+		case isParquet(f):
 			n += st.Size() / 24
-		} else {
+		case isUKE(f):
+			n += st.Size() / 500
+		default:
 			n += st.Size() / 110
 		}
 	}
@@ -230,6 +241,23 @@ func estimateReceipts(files []string, _ int64) int64 {
 }
 
 func isParquet(name string) bool { return strings.HasSuffix(strings.ToLower(name), ".parquet") }
+
+func isUKE(name string) bool {
+	n := strings.ToLower(name)
+	return strings.HasSuffix(n, ".uke") || strings.HasSuffix(n, ".cyo")
+}
+
+// warnings collects what a run reports without failing (a UKE file whose GO count disagrees).
+type warnings struct {
+	mu   sync.Mutex
+	list []string
+}
+
+func (w *warnings) add(msg string) {
+	w.mu.Lock()
+	w.list = append(w.list, msg)
+	w.mu.Unlock()
+}
 
 func randomSuffix() string {
 	var b [6]byte

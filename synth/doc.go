@@ -6,6 +6,12 @@
 //	members.parquet                          eligibility rows (receipt.MemberRow), household order
 //	history.parquet                          prior counting months (receipt.HistoryRow)
 //	receipts/YYYY-MM/part-NNNN.parquet       receipts (receipt.Row), household order
+//	uke/YYYY-MM/RECEIPTC-NNNN-G.UKE          with Format "uke": the same receipts as UKE files
+//	uke/YYYY-MM/RECEIPTY-NNNN-G.CYO          (医科/DPC/歯科, 調剤), grouped by institution
+//
+// A receipt_id is the one its UKE file gives it (receipt.ReadUKE): institution_id, 請求年月
+// (the month after the service month), volume 00 and the レセプト番号, so the two formats name
+// every receipt alike and ReadUKE over the UKE files yields exactly the Parquet rows.
 //
 // The population is calibrated to public figures: insurer types, income classes, the split of
 // receipt kinds and the tail of costs come from distributions.json, where every table names

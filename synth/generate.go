@@ -27,14 +27,19 @@ type Config struct {
 	// FilesPerMonth is the number of receipts files per month (default: about 2 million
 	// receipts per file, at least 1). File j holds a contiguous range of households.
 	FilesPerMonth int
-	// Faults makes about 0.01% of receipts bad (unknown person, paid > copay, wrong service
-	// month) so that reject paths get exercised. Off by default: the output is then clean
-	// apart from the few receipts of persons whose eligibility ended (NOT_ELIGIBLE).
+	// Faults makes about 0.01% of receipts bad (unknown person, copay and paid above the
+	// cost, wrong service month) so that reject paths get exercised. Off by default: the
+	// output is then clean apart from the few receipts of persons whose eligibility ended
+	// (NOT_ELIGIBLE).
 	Faults bool
 	// Workers is how many files are written at once (default GOMAXPROCS). The output does
 	// not depend on it. Each worker holds at most one row group of one file in memory
 	// (measured: about 150 MiB peak for one worker, 260 MiB for two, at any population).
 	Workers int
+	// Format is "parquet" (the default, also for "") or "uke": then the receipts are ALSO
+	// written as UKE files under uke/YYYY-MM/ (see UKEDir), which receipt.ReadUKE reads back
+	// into exactly the rows of the Parquet files.
+	Format string
 }
 
 // Summary is what Generate wrote.
@@ -51,6 +56,12 @@ const (
 	MembersFile = "members.parquet"
 	HistoryFile = "history.parquet"
 	ReceiptsDir = "receipts" // receipts/YYYY-MM/part-NNNN.parquet
+)
+
+// Config.Format values.
+const (
+	FormatParquet = "parquet"
+	FormatUKE     = "uke"
 )
 
 // receiptsPerFile is the default size of a receipts file.
@@ -110,6 +121,8 @@ func newGenerator(cfg Config, m *model) (*generator, error) {
 		return nil, errors.New("synth: no output directory")
 	case cfg.FilesPerMonth < 0 || cfg.Workers < 0:
 		return nil, errors.New("synth: files per month and workers must not be negative")
+	case cfg.Format != "" && cfg.Format != FormatParquet && cfg.Format != FormatUKE:
+		return nil, fmt.Errorf("synth: format %q: want %s or %s", cfg.Format, FormatParquet, FormatUKE)
 	}
 	if cfg.FilesPerMonth == 0 {
 		est := float64(cfg.Households) * m.meanPersons * m.d.Targets.PerPersonMonth
@@ -123,7 +136,8 @@ func newGenerator(cfg Config, m *model) (*generator, error) {
 	set := rules.Default()
 	for k := range cfg.Months {
 		mo := cfg.Month + rules.Month(k)
-		mi := monthInfo{m: mo, str: monthString(mo), prev: monthString(mo - 1)}
+		next := monthString(mo + 1)
+		mi := monthInfo{m: mo, str: monthString(mo), prev: monthString(mo - 1), claim: next[:4] + next[5:]}
 		if t, err := set.For(mo); err == nil {
 			mi.table = t
 		}
@@ -159,9 +173,9 @@ func prepareOut(dir string) error {
 	return nil
 }
 
-// part is one receipts file: households [lo, hi) in month k.
+// part is one receipts file: households [lo, hi) in month k, the j-th of the month.
 type part struct {
-	k      int
+	k, j   int
 	lo, hi int64
 	path   string
 }
@@ -173,7 +187,7 @@ func (g *generator) parts() []part {
 		dir := filepath.Join(g.cfg.Out, ReceiptsDir, mi.str)
 		for j := range f {
 			name := fmt.Sprintf("part-%04d.parquet", j)
-			ps = append(ps, part{k: k, lo: j * n / f, hi: (j + 1) * n / f, path: filepath.Join(dir, name)})
+			ps = append(ps, part{k: k, j: int(j), lo: j * n / f, hi: (j + 1) * n / f, path: filepath.Join(dir, name)})
 		}
 	}
 	return ps
@@ -187,8 +201,14 @@ func (g *generator) run(ctx context.Context) (Summary, error) {
 		if err := os.MkdirAll(filepath.Join(g.cfg.Out, ReceiptsDir, mi.str), 0o777); err != nil {
 			return Summary{}, fmt.Errorf("synth: %w", err)
 		}
+		if g.cfg.Format == FormatUKE {
+			if err := os.MkdirAll(filepath.Join(g.cfg.Out, UKEDir, mi.str), 0o777); err != nil {
+				return Summary{}, fmt.Errorf("synth: %w", err)
+			}
+		}
 	}
 	counts := make([]int64, len(ps))
+	ukeFiles := make([][]string, len(ps))
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.SetLimit(g.cfg.Workers)
 	// The members task is the longest single one: start it first.
@@ -201,12 +221,15 @@ func (g *generator) run(ctx context.Context) (Summary, error) {
 		sum.Files = append(sum.Files, p.path)
 		eg.Go(func() error {
 			var err error
-			counts[i], err = g.writeReceipts(ctx, p)
+			counts[i], ukeFiles[i], err = g.writeReceipts(ctx, p)
 			return err
 		})
 	}
 	if err := eg.Wait(); err != nil {
 		return Summary{}, fmt.Errorf("synth: %w", err)
+	}
+	for _, fs := range ukeFiles {
+		sum.Files = append(sum.Files, fs...)
 	}
 	for i, p := range ps {
 		sum.Receipts[p.k] += counts[i]
@@ -265,29 +288,44 @@ func (g *generator) writeMembers(ctx context.Context, membersPath, historyPath s
 	return persons, errors.Join(mf.commit(), hf.commit())
 }
 
-func (g *generator) writeReceipts(ctx context.Context, p part) (int64, error) {
+// writeReceipts writes part p's Parquet file and, for Format "uke", its UKE files, returning
+// the receipts written and the UKE files.
+func (g *generator) writeReceipts(ctx context.Context, p part) (int64, []string, error) {
 	f, err := createFile[receipt.Row](p.path)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer f.abort()
 	w := g.newWorker()
-	rg := &receiptGen{g: g, mi: &g.months[p.k], out: &f.sink, r: w.r, id: make([]byte, 0, 32)}
+	rg := &receiptGen{g: g, mi: &g.months[p.k], out: &f.sink, r: w.r, id: make([]byte, 0, 40)}
+	if g.cfg.Format == FormatUKE {
+		rg.uke = newUKESet(filepath.Join(g.cfg.Out, UKEDir, rg.mi.str), int64(p.j), rg.mi)
+		defer rg.uke.abort()
+	}
 	if g.cfg.Faults {
 		rg.fault = g.model.d.Faults.Share
 	}
 	for i := p.lo; i < p.hi; i++ {
 		if (i-p.lo)%cancelEvery == 0 && ctx.Err() != nil {
-			return 0, ctx.Err()
+			return 0, nil, ctx.Err()
 		}
 		w.load(i, tagMonth0+uint64(p.k))
 		rg.household(&w.h)
 		if err := f.flushIfFull(); err != nil {
-			return 0, err
+			return 0, nil, err
+		}
+		if rg.uke != nil && rg.uke.err != nil {
+			return 0, nil, rg.uke.err
+		}
+	}
+	var ukeFiles []string
+	if rg.uke != nil {
+		if ukeFiles, err = rg.uke.commit(); err != nil {
+			return 0, nil, err
 		}
 	}
 	if err := f.commit(); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	return f.rows, nil
+	return f.rows, ukeFiles, nil
 }

@@ -3,6 +3,7 @@ package synth
 import (
 	"math"
 	"math/rand/v2"
+	"strconv"
 
 	"github.com/kougaku/batch/receipt"
 	"github.com/kougaku/batch/rules"
@@ -12,6 +13,7 @@ import (
 type monthInfo struct {
 	m     rules.Month
 	str   string       // YYYY-MM
+	claim string       // 請求年月 of its receipts, the month after, as YYYYMM
 	prev  string       // the month before: the wrong month of a fault
 	table *rules.Table // nil when no rule table covers m: no limit is then applied at the counter
 	prior [11]string   // for the first month: the 11 months before it, oldest first
@@ -40,8 +42,10 @@ type receiptGen struct {
 	g   *generator
 	mi  *monthInfo
 	out *sink[receipt.Row]
+	uke *ukeSet // the same receipts as UKE files, when Config.Format is "uke"
 	r   *rand.Rand
 	id  []byte // scratch for receipt ids
+	no  int64  // the レセプト番号 of the last receipt id
 
 	h     *household
 	i     int // the person
@@ -116,7 +120,7 @@ func (rg *receiptGen) emit(kind, setting, inst, prescriber string, cost int64, t
 	copay := copayOf(cost, rg.rate)
 	row := rg.out.next()
 	*row = receipt.Row{
-		ReceiptID:     rg.receiptID(),
+		ReceiptID:     rg.receiptID(inst),
 		ServiceMonth:  rg.mi.str,
 		InsurerNo:     h.ins.No,
 		PersonID:      h.personID(rg.i),
@@ -135,6 +139,16 @@ func (rg *receiptGen) emit(kind, setting, inst, prescriber string, cost int64, t
 	// faulty receipts and not the rest of the stream.
 	if f := rg.r.Float64(); f < rg.fault {
 		rg.spoil(row, int(f/rg.fault*3))
+	}
+	if rg.uke != nil {
+		month := rg.mi.m
+		if row.ServiceMonth != rg.mi.str {
+			month-- // a fault's wrong month
+		}
+		u := rg.ukeCodes(kind, setting, month)
+		u.no = rg.no
+		u.futan = row.Paid != copay // HO 負担金額: a limit applied at the counter, or a fault
+		rg.uke.write(row, &u)
 	}
 }
 
@@ -183,16 +197,19 @@ func counterLimit(t *rules.Table, old bool, c classSeg, out bool, cost int64) (i
 	return l.Household.Limit(cost), l.Present
 }
 
-// receiptID is month-insurer-counter, the counter being household index × 100 + the receipt's
-// place in the household-month: unique, and the same whichever task writes it. A household has
-// at most 6 members of at most 14 receipts each (5 outpatient places and their pharmacies, a
-// dentist and a pharmacy, dialysis, a stay), so the place stays below 100.
-func (rg *receiptGen) receiptID() string {
-	b := append(rg.id[:0], rg.mi.str...)
+// receiptID is the id a UKE file gives the receipt (receipt.ReadUKE): institution_id, 請求年月
+// (the month after the service month), マルチボリューム 00 and the レセプト番号, which is
+// (household index + 1) × 100 + the receipt's place in the household-month: unique in the
+// month, and the same whichever task writes it and whichever format. A household has at most
+// 6 members of at most 14 receipts each (5 outpatient places and their pharmacies, a dentist
+// and a pharmacy, dialysis, a stay), so the place stays below 100.
+func (rg *receiptGen) receiptID(inst string) string {
+	rg.no = (rg.h.index+1)*100 + rg.seq
+	b := append(rg.id[:0], inst...)
 	b = append(b, '-')
-	b = append(b, rg.h.ins.No...)
-	b = append(b, '-')
-	b = digits(b, rg.h.index*100+rg.seq, 11)
+	b = append(b, rg.mi.claim...)
+	b = append(b, "-00-"...)
+	b = strconv.AppendInt(b, rg.no, 10)
 	rg.seq++
 	rg.id = b
 	return string(b)
@@ -204,7 +221,10 @@ func (rg *receiptGen) spoil(row *receipt.Row, how int) {
 	case 0:
 		row.PersonID = rg.h.householdID() + "-99" // UNKNOWN_PERSON
 	case 1:
-		row.Paid = row.Copay + 10 // AMOUNT_INVALID
+		// AMOUNT_INVALID: collected more than the cost. (Not paid > copay, which a UKE file
+		// cannot say: a 負担金額 above the copay the receipt implies raises the copay.)
+		row.Copay = row.Cost + 10
+		row.Paid = row.Copay
 	default:
 		row.ServiceMonth = rg.mi.prev // MONTH_MISMATCH
 	}

@@ -397,8 +397,12 @@ func TestReceiptIDsUnique(t *testing.T) {
 				t.Fatalf("receipt id %s twice", r.ReceiptID)
 			}
 			seen[r.ReceiptID] = true
-			if !strings.HasPrefix(r.ReceiptID, r.ServiceMonth+"-"+r.InsurerNo+"-") {
-				t.Fatalf("receipt id %s: want month-insurer-counter", r.ReceiptID)
+			// The UKE form: institution, 請求年月 (the month after), volume 00, レセプト番号.
+			m, _ := rules.ParseMonth(r.ServiceMonth)
+			claim := strings.ReplaceAll((m + 1).String(), "-", "")
+			no := strings.TrimPrefix(r.ReceiptID, r.InstitutionID+"-"+claim+"-00-")
+			if no == r.ReceiptID || no == "" || strings.Trim(no, "0123456789") != "" || no[0] == '0' {
+				t.Fatalf("receipt id %s: want institution-claim month-00-number", r.ReceiptID)
 			}
 		}
 	}
@@ -513,8 +517,8 @@ func TestFaults(t *testing.T) {
 			switch x, y := a[i], b[i]; {
 			case y.PersonID != x.PersonID && !containsKey(clean.persons, y.InsurerNo+"/"+y.PersonID):
 				kinds["unknown person"]++
-			case y.Paid > y.Copay:
-				kinds["paid > copay"]++
+			case y.Copay > y.Cost && y.Paid == y.Copay && y.Cost == x.Cost:
+				kinds["copay > cost"]++
 			case y.ServiceMonth != x.ServiceMonth:
 				kinds["wrong month"]++
 			default:
@@ -523,7 +527,7 @@ func TestFaults(t *testing.T) {
 		}
 	}
 	n := len(d.receipts[0]) + len(d.receipts[1])
-	if kinds["unknown person"] == 0 || kinds["paid > copay"] == 0 || kinds["wrong month"] == 0 || kinds.total()*1000 > n {
+	if kinds["unknown person"] == 0 || kinds["copay > cost"] == 0 || kinds["wrong month"] == 0 || kinds.total()*1000 > n {
 		t.Errorf("faults %v of %d receipts: want a few of each", kinds, n)
 	}
 }

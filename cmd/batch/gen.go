@@ -22,6 +22,7 @@ func cmdGen(ctx context.Context, args []string, stdout io.Writer, log *slog.Logg
 	months := fs.Int("months", 1, "consecutive months")
 	faults := fs.Bool("faults", false, "add a few deliberately bad receipts")
 	workers := fs.Int("workers", 0, "generating workers (0: one per core); files are the same at any count")
+	format := fs.String("format", "parquet", "parquet, or uke to write the receipts as UKE claim files too")
 	if err := fs.Parse(args); err != nil {
 		return &usageError{err.Error()}
 	}
@@ -34,7 +35,7 @@ func cmdGen(ctx context.Context, args []string, stdout io.Writer, log *slog.Logg
 	}
 	start := time.Now()
 	sum, err := synth.Generate(ctx, synth.Config{Households: *households, Month: m, Months: *months,
-		Seed: *seed, Out: *out, Faults: *faults, Workers: *workers})
+		Seed: *seed, Out: *out, Faults: *faults, Workers: *workers, Format: *format})
 	if err != nil {
 		return err
 	}

@@ -19,10 +19,10 @@ import (
 )
 
 const usage = `usage:
-  batch run  --month YYYY-MM --members PATH --out DIR [--receipts PATH]... [--history PATH]
+  batch run  --month YYYY-MM --members PATH --out DIR [--receipts PATH]... [--uke PATH]... [--history PATH]
              [--ledger DIR] [--rules FILE] [--allow-provisional] [--workers N] [--memory BYTES]
   batch annual --period YYYY-08 --ledger DIR --out DIR
-  batch gen  --households N --month YYYY-MM --out DIR [--seed S] [--months K]
+  batch gen  --households N --month YYYY-MM --out DIR [--seed S] [--months K] [--format uke]
   batch scan --receipts PATH...     (decode only: the floor under a run's time)
 `
 

@@ -43,12 +43,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, log *s
 	if *month == "" || *out == "" || (len(members) == 0 && *ledgerDir == "") {
 		return &usageError{"run needs --month, --members and --out (--members may be left out when rerunning a month of a --ledger)"}
 	}
+	if len(receipts) == 0 && len(uke) == 0 && *ledgerDir == "" {
+		return &usageError{"run needs receipts: --receipts or --uke"}
+	}
 	m, err := rules.ParseMonth(*month)
 	if err != nil {
 		return &usageError{err.Error()}
-	}
-	if len(uke) > 0 {
-		return &usageError{"--uke is not available in this build yet"}
 	}
 	set := rules.Default()
 	if *rulesFile != "" {
@@ -68,7 +68,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, log *s
 	}
 	progress := &pipeline.Progress{}
 	cfg := pipeline.Config{
-		Month: m, Members: members, Receipts: receipts, History: history, Out: *out, Rules: set,
+		Month: m, Members: members, Receipts: receipts, UKE: uke, History: history, Out: *out, Rules: set,
 		AllowProvisional: *allowProv, Workers: *workers, MemoryBudget: *memory, SpillDir: *spill,
 		CommandLine: append([]string{"batch"}, args...), Log: log, Progress: progress,
 	}

@@ -69,24 +69,26 @@ func receiptBenefits(n, from int, distinct bool) []ReceiptBenefit {
 	rows := make([]ReceiptBenefit, n)
 	for i := range rows {
 		k := from + i
-		person, household := k/3, k/6
+		person, household, inst := k/3, k/6, k%5000
 		if distinct {
-			person, household = k, k
+			person, household, inst = k, k, k
 		}
 		cost := r.Int64N(2_000_000)
 		rows[i] = ReceiptBenefit{
-			ReceiptID:    fmt.Sprintf("R%012d", k),
-			InsurerNo:    fmt.Sprintf("%08d", 1130000+k%7),
-			HouseholdID:  fmt.Sprintf("H%010d", household),
-			PersonID:     fmt.Sprintf("P%010d", person),
-			ServiceMonth: "2025-10",
-			Kind:         kinds[k%len(kinds)],
-			Setting:      settings[k%len(settings)],
-			Cost:         cost,
-			Copay:        cost * 3 / 10,
-			Paid:         cost - cost*3/10,
-			Included:     k%5 != 0,
-			BenefitCash:  r.Int64N(100_000),
+			ReceiptID:     fmt.Sprintf("R%012d", k),
+			InsurerNo:     fmt.Sprintf("%08d", 1130000+k%7),
+			HouseholdID:   fmt.Sprintf("H%010d", household),
+			PersonID:      fmt.Sprintf("P%010d", person),
+			ServiceMonth:  "2025-10",
+			Kind:          kinds[k%len(kinds)],
+			Setting:       settings[k%len(settings)],
+			Cost:          cost,
+			Copay:         cost * 3 / 10,
+			Paid:          cost - cost*3/10,
+			Included:      k%5 != 0,
+			BenefitCash:   r.Int64N(100_000),
+			InstitutionID: fmt.Sprintf("13%08d", inst),
+			PrescriberID:  fmt.Sprintf("14%08d", inst),
 		}
 	}
 	return rows

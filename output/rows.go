@@ -72,8 +72,8 @@ type HouseholdMonth struct {
 type ReceiptBenefit struct {
 	ReceiptID    string `parquet:"receipt_id"`
 	InsurerNo    string `parquet:"insurer_no,dict"`
-	HouseholdID  string `parquet:"household_id,dict"`
-	PersonID     string `parquet:"person_id,dict"`
+	HouseholdID  string `parquet:"household_id"`
+	PersonID     string `parquet:"person_id"`
 	ServiceMonth string `parquet:"service_month,dict"`
 	Kind         string `parquet:"kind,dict"`
 	Setting      string `parquet:"setting,dict"`

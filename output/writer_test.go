@@ -152,8 +152,8 @@ func TestIdenticalBytes(t *testing.T) {
 	}
 }
 
-// TestDictionaryFallback writes 300k rows whose receipt, person and household ids are all
-// distinct, so the dictionary-encoded id columns outgrow dictMaxBytes and fall back to
+// TestDictionaryFallback writes 300k rows whose ids are all distinct, so the dictionary-encoded
+// institution and prescriber columns outgrow dictMaxBytes and fall back to
 // PLAIN mid row group, and checks that every value reads back. parquet-go before v0.32
 // silently lost values after such a fallback.
 func TestDictionaryFallback(t *testing.T) {
@@ -181,7 +181,7 @@ func TestDictionaryFallback(t *testing.T) {
 		for g, rg := range pf.Metadata().RowGroups {
 			for _, col := range rg.Columns {
 				name := strings.Join(col.MetaData.PathInSchema, ".")
-				if name != "person_id" && name != "household_id" {
+				if name != "institution_id" && name != "prescriber_id" {
 					continue
 				}
 				// The chunk's encoding list also names PLAIN for the dictionary page

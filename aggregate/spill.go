@@ -21,17 +21,21 @@ import (
 //   - counts[p][tag] is the number of records of each tag appended to partition p, which lets
 //     a reader size its slices once.
 type Spill struct {
-	dir     string // empty: in memory
-	parts   int
-	writers []*PartWriter
+	dir       string // empty: in memory
+	parts     int
+	chunkSize int
+	writers   []*PartWriter
 }
 
-const chunkSize = 1 << 20
+// ChunkSize is the largest chunk a writer fills before it starts another (in memory) or
+// writes it out (on disk). On disk a run holds workers × parts chunks, so a month of many
+// partitions wants smaller ones: see SetChunkSize.
+const ChunkSize = 1 << 20
 
 // NewSpill makes a spill of parts partitions for workers writers, in memory when dir is
 // empty, else in files under dir (which it creates).
 func NewSpill(dir string, parts, workers int) (*Spill, error) {
-	s := &Spill{dir: dir, parts: parts}
+	s := &Spill{dir: dir, parts: parts, chunkSize: ChunkSize}
 	if dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
@@ -46,6 +50,9 @@ func NewSpill(dir string, parts, workers int) (*Spill, error) {
 	}
 	return s, nil
 }
+
+// SetChunkSize sets the chunk size (at least 4 KiB), before anything is appended.
+func (s *Spill) SetChunkSize(n int) { s.chunkSize = max(n, 4<<10) }
 
 // Parts is the number of partitions.
 func (s *Spill) Parts() int { return s.parts }
@@ -84,7 +91,7 @@ func (pw *PartWriter) Append(p int, rec []byte) error {
 			cs = pw.chunks[p]
 		}
 		if len(cs) == 0 || pw.files == nil {
-			cs = append(cs, make([]byte, 0, max(chunkSize, len(rec))))
+			cs = append(cs, make([]byte, 0, max(pw.s.chunkSize, len(rec))))
 		}
 	}
 	last := len(cs) - 1

@@ -209,7 +209,8 @@ func (r *run) plan() (parts int, spillDir string, err error) {
 	// Pass 3 holds up to workers+1 partitions at once; give them 60% of the budget and leave
 	// the rest to the readers, the writers' row groups and the collector's headroom.
 	perPart := r.MemoryBudget * 6 / 10 / int64(r.workers+1) / workingBytesPerReceipt
-	parts = int(est/max(perPart, 1)) + 1
+	// At most 2,000 partitions: every writer keeps a file open for each.
+	parts = min(int(est/max(perPart, 1))+1, 2000)
 	if est*spillBytesPerReceipt > r.MemoryBudget/3 {
 		spillDir = r.SpillDir
 		if spillDir == "" {
@@ -288,6 +289,7 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	persons.SetChunkSize(r.chunkSize(parts))
 	defer persons.Close()
 	if err := r.intake(ctx, persons); err != nil {
 		return nil, err
@@ -299,6 +301,7 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	households.SetChunkSize(r.chunkSize(parts))
 	defer households.Close()
 	if err := r.join(ctx, persons, households); err != nil {
 		return nil, err
@@ -328,6 +331,12 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 }
 
 func (r *run) stage(s string) { r.progress.Stage.Store(s) }
+
+// chunkSize keeps the spill writers' buffers, (workers+1) × parts chunks for each of the two
+// spills, within a sixteenth of the budget.
+func (r *run) chunkSize(parts int) int {
+	return int(min(int64(aggregate.ChunkSize), r.MemoryBudget/16/int64((r.workers+1)*parts)))
+}
 
 func sub(dir, name string) string {
 	if dir == "" {

@@ -21,6 +21,11 @@ const (
 // would otherwise show up downstream as a flood of DUPLICATE_RECEIPT), keeping the first
 // occurrence in paths order. A path that does not exist is an error naming it.
 func ExpandPaths(paths []string) ([]string, error) {
+	return expandPaths(paths, func(name string) bool { return formatOf(name) != "" })
+}
+
+// expandPaths is ExpandPaths with the test for the files a directory yields.
+func expandPaths(paths []string, wanted func(name string) bool) ([]string, error) {
 	var out []string
 	seen := make(map[string]bool)
 	add := func(p string) {
@@ -53,7 +58,7 @@ func ExpandPaths(paths []string) ([]string, error) {
 			return nil, fmt.Errorf("input %s: %w", p, err)
 		}
 		for _, e := range ents {
-			if formatOf(e.Name()) == "" {
+			if !wanted(e.Name()) {
 				continue
 			}
 			full := filepath.Join(p, e.Name())

@@ -95,50 +95,10 @@ func readUKE(ctx context.Context, file string, r io.Reader, size int64, opt Read
 // files (or symlinks to one) whose extension is .UKE or .CYO in any case, sorted by name, not
 // recursing. The same file named twice is read once. A path that does not exist is an error.
 func ExpandUKEPaths(paths []string) ([]string, error) {
-	var out []string
-	seen := make(map[string]bool)
-	add := func(p string) {
-		key := p
-		if real, err := filepath.EvalSymlinks(p); err == nil {
-			key = real
-		}
-		if abs, err := filepath.Abs(key); err == nil {
-			key = abs
-		}
-		if !seen[key] {
-			seen[key] = true
-			out = append(out, p)
-		}
-	}
-	for _, p := range paths {
-		st, err := os.Stat(p)
-		if err != nil {
-			return nil, fmt.Errorf("input %s: %w", p, err)
-		}
-		if !st.IsDir() {
-			add(p)
-			continue
-		}
-		ents, err := os.ReadDir(p) // sorted by name
-		if err != nil {
-			return nil, fmt.Errorf("input %s: %w", p, err)
-		}
-		for _, e := range ents {
-			if ext := strings.ToUpper(filepath.Ext(e.Name())); ext != ".UKE" && ext != ".CYO" {
-				continue
-			}
-			full := filepath.Join(p, e.Name())
-			if e.Type()&os.ModeSymlink != 0 {
-				if st, err := os.Stat(full); err != nil || !st.Mode().IsRegular() {
-					continue
-				}
-			} else if !e.Type().IsRegular() {
-				continue
-			}
-			add(full)
-		}
-	}
-	return out, nil
+	return expandPaths(paths, func(name string) bool {
+		ext := strings.ToUpper(filepath.Ext(name))
+		return ext == ".UKE" || ext == ".CYO"
+	})
 }
 
 // Record IDs, as the two bytes before the first comma.

@@ -43,7 +43,7 @@ func ukeDate(b []byte, withDay bool) (rules.Date, bool) {
 	if withDay {
 		d.Day = num(b[2:4])
 	}
-	if d.Month < 1 || d.Month > 12 || d.Day < 1 || d.Day > monthDays(d.Year, d.Month) {
+	if d.Month < 1 || d.Month > 12 || d.Day < 1 || d.Day > rules.DaysIn(d.Year, d.Month) {
 		return rules.Date{}, false
 	}
 	return d, true
@@ -56,19 +56,6 @@ func num(b []byte) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
-}
-
-func monthDays(y, m int) int {
-	switch m {
-	case 2:
-		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
 }
 
 // appendDigits appends v as exactly n decimal digits (v >= 0 and fits).

@@ -45,7 +45,7 @@ func ParseDate(s string) (Date, error) {
 	y, ok1 := digits(s[0:4])
 	m, ok2 := digits(s[5:7])
 	d, ok3 := digits(s[8:10])
-	if !ok1 || !ok2 || !ok3 || y < 1800 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+	if !ok1 || !ok2 || !ok3 || y < 1800 || m < 1 || m > 12 || d < 1 || d > DaysIn(y, m) {
 		return Date{}, fmt.Errorf("date %q: not a valid YYYY-MM-DD date", s)
 	}
 	return Date{y, m, d}, nil
@@ -99,7 +99,8 @@ func digits(s string) (int, bool) {
 	return n, true
 }
 
-func daysIn(y, m int) int {
+// DaysIn is the number of days of month m of year y.
+func DaysIn(y, m int) int {
 	switch m {
 	case 2:
 		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {

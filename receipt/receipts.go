@@ -134,24 +134,7 @@ func (s *receiptSink) flush() error {
 
 // bad rejects a row as BAD_RECORD with whatever ids it has. paidOK says whether paid parsed.
 func (s *receiptSink) bad(t *textRow, line int64, paid int64, paidOK bool, detail string) error {
-	if !paidOK {
-		paid = 0
-	}
-	s.stats.PaidRead += paid
-	s.stats.Rejected++
-	s.stats.PaidRejected += paid
-	if s.reject == nil {
-		return nil
-	}
-	return s.reject(Reject{
-		Source:    position(s.file, line),
-		ReceiptID: string(t[ColReceiptID]),
-		InsurerNo: string(t[ColInsurerNo]),
-		PersonID:  string(t[ColPersonID]),
-		Reason:    BadRecord,
-		Detail:    detail,
-		Paid:      paid,
-	})
+	return s.rejectAs(BadRecord, t, line, paid, paidOK, detail)
 }
 
 // readReceiptsCSV reads the CSV receipts in r (named s.file) into s.

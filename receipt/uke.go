@@ -655,7 +655,8 @@ func (u *ukeReader) personID() (detail string, line int64) {
 	return "", 0
 }
 
-// rejectAs is receiptSink.bad with any reason code.
+// rejectAs rejects a row with a reason code and whatever ids it has. paidOK says whether
+// paid could be read; the paid of a reject counts as read and rejected.
 func (s *receiptSink) rejectAs(reason string, t *textRow, line int64, paid int64, paidOK bool, detail string) error {
 	if !paidOK {
 		paid = 0

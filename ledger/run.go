@@ -87,15 +87,28 @@ type hhState struct {
 	tasukai bool
 }
 
-func stateOf(r *output.HouseholdMonth) hhState {
+// stateRow is the part of household_month.parquet the ledger compares: reading only these
+// columns is several times cheaper than reading whole rows.
+type stateRow struct {
+	InsurerNo          string `parquet:"insurer_no"`
+	HouseholdID        string `parquet:"household_id"`
+	PriorBenefitMonths int32  `parquet:"prior_benefit_months"`
+	TasukaiApplied     bool   `parquet:"tasukai_applied"`
+	CountsForTasukai   bool   `parquet:"counts_for_tasukai"`
+	BenefitCash        int64  `parquet:"benefit_cash"`
+}
+
+func (r *stateRow) key() HouseholdKey { return HouseholdKey{r.InsurerNo, r.HouseholdID} }
+
+func stateOf(r *stateRow) hhState {
 	return hhState{r.BenefitCash, r.CountsForTasukai, r.PriorBenefitMonths, r.TasukaiApplied}
 }
 
 func readStates(path string) (map[HouseholdKey]hhState, error) {
 	out := map[HouseholdKey]hhState{}
-	err := output.Each(path, func(rows []output.HouseholdMonth) error {
-		for _, r := range rows {
-			out[HouseholdKey{r.InsurerNo, r.HouseholdID}] = stateOf(&r)
+	err := output.Each(path, func(rows []stateRow) error {
+		for i := range rows {
+			out[rows[i].key()] = stateOf(&rows[i])
 		}
 		return nil
 	})
@@ -261,64 +274,99 @@ func (l *Ledger) settle(ctx context.Context, cfg pipeline.Config, d *output.Dir,
 	return adj, nil
 }
 
-// cascade recomputes, month after month, the households of the months after from whose
-// 多数回 status changed in from. Every later month is visited: a change in from reaches the
-// eleven months after it directly, and further through the months it changes in turn (whose
-// households are among changed too). A month gets a layer only when some result changed.
+// cascade carries a change of 多数回 counting in month from into the later months: for every
+// household of changed it recounts the counting months before each later month, and
+// recomputes, month by month and in order, the households whose 多数回 status (whether the
+// 多数回 amounts apply) flips there; a month gets a layer only when some result changed. Their
+// counting status in turn enters the recount of the months after. Households whose count
+// changes without crossing the line keep their results (and the count they were computed
+// with): their benefit is the same.
 func (l *Ledger) cascade(ctx context.Context, cfg pipeline.Config, from rules.Month, changed map[HouseholdKey]struct{}, res *Result) ([]output.Adjustment, error) {
+	if len(changed) == 0 {
+		return nil, nil
+	}
 	months, err := l.Months()
 	if err != nil {
 		return nil, err
 	}
+	// counting[m][k]: household k counted for 多数回 in month m (only households of changed).
+	counting := map[rules.Month]map[HouseholdKey]hhState{}
+	for _, m := range months {
+		v, err := l.Current(m)
+		if err != nil {
+			return nil, err
+		}
+		if counting[m], err = versionStates(v, changed); err != nil {
+			return nil, err
+		}
+	}
 	var adj []output.Adjustment
 	for _, m := range months {
-		if m <= from || len(changed) == 0 {
+		if m <= from {
+			continue
+		}
+		hit := map[HouseholdKey]struct{}{}
+		for k, st := range counting[m] {
+			prior := int32(0)
+			for x := m - 11; x < m; x++ {
+				if counting[x][k].counts {
+					prior++
+				}
+			}
+			if (prior >= 3) != (st.prior >= 3) {
+				hit[k] = struct{}{}
+			}
+		}
+		if len(hit) == 0 {
 			continue
 		}
 		v, err := l.Current(m)
 		if err != nil {
 			return nil, err
 		}
-		before, err := versionStates(v, changed)
-		if err != nil {
-			return nil, err
-		}
-		if len(before) == 0 {
-			continue
-		}
-		hit := map[HouseholdKey]struct{}{}
-		for k := range before {
-			hit[k] = struct{}{}
-		}
-		more, moved, err := l.recompute(ctx, cfg, v, hit, before)
+		more, now, err := l.recompute(ctx, cfg, v, hit, counting)
 		if err != nil {
 			return nil, err
 		}
 		adj = append(adj, more...)
-		if moved {
+		if now != nil {
 			res.Cascaded = append(res.Cascaded, m)
+			for k := range hit {
+				counting[m][k] = now[k]
+			}
 		}
 	}
 	return adj, nil
 }
 
-// recompute reruns the households hit of month version v from the ledger alone and commits a
-// layer for them. It returns their adjustments and the households whose counting status
-// changed.
+// recompute reruns the households hit of month version v from the ledger alone, with their
+// 多数回 history from counting, and commits a layer for them when a result changed. It returns
+// their adjustments and their new states (nil when nothing changed).
 func (l *Ledger) recompute(ctx context.Context, cfg pipeline.Config, v *Version, hit map[HouseholdKey]struct{},
-	before map[HouseholdKey]hhState) ([]output.Adjustment, bool, error) {
+	counting map[rules.Month]map[HouseholdKey]hhState) ([]output.Adjustment, map[HouseholdKey]hhState, error) {
 	tmp, err := l.tempDir("cascade-")
 	if err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
 	defer os.RemoveAll(tmp)
 	in, err := l.writeInputs(v, hit, nil, tmp, true)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
-	hist, err := l.writeHistory(v.Month, hit, filepath.Join(tmp, "history.parquet"))
-	if err != nil {
-		return nil, false, err
+	hist := filepath.Join(tmp, "history.parquet")
+	if err := writeParquet(hist, func(w *parquet.GenericWriter[receipt.HistoryRow]) error {
+		for _, k := range sortedKeys(hit) {
+			for x := v.Month - 11; x < v.Month; x++ {
+				if counting[x][k].counts {
+					if _, err := w.Write([]receipt.HistoryRow{{InsurerNo: k.InsurerNo, HouseholdID: k.HouseholdID, ServiceMonth: x.String()}}); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, nil, err
 	}
 	out := filepath.Join(tmp, "out")
 	run := pipeline.Config{Month: v.Month, Members: []string{in.members}, Receipts: []string{in.receipts},
@@ -329,35 +377,36 @@ func (l *Ledger) recompute(ctx context.Context, cfg pipeline.Config, v *Version,
 			return writeKeys(filepath.Join(d.TempPath(), HouseholdsFile), hit)
 		}}
 	if _, err := pipeline.Run(ctx, run); err != nil {
-		return nil, false, fmt.Errorf("cascade into %s: %w", v.Month, err)
+		return nil, nil, fmt.Errorf("cascade into %s: %w", v.Month, err)
 	}
 	now, err := readStates(filepath.Join(out, output.HouseholdMonthFile))
 	if err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
+	before := counting[v.Month]
 	moved := false
 	for k := range hit {
 		moved = moved || before[k] != now[k]
 	}
 	if !moved {
-		return nil, false, nil
+		return nil, nil, nil
 	}
 	adj := adjustments(v.Month, hit, before, now, output.CauseTasukaiCascade)
 	if err := writeAdjustments(out, adj); err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
 	if _, err := l.commit(v.Month, out, false); err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
-	return adj, true, nil
+	return adj, now, nil
 }
 
 // versionStates reads the cash and counting status of the households of a version (only the
 // listed ones unless keys is nil).
 func versionStates(v *Version, keys map[HouseholdKey]struct{}) (map[HouseholdKey]hhState, error) {
 	out := map[HouseholdKey]hhState{}
-	err := v.HouseholdMonths(func(r *output.HouseholdMonth) error {
-		k := HouseholdKey{r.InsurerNo, r.HouseholdID}
+	err := scan(v, output.HouseholdMonthFile, (*stateRow).key, func(r *stateRow) error {
+		k := r.key()
 		if keys != nil {
 			if _, ok := keys[k]; !ok {
 				return nil
@@ -422,12 +471,18 @@ func affectedHouseholds(v *Version, corr map[string]correction) (map[HouseholdKe
 		}); err != nil {
 		return nil, err
 	}
-	err := v.Members(func(m *receipt.MemberRow) error {
-		if _, ok := persons[[2]string{m.InsurerNo, m.PersonID}]; ok {
-			out[HouseholdKey{m.InsurerNo, m.HouseholdID}] = struct{}{}
-		}
-		return nil
-	})
+	type personHousehold struct {
+		InsurerNo   string `parquet:"insurer_no"`
+		PersonID    string `parquet:"person_id"`
+		HouseholdID string `parquet:"household_id"`
+	}
+	err := scan(v, pipeline.MembersFile, func(m *personHousehold) HouseholdKey { return HouseholdKey{m.InsurerNo, m.HouseholdID} },
+		func(m *personHousehold) error {
+			if _, ok := persons[[2]string{m.InsurerNo, m.PersonID}]; ok {
+				out[HouseholdKey{m.InsurerNo, m.HouseholdID}] = struct{}{}
+			}
+			return nil
+		})
 	return out, err
 }
 
@@ -496,7 +551,7 @@ func (l *Ledger) writeHistory(month rules.Month, keys map[HouseholdKey]struct{},
 			if err != nil {
 				return err
 			}
-			err = v.HouseholdMonths(func(r *output.HouseholdMonth) error {
+			err = scan(v, output.HouseholdMonthFile, (*stateRow).key, func(r *stateRow) error {
 				if !r.CountsForTasukai {
 					return nil
 				}

@@ -15,8 +15,17 @@ func (m Month) Year() int { return int(m) / 12 }
 // Num returns the 1-based month of the year.
 func (m Month) Num() int { return int(m)%12 + 1 }
 
-// String formats the month as YYYY-MM.
-func (m Month) String() string { return fmt.Sprintf("%04d-%02d", m.Year(), m.Num()) }
+// String formats the month as YYYY-MM (without fmt: it is called per member and per row).
+func (m Month) String() string {
+	var b [7]byte
+	put4(b[0:4], m.Year())
+	b[4] = '-'
+	put2(b[5:7], m.Num())
+	return string(b[:])
+}
+
+func put4(b []byte, v int) { put2(b[0:2], v/100%100); put2(b[2:4], v%100) }
+func put2(b []byte, v int) { b[0], b[1] = byte('0'+v/10), byte('0'+v%10) }
 
 // ParseMonth reads YYYY-MM.
 func ParseMonth(s string) (Month, error) {
@@ -52,7 +61,15 @@ func ParseDate(s string) (Date, error) {
 }
 
 // String formats the date as YYYY-MM-DD.
-func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day) }
+func (d Date) String() string {
+	var b [10]byte
+	put4(b[0:4], d.Year)
+	b[4] = '-'
+	put2(b[5:7], d.Month)
+	b[7] = '-'
+	put2(b[8:10], d.Day)
+	return string(b[:])
+}
 
 // MonthOfDate returns the month the date falls in.
 func (d Date) MonthOfDate() Month { return MonthOf(d.Year, d.Month) }

@@ -22,6 +22,9 @@ const usage = `usage:
   batch run  --month YYYY-MM --members PATH --out DIR [--receipts PATH]... [--uke PATH]... [--history PATH]
              [--ledger DIR] [--rules FILE] [--allow-provisional] [--workers N] [--memory BYTES]
   batch annual --period YYYY-08 --ledger DIR --out DIR
+  batch extract  --ledger DIR --from YYYY-MM --to YYYY-MM --out DIR [--rules FILE]
+  batch simulate --ledger DIR (--month YYYY-MM | --from YYYY-MM [--to YYYY-MM]) --scenario +N%|FILE...
+                 [--out DIR] [--round YEN] [--rules FILE] [--workers N] [--memory BYTES] [--spill-dir DIR]
   batch gen  --households N --month YYYY-MM --out DIR [--seed S] [--months K] [--format uke]
   batch scan --receipts PATH...     (decode only: the floor under a run's time)
 `
@@ -48,6 +51,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		err = cmdRun(ctx, args, stdout, stderr, log)
+	case "extract":
+		err = cmdExtract(ctx, args[1:], stdout, log)
+	case "simulate":
+		err = cmdSimulate(ctx, args[1:], stdout, log)
 	case "annual":
 		err = cmdAnnual(ctx, args[1:], stdout, log)
 	case "scan":

@@ -54,8 +54,9 @@ func TestExitCodes(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
 		{"run without flags", []string{"run"}, 2, "needs --month"},
 		{"bad month", []string{"run", "--month", "2025-13", "--members", "m.csv", "--out", filepath.Join(dir, "o")}, 2, "YYYY-MM"},
-		{"missing members file", []string{"run", "--month", "2025-10", "--members", filepath.Join(dir, "nope.csv"), "--out", filepath.Join(dir, "o")}, 1, "nope.csv"},
-		{"month without enacted table", []string{"run", "--month", "2026-08", "--members", filepath.Join(dir, "nope.csv"), "--out", filepath.Join(dir, "o")}, 1, "no enacted rule table covers service month 2026-08"},
+		{"no receipts", []string{"run", "--month", "2025-10", "--members", filepath.Join(dir, "m.csv"), "--out", filepath.Join(dir, "o")}, 2, "run needs receipts"},
+		{"missing members file", []string{"run", "--month", "2025-10", "--members", filepath.Join(dir, "nope.csv"), "--receipts", dir, "--out", filepath.Join(dir, "o")}, 1, "nope.csv"},
+		{"month without enacted table", []string{"run", "--month", "2026-08", "--members", filepath.Join(dir, "nope.csv"), "--receipts", dir, "--out", filepath.Join(dir, "o")}, 1, "no enacted rule table covers service month 2026-08"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

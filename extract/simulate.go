@@ -1,0 +1,658 @@
+package extract
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kougaku/batch/aggregate"
+	"github.com/kougaku/batch/ledger"
+	"github.com/kougaku/batch/output"
+	"github.com/kougaku/batch/receipt"
+	"github.com/kougaku/batch/rules"
+)
+
+// Scenario is one what-if: its name as given ("+10%", a file's name) and its tables.
+type Scenario struct {
+	Name  string
+	Rules *rules.Set
+}
+
+// ParseScenario reads a --scenario argument: "+N%" (or "-N%") raises every limit of base by
+// N percent, each rounded half up to a multiple of round yen (rules.Table.Raised); anything
+// else is a scenario table file (rules.ParseScenario), a whole table for its months. A month
+// the file does not cover is refused rather than computed under the law, which would show a
+// scenario changing nothing.
+func ParseScenario(arg string, base *rules.Set, round int64) (Scenario, error) {
+	if p, ok := strings.CutSuffix(arg, "%"); ok {
+		pct, err := decimal.NewFromString(strings.TrimPrefix(p, "+"))
+		if err != nil {
+			return Scenario{}, fmt.Errorf("scenario %q: want +N%% (a percentage, e.g. +10%% or +7.5%%) or a rule table file", arg)
+		}
+		if pct.LessThanOrEqual(decimal.NewFromInt(-100)) {
+			return Scenario{}, fmt.Errorf("scenario %q: a cut of 100%% or more leaves no limit", arg)
+		}
+		name := pct.String() + "%"
+		if !pct.IsNegative() {
+			name = "+" + name
+		}
+		return Scenario{Name: name, Rules: base.Raised(pct, round)}, nil
+	}
+	data, err := os.ReadFile(arg)
+	if err != nil {
+		return Scenario{}, fmt.Errorf("scenario: %w", err)
+	}
+	t, err := rules.ParseScenario(data)
+	if err != nil {
+		return Scenario{}, fmt.Errorf("scenario %s: %w", arg, err)
+	}
+	set, err := rules.NewSet(t)
+	if err != nil {
+		return Scenario{}, err
+	}
+	return Scenario{Name: strings.TrimSuffix(filepath.Base(arg), filepath.Ext(arg)), Rules: set}, nil
+}
+
+// SimConfig is one simulation.
+type SimConfig struct {
+	Ledger   *ledger.Ledger
+	From, To rules.Month
+	// Rules are the tables the ledger was computed with; nil: the embedded ones. Every
+	// household is recomputed under them too, to check that the recomputation is the ledger's.
+	Rules        *rules.Set
+	Scenarios    []Scenario
+	Workers      int    // 0: GOMAXPROCS
+	MemoryBudget int64  // bytes; 0: 2 GiB, as a monthly run
+	SpillDir     string // where a month too large for the budget spills; "": the system's temp directory
+	// Household, when set, is given every household month's outcome (one call at a time; the
+	// Outcome is reused after the call).
+	Household func(o *Outcome) error
+	Log       *slog.Logger
+}
+
+// Outcome is one household month recomputed.
+type Outcome struct {
+	Month                  rules.Month
+	InsurerNo, HouseholdID string
+	Persons                int   // members in force
+	InKind, Cash           int64 // the ledger's
+	Recomputed             int64 // the cash recomputed under SimConfig.Rules
+	// Per scenario, in SimConfig.Scenarios order.
+	ScenarioInKind, ScenarioCash []int64
+}
+
+// SimRow is one cell of the simulation for one scenario: household months of an insurer
+// type, age group of the household's patients and income class (as in BenefitRow), summed over
+// the months simulated. "now" is the ledger; a household is affected when its benefit (in kind
+// + cash) under the scenario differs from the ledger's.
+type SimRow struct {
+	InsurerType          string  `parquet:"insurer_type"`
+	AgeGroup             string  `parquet:"age_group"`
+	IncomeClass          string  `parquet:"income_class"`
+	Scenario             string  `parquet:"scenario"`
+	ScenarioRules        string  `parquet:"scenario_rules"`
+	Households           int64   `parquet:"households"`
+	Persons              int64   `parquet:"persons"`    // members in force of those households
+	Cost                 int64   `parquet:"cost_total"` // 10割 医療費 of their receipts
+	NowInKind            int64   `parquet:"now_in_kind"`
+	NowCash              int64   `parquet:"now_cash"`
+	NowTotal             int64   `parquet:"now_total"`
+	InKind               int64   `parquet:"in_kind"`
+	Cash                 int64   `parquet:"cash"`
+	Total                int64   `parquet:"total"`
+	Difference           int64   `parquet:"difference"` // total − now_total
+	AffectedHouseholds   int64   `parquet:"affected_households"`
+	AffectedPersons      int64   `parquet:"affected_persons"`
+	YenPerAffectedPerson int64   `parquet:"yen_per_affected_person"`
+	RateChangePoints     float64 `parquet:"effective_rate_change_points"` // difference ÷ cost_total × 100
+}
+
+// SimSummary is what Simulate found.
+type SimSummary struct {
+	Months     []rules.Month
+	Inputs     []MonthInput // the ledger versions read
+	Scenarios  []string
+	Labels     []string // per scenario: the tables used, e.g. "2025-10+10%+scenario"
+	Rows       []SimRow
+	Households int64
+	Receipts   int64
+	// Mismatches counts the household months whose cash recomputed under the ledger's tables
+	// differs from the ledger's, and MismatchYen the sum of the differences' sizes: both 0
+	// unless the ledger was computed with other tables (see SimConfig.Rules).
+	Mismatches, MismatchYen int64
+	Warnings                []string
+	Elapsed                 time.Duration
+}
+
+// Simulate recomputes the ledger's months in [From, To] under every scenario. Each month is
+// read from the ledger once (receipts, members, and the household rows for their 多数回
+// history), routed through the pipeline's household partitions (package aggregate, so the
+// households are built exactly as a monthly run builds them), and every household is computed
+// under the ledger's tables and under each scenario in the same pass.
+//
+// 多数回 is taken as the ledger has it: each household month keeps its stored
+// prior_benefit_months. A scenario that removes some benefit months would, in later months,
+// also remove some 多数回; the simulation leaves that second-order effect out (as a static
+// 機械的試算 does), so over a range of months it slightly understates the saving.
+func Simulate(ctx context.Context, cfg SimConfig) (*SimSummary, error) {
+	start := time.Now()
+	if len(cfg.Scenarios) == 0 {
+		return nil, fmt.Errorf("simulate: no scenario")
+	}
+	s := &simulation{cfg: cfg, base: cfg.Rules, workers: cfg.Workers, budget: cfg.MemoryBudget, log: cfg.Log,
+		cells: map[cellKey]*simAcc{}, labels: make([]map[string]bool, len(cfg.Scenarios))}
+	if s.base == nil {
+		s.base = rules.Default()
+	}
+	if s.workers <= 0 {
+		s.workers = runtime.GOMAXPROCS(0)
+	}
+	if s.budget <= 0 {
+		s.budget = 2 << 30
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	for i := range s.labels {
+		s.labels[i] = map[string]bool{}
+	}
+	all, err := cfg.Ledger.Months()
+	if err != nil {
+		return nil, err
+	}
+	sum := &SimSummary{}
+	for _, m := range all {
+		if m >= cfg.From && m <= cfg.To {
+			sum.Months = append(sum.Months, m)
+		}
+	}
+	if len(sum.Months) == 0 {
+		return nil, fmt.Errorf("simulate: the ledger %s holds no month in %s..%s", cfg.Ledger.Dir(), cfg.From, cfg.To)
+	}
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(s.budget))
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	for _, m := range sum.Months {
+		in, err := s.month(ctx, m)
+		if err != nil {
+			return nil, fmt.Errorf("simulate %s: %w", m, err)
+		}
+		sum.Inputs = append(sum.Inputs, in)
+	}
+	for i, sc := range cfg.Scenarios {
+		sum.Scenarios = append(sum.Scenarios, sc.Name)
+		sum.Labels = append(sum.Labels, joinKeys(s.labels[i]))
+	}
+	sum.Rows = s.rows(sum.Scenarios, sum.Labels)
+	sum.Households, sum.Receipts = s.households, s.receipts
+	sum.Mismatches, sum.MismatchYen = s.mismatches, s.mismatchYen
+	if s.mismatches > 0 {
+		sum.Warnings = append(sum.Warnings, fmt.Sprintf("%d household months recomputed under the ledger's tables differ from the ledger (by ¥%d in all): were the months computed with another rule table (--rules)? Differences are against the ledger, so they include this gap",
+			s.mismatches, s.mismatchYen))
+	}
+	sum.Elapsed = time.Since(start)
+	return sum, nil
+}
+
+func joinKeys(m map[string]bool) string {
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return strings.Join(keys, ",")
+}
+
+// simulation is one Simulate call's state.
+type simulation struct {
+	cfg     SimConfig
+	base    *rules.Set
+	workers int
+	budget  int64
+	log     *slog.Logger
+	labels  []map[string]bool
+
+	mu                      sync.Mutex // guards what follows, merged from the workers
+	cells                   map[cellKey]*simAcc
+	households, receipts    int64
+	mismatches, mismatchYen int64
+}
+
+// simAcc sums one cell; the slices are per scenario.
+type simAcc struct {
+	households, persons, cost, inKind, cash int64
+	sInKind, sCash, affected, affectedP     []int64
+}
+
+func newSimAcc(n int) *simAcc {
+	return &simAcc{sInKind: make([]int64, n), sCash: make([]int64, n), affected: make([]int64, n), affectedP: make([]int64, n)}
+}
+
+func (a *simAcc) add(b *simAcc) {
+	a.households += b.households
+	a.persons += b.persons
+	a.cost += b.cost
+	a.inKind += b.inKind
+	a.cash += b.cash
+	for i := range a.sInKind {
+		a.sInKind[i] += b.sInKind[i]
+		a.sCash[i] += b.sCash[i]
+		a.affected[i] += b.affected[i]
+		a.affectedP[i] += b.affectedP[i]
+	}
+}
+
+// plan sizes the partitions as a monthly run does (pipeline.plan): a partition's households
+// must fit one worker's share of the budget, and the spill stays in memory only when the
+// month fits comfortably.
+func (s *simulation) plan(receipts int64) (parts int, spill bool) {
+	const spillBytesPerReceipt, workingBytesPerReceipt = 300, 2500
+	perPart := s.budget * 6 / 10 / int64(s.workers+1) / workingBytesPerReceipt
+	return int(receipts/max(perPart, 1)) + 1, receipts*spillBytesPerReceipt > s.budget/3
+}
+
+// receiptRows counts a version's receipt rows from the Parquet footers (rows hidden by a
+// newer layer included: it only sizes the partitions).
+func receiptRows(v *ledger.Version) int64 {
+	var n int64
+	for _, layer := range v.Layers {
+		groups, err := output.RowGroups(filepath.Join(layer, output.ReceiptBenefitFile))
+		if err != nil {
+			continue
+		}
+		for _, g := range groups {
+			n += g
+		}
+	}
+	return n
+}
+
+// month simulates one month: intake, join, compute, as a monthly run's three passes.
+func (s *simulation) month(ctx context.Context, m rules.Month) (MonthInput, error) {
+	t0 := time.Now()
+	v, err := s.cfg.Ledger.Current(m)
+	if err != nil {
+		return MonthInput{}, err
+	}
+	tables := make([]*rules.Table, len(s.cfg.Scenarios))
+	base, err := s.base.For(m)
+	if err != nil {
+		return MonthInput{}, err
+	}
+	for i, sc := range s.cfg.Scenarios {
+		if tables[i], err = sc.Rules.For(m); err != nil {
+			var nt *rules.NoTableError
+			if errors.As(err, &nt) {
+				return MonthInput{}, fmt.Errorf("scenario %s has no table for service month %s (its tables cover %s)", sc.Name, m, nt.Covered)
+			}
+			return MonthInput{}, err
+		}
+		s.labels[i][tables[i].Label()] = true
+	}
+	parts, spill := s.plan(receiptRows(v))
+	spillDir := ""
+	if spill {
+		if spillDir, err = os.MkdirTemp(s.cfg.SpillDir, "batch-simulate-spill-"); err != nil {
+			return MonthInput{}, err
+		}
+		defer os.RemoveAll(spillDir)
+	}
+	persons, err := aggregate.NewSpill(sub(spillDir, "persons"), parts, 2)
+	if err != nil {
+		return MonthInput{}, err
+	}
+	defer persons.Close()
+	households, err := aggregate.NewSpill(sub(spillDir, "households"), parts, s.workers+1)
+	if err != nil {
+		return MonthInput{}, err
+	}
+	defer households.Close()
+
+	// Pass 1: the ledger's receipts and members into person partitions, its household rows'
+	// 多数回 counts into household partitions, all three read at once.
+	insurers := map[string]struct{}{}
+	var read atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return intakeReceipts(gctx, v, aggregate.NewPersonPart(persons, 0), &read) })
+	g.Go(func() error { return intakeMembers(v, aggregate.NewPersonPart(persons, 1), insurers) })
+	g.Go(func() error { return intakeHistory(gctx, v, aggregate.NewHouseholdPart(households, s.workers)) })
+	if err := g.Wait(); err != nil {
+		return MonthInput{}, err
+	}
+	s.log.Debug("simulate intake done", "month", m.String(), "receipts", read.Load(), "partitions", parts, "spill", spill, "seconds", time.Since(t0).Seconds())
+
+	// Pass 2: receipts meet their members: the pipeline's join, unchanged.
+	known := func(ins string) bool { _, ok := insurers[ins]; return ok }
+	var next atomic.Int64
+	g, gctx = errgroup.WithContext(ctx)
+	for wk := 0; wk < s.workers; wk++ {
+		out := aggregate.NewHouseholdPart(households, wk)
+		g.Go(guard(func() error {
+			for {
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				p := int(next.Add(1) - 1)
+				if p >= persons.Parts() {
+					return out.Flush()
+				}
+				data, err := persons.Read(p)
+				if err != nil {
+					return err
+				}
+				if _, _, err := aggregate.Join(data, m, known, out, func(x *aggregate.Receipt, reason, detail string) error {
+					return fmt.Errorf("the ledger's receipt %s does not join its members (%s: %s): the month is damaged", x.ID, reason, detail)
+				}); err != nil {
+					return err
+				}
+			}
+		}))
+	}
+	if err := g.Wait(); err != nil {
+		return MonthInput{}, err
+	}
+	persons.Close()
+
+	// Pass 3: every household under the ledger's tables and each scenario's.
+	next.Store(0)
+	g, gctx = errgroup.WithContext(ctx)
+	for wk := 0; wk < s.workers; wk++ {
+		w := s.newWorker(m, base, tables)
+		g.Go(guard(func() error {
+			for {
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				q := int(next.Add(1) - 1)
+				if q >= households.Parts() {
+					s.merge(w)
+					return nil
+				}
+				data, err := households.Read(q)
+				if err != nil {
+					return err
+				}
+				if err := aggregate.Households(data, m, false, w.household); err != nil {
+					return err
+				}
+			}
+		}))
+	}
+	if err := g.Wait(); err != nil {
+		return MonthInput{}, err
+	}
+	s.log.Info("month simulated", "month", m.String(), "receipts", read.Load(), "scenarios", len(tables), "seconds", time.Since(t0).Seconds())
+	return MonthInput{Month: m.String(), LedgerVersion: v.Number, RulesVersion: base.Label()}, nil
+}
+
+// guard turns a worker's panic into an error, as the pipeline's workers do, so that one bad
+// household stops the simulation cleanly (spill files removed) instead of crashing it.
+func guard(f func() error) func() error {
+	return func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("internal error: %v\n%s", p, debug.Stack())
+			}
+		}()
+		return f()
+	}
+}
+
+func sub(dir, name string) string {
+	if dir == "" {
+		return ""
+	}
+	return filepath.Join(dir, name)
+}
+
+// intakeReceipts routes the ledger's receipts into person partitions. A receipt carries its
+// ledger cash to the household in aggregate.Receipt.Line: Line only names a receipt's place
+// in an input file for a reject message, and a receipt of the ledger has no such place (nor,
+// having been accepted once, a reason to be rejected: Join failing is an error here), so the
+// household gets its ledger cash with its receipts, without a lookup.
+func intakeReceipts(ctx context.Context, v *ledger.Version, route *aggregate.PersonPart, read *atomic.Int64) error {
+	var x aggregate.Receipt
+	n := 0
+	err := v.Receipts(func(r *output.ReceiptBenefit) error {
+		if n++; n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		var err1, err2, err3 error
+		x = aggregate.Receipt{ID: r.ReceiptID, InsurerNo: r.InsurerNo, PersonID: r.PersonID,
+			InstitutionID: r.InstitutionID, PrescriberID: r.PrescriberID, Cost: r.Cost, Copay: r.Copay, Paid: r.Paid,
+			Line: r.BenefitCash}
+		x.Kind, err1 = rules.ParseKind(r.Kind)
+		x.Setting, err2 = rules.ParseSetting(r.Setting)
+		x.Tokutei, err3 = rules.ParseTokutei(r.Tokutei)
+		if err := firstErr(err1, err2, err3); err != nil {
+			return fmt.Errorf("the ledger's receipt %s: %w", r.ReceiptID, err)
+		}
+		read.Add(1)
+		return route.Receipt(&x)
+	})
+	if err != nil {
+		return err
+	}
+	return route.Flush()
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// intakeMembers routes the ledger's member rows (those in force in the month, kept by its
+// first run) into person partitions, as the pipeline routes a members master.
+func intakeMembers(v *ledger.Version, route *aggregate.PersonPart, insurers map[string]struct{}) error {
+	source := "ledger " + v.Month.String() + " members"
+	err := v.Members(func(m *receipt.MemberRow) error {
+		insurers[m.InsurerNo] = struct{}{}
+		x := aggregate.Member{InsurerNo: m.InsurerNo, PersonID: m.PersonID, HouseholdID: m.HouseholdID,
+			Sex: m.Sex, To: aggregate.OpenEnd, Source: source}
+		var errs [6]error
+		x.Birth, errs[0] = rules.ParseDate(m.BirthDate)
+		x.From, errs[1] = rules.ParseMonth(m.ValidFrom)
+		if m.ValidTo != "" {
+			x.To, errs[2] = rules.ParseMonth(m.ValidTo)
+		}
+		if m.HalfLimitsMonth != "" {
+			x.HalfMonth, errs[3] = rules.ParseMonth(m.HalfLimitsMonth)
+		}
+		x.ClassU70, errs[4] = rules.ParseClassU70(m.CategoryU70)
+		x.Class70, errs[5] = rules.ParseClass70(m.Category70)
+		if err := firstErr(errs[:]...); err != nil {
+			return fmt.Errorf("the ledger's member row of %s/%s: %w", m.InsurerNo, m.PersonID, err)
+		}
+		return route.Member(&x)
+	})
+	if err != nil {
+		return err
+	}
+	return route.Flush()
+}
+
+// intakeHistory gives every household its stored 多数回 count: prior_benefit_months becomes
+// that many distinct counting months among the 11 before, which is all the computation reads
+// of the history (aggregate counts distinct months).
+func intakeHistory(ctx context.Context, v *ledger.Version, route *aggregate.HouseholdPart) error {
+	err := v.HouseholdMonths(func(h *output.HouseholdMonth) error {
+		for k := 1; k <= int(min(h.PriorBenefitMonths, 11)); k++ {
+			if err := route.History(&aggregate.History{InsurerNo: h.InsurerNo, HouseholdID: h.HouseholdID, Month: v.Month - rules.Month(k)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return route.Flush()
+}
+
+// simWorker computes households for one goroutine.
+type simWorker struct {
+	s        *simulation
+	month    rules.Month
+	base     *rules.Table
+	tables   []*rules.Table
+	calc0    *rules.Calculator
+	calcs    []*rules.Calculator
+	r0, r    rules.Result
+	scen     rules.Household
+	buf      []rules.Receipt
+	cells    map[cellKey]*simAcc
+	outcome  Outcome
+	n, recs  int64
+	mismatch int64
+	gap      int64
+}
+
+func (s *simulation) newWorker(m rules.Month, base *rules.Table, tables []*rules.Table) *simWorker {
+	w := &simWorker{s: s, month: m, base: base, tables: tables, cells: map[cellKey]*simAcc{},
+		calc0: rules.NewCalculator(s.base)}
+	for _, sc := range s.cfg.Scenarios {
+		w.calcs = append(w.calcs, rules.NewCalculator(sc.Rules))
+	}
+	w.outcome.ScenarioInKind = make([]int64, len(tables))
+	w.outcome.ScenarioCash = make([]int64, len(tables))
+	return w
+}
+
+func (w *simWorker) household(h *aggregate.Household) error {
+	if h.Conflict != "" {
+		return fmt.Errorf("household %s of insurer %s: %s", h.HouseholdID, h.InsurerNo, h.Conflict)
+	}
+	var ledgerCash, inKind, cost int64
+	for _, r := range h.Receipts {
+		ledgerCash += r.Line
+	}
+	for i := range h.Rules.Receipts {
+		rc := &h.Rules.Receipts[i]
+		inKind += rc.Copay - rc.Paid
+		cost += rc.Cost
+	}
+	if err := w.calc0.Compute(&h.Rules, &w.r0); err != nil {
+		return fmt.Errorf("household %s of insurer %s: %w", h.HouseholdID, h.InsurerNo, err)
+	}
+	if w.r0.Cash != ledgerCash {
+		w.mismatch++
+		w.gap += max(w.r0.Cash-ledgerCash, ledgerCash-w.r0.Cash)
+	}
+	var young, old bool
+	for i := range h.Rules.Receipts {
+		if w.r0.Elderly[h.Rules.Receipts[i].Member] {
+			old = true
+		} else {
+			young = true
+		}
+	}
+	age := householdAge(young, old)
+	k := cellKey{InsurerType(h.InsurerNo), age, incomeClass(age, h.ClassU70.String(), h.Class70.String())}
+	a := w.cells[k]
+	if a == nil {
+		a = newSimAcc(len(w.tables))
+		w.cells[k] = a
+	}
+	a.households++
+	a.persons += int64(len(h.Persons))
+	a.cost += cost
+	a.inKind += inKind
+	a.cash += ledgerCash
+	w.n++
+	w.recs += int64(len(h.Receipts))
+	now := inKind + ledgerCash
+	for i, calc := range w.calcs {
+		// The scenario's household: h's, with its own copy of the receipts (paid moves).
+		w.buf = append(w.buf[:0], h.Rules.Receipts...)
+		w.scen = h.Rules
+		w.scen.Receipts = w.buf
+		for j := range w.scen.Receipts {
+			rc := &w.scen.Receipts[j]
+			rc.Paid = counterPaid(w.base, w.tables[i], &h.Rules, rc, w.r0.Elderly[rc.Member], h.Rules.Members[rc.Member].HalfLimits)
+		}
+		if err := calc.Compute(&w.scen, &w.r); err != nil {
+			return fmt.Errorf("household %s of insurer %s under scenario %s: %w", h.HouseholdID, h.InsurerNo, w.s.cfg.Scenarios[i].Name, err)
+		}
+		a.sInKind[i] += w.r.InKind
+		a.sCash[i] += w.r.Cash
+		if w.r.InKind+w.r.Cash != now {
+			a.affected[i]++
+			a.affectedP[i] += int64(len(h.Persons))
+		}
+		w.outcome.ScenarioInKind[i], w.outcome.ScenarioCash[i] = w.r.InKind, w.r.Cash
+	}
+	if fn := w.s.cfg.Household; fn != nil {
+		o := &w.outcome
+		o.Month, o.InsurerNo, o.HouseholdID, o.Persons = w.month, h.InsurerNo, h.HouseholdID, len(h.Persons)
+		o.InKind, o.Cash, o.Recomputed = inKind, ledgerCash, w.r0.Cash
+		w.s.mu.Lock()
+		err := fn(o)
+		w.s.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// merge adds a finished worker's sums.
+func (s *simulation) merge(w *simWorker) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, a := range w.cells {
+		if s.cells[k] == nil {
+			s.cells[k] = newSimAcc(len(a.sCash))
+		}
+		s.cells[k].add(a)
+	}
+	s.households += w.n
+	s.receipts += w.recs
+	s.mismatches += w.mismatch
+	s.mismatchYen += w.gap
+}
+
+// rows lays the sums out, cell by cell in table order, the scenarios in the order given.
+func (s *simulation) rows(names, labels []string) []SimRow {
+	var out []SimRow
+	for _, k := range sortedCells(s.cells) {
+		a := s.cells[k]
+		for i, name := range names {
+			out = append(out, simRow(k, name, labels[i], a, i))
+		}
+	}
+	return out
+}
+
+func simRow(k cellKey, name, label string, a *simAcc, i int) SimRow {
+	r := SimRow{InsurerType: k.typ, AgeGroup: k.age, IncomeClass: k.class, Scenario: name, ScenarioRules: label,
+		Households: a.households, Persons: a.persons, Cost: a.cost, NowInKind: a.inKind, NowCash: a.cash,
+		NowTotal: a.inKind + a.cash, InKind: a.sInKind[i], Cash: a.sCash[i], Total: a.sInKind[i] + a.sCash[i],
+		AffectedHouseholds: a.affected[i], AffectedPersons: a.affectedP[i]}
+	r.Difference = r.Total - r.NowTotal
+	r.YenPerAffectedPerson = perCase(r.Difference, r.AffectedPersons)
+	if r.Cost > 0 {
+		r.RateChangePoints = float64(r.Difference) / float64(r.Cost) * 100
+		r.RateChangePoints = math.Round(r.RateChangePoints*1e6) / 1e6
+	}
+	return r
+}

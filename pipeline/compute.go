@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -195,6 +196,11 @@ func (r *run) compute(ctx context.Context, parts *aggregate.Spill, w *writers) (
 			}
 			sum.add(&res.totals)
 			<-slots
+			if q%50 == 49 {
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				r.log.Debug("partitions written", "written", q+1, "of", n, "heap_inuse_mib", ms.HeapInuse>>20)
+			}
 		}
 		return nil
 	}))

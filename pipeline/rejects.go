@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/kougaku/batch/aggregate"
@@ -42,10 +43,11 @@ func (s *rejectSet) add(file int32, line int64, r receipt.Reject) {
 	s.mu.Unlock()
 }
 
-// receipt records a reject of a receipt already read.
+// receipt records a reject of a receipt already read. Its ids are copied: they alias a
+// partition's buffer, which a kept reference would hold in memory to the end of the run.
 func (s *rejectSet) receipt(r *aggregate.Receipt, reason, detail string) {
-	s.add(r.File, r.Line, receipt.Reject{ReceiptID: r.ID, InsurerNo: r.InsurerNo, PersonID: r.PersonID,
-		Reason: reason, Detail: detail, Paid: r.Paid})
+	s.add(r.File, r.Line, receipt.Reject{ReceiptID: strings.Clone(r.ID), InsurerNo: strings.Clone(r.InsurerNo),
+		PersonID: strings.Clone(r.PersonID), Reason: reason, Detail: detail, Paid: r.Paid})
 }
 
 func (s *rejectSet) source(file int32, line int64) string {

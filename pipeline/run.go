@@ -330,7 +330,12 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 	return r.finish(dir, w, tot, inputs, parts, spillDir != "")
 }
 
-func (r *run) stage(s string) { r.progress.Stage.Store(s) }
+func (r *run) stage(s string) {
+	r.progress.Stage.Store(s)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	r.log.Debug("stage", "stage", s, "heap_inuse_mib", ms.HeapInuse>>20, "heap_sys_mib", ms.HeapSys>>20, "gc_cycles", ms.NumGC)
+}
 
 // chunkSize keeps the spill writers' buffers, (workers+1) × parts chunks for each of the two
 // spills, within a sixteenth of the budget.

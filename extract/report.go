@@ -33,7 +33,7 @@ type cell struct {
 	Class string // "total" for a total row's cells
 }
 
-func num(n int64) cell       { return cell{Text: groupInt(n), Num: true} }
+func num(n int64) cell       { return cell{Text: Group(n), Num: true} }
 func txt(s string) cell      { return cell{Text: s} }
 func pctCell(s float64) cell { return cell{Text: pct1(s), Num: true} }
 func totalRow(r []cell) []cell {
@@ -115,7 +115,7 @@ func renderReport(cfg Config, sum *Summary) ([]byte, error) {
 		Meta: []string{
 			fmt.Sprintf("台帳 %s: 診療月 %d か月 (%s)", cfg.Ledger.Dir(), len(sum.Months), monthList(sum.Months)),
 			fmt.Sprintf("世帯月 %s, 支給件数 %s, 現物給付 ¥%s, 現金給付 ¥%s: どの表の合計も台帳の世帯行の合計に一致することを確かめてから出力している (8 節)。",
-				groupInt(sum.Totals.Households), groupInt(sum.Totals.Cases), groupInt(sum.Totals.YenInKind), groupInt(sum.Totals.YenCash)),
+				Group(sum.Totals.Households), Group(sum.Totals.Cases), Group(sum.Totals.YenInKind), Group(sum.Totals.YenCash)),
 		},
 		Warnings: sum.Warnings,
 	}

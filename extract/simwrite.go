@@ -87,7 +87,7 @@ func PrintSimulation(w io.Writer, sum *SimSummary) {
 		months[i] = m.String()
 	}
 	fmt.Fprintf(w, "simulation of %s: %s household months, %s receipts, %d scenario(s) in %.1fs\n",
-		strings.Join(months, ", "), groupInt(sum.Households), groupInt(sum.Receipts), len(sum.Scenarios), sum.Elapsed.Seconds())
+		strings.Join(months, ", "), Group(sum.Households), Group(sum.Receipts), len(sum.Scenarios), sum.Elapsed.Seconds())
 	for i, name := range sum.Scenarios {
 		fmt.Fprintf(w, "  %-8s rules %s\n", name, sum.Labels[i])
 	}
@@ -104,7 +104,7 @@ func PrintSimulation(w io.Writer, sum *SimSummary) {
 		val   func(r *SimRow) string
 	}
 	grouped := func(f func(r *SimRow) int64) func(r *SimRow) string {
-		return func(r *SimRow) string { return groupInt(f(r)) }
+		return func(r *SimRow) string { return Group(f(r)) }
 	}
 	measures := []measure{
 		{"benefit spending (高額療養費, in kind + cash), yen", grouped(func(r *SimRow) int64 { return r.NowTotal }), grouped(func(r *SimRow) int64 { return r.Total })},
@@ -168,9 +168,9 @@ func PrintSimulation(w io.Writer, sum *SimSummary) {
 	fmt.Fprintln(tw)
 	for _, k := range keys {
 		a := acc[k]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t", k.age, k.class, groupInt(a.households), groupInt(a.inKind+a.cash))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t", k.age, k.class, Group(a.households), Group(a.inKind+a.cash))
 		for i := range sum.Scenarios {
-			fmt.Fprintf(tw, "%s\t", groupInt(a.sInKind[i]+a.sCash[i]-a.inKind-a.cash))
+			fmt.Fprintf(tw, "%s\t", Group(a.sInKind[i]+a.sCash[i]-a.inKind-a.cash))
 		}
 		fmt.Fprintln(tw)
 	}

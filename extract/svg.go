@@ -116,7 +116,7 @@ func barChart(id, title string, cats []string, ss []series, stacked bool) templa
 				x = x0 + barW*float64(k)
 			}
 			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s %s: ¥%s</title></rect>`,
-				x, y(base+v), barW, y(base)-y(base+v), s.color, html.EscapeString(c), html.EscapeString(s.name), groupInt(s.values[i]))
+				x, y(base+v), barW, y(base)-y(base+v), s.color, html.EscapeString(c), html.EscapeString(s.name), Group(s.values[i]))
 		}
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" font-size="11" text-anchor="middle">%s</text>`, left+slot*float64(i)+slot/2, h-bottom+16, html.EscapeString(c))
 	}
@@ -151,7 +151,7 @@ func shareChart(id, title string, bars []shareBar) template.HTML {
 		s := share(r.reached, r.of)
 		fmt.Fprintf(&b, `<text x="%.0f" y="%.1f" font-size="12" text-anchor="end">%s</text>`, left-8, yy+16, html.EscapeString(r.label))
 		fmt.Fprintf(&b, `<rect x="%.0f" y="%.1f" width="%.1f" height="20" fill="%s"><title>%s 該当あり %s / %s 人</title></rect>`,
-			left, yy, plotW*s, colorYes, html.EscapeString(r.label), groupInt(r.reached), groupInt(r.of))
+			left, yy, plotW*s, colorYes, html.EscapeString(r.label), Group(r.reached), Group(r.of))
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="20" fill="%s"/>`, left+plotW*s, yy, plotW*(1-s), colorNo)
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="11">%s</text>`, left+4, yy+14, pct1(s))
 	}
@@ -161,8 +161,8 @@ func shareChart(id, title string, bars []shareBar) template.HTML {
 	return template.HTML(b.String())
 }
 
-// groupInt writes 1234567 as 1,234,567.
-func groupInt(n int64) string {
+// Group writes 1234567 as 1,234,567 (the reports' and the command's way with yen).
+func Group(n int64) string {
 	s := fmt.Sprint(n)
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")

@@ -9,9 +9,9 @@ import (
 	"os"
 	"runtime/pprof"
 	"sort"
-	"strings"
 	"time"
 
+	"github.com/kougaku/batch/extract"
 	"github.com/kougaku/batch/ledger"
 	"github.com/kougaku/batch/pipeline"
 	"github.com/kougaku/batch/rules"
@@ -115,22 +115,7 @@ func printSummary(w io.Writer, out string, s *pipeline.Summary) {
 }
 
 // group writes 1234567 as 1,234,567.
-func group(n int64) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func group(n int64) string { return extract.Group(n) }
 
 // runMonth runs the month alone, or on the ledger.
 func runMonth(ctx context.Context, cfg pipeline.Config, ledgerDir string, log *slog.Logger) (*pipeline.Summary, *ledger.Result, error) {

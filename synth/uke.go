@@ -366,6 +366,41 @@ func (s *ukeSet) medical(f *ukeFile, row *receipt.Row, u *ukeReceipt, points int
 	s.b = strconv.AppendInt(s.b, points, 10)
 	s.b = append(s.b, ",1,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,"...)
 	s.line(f)
+	s.details(f, "SI", points, true)
+}
+
+// details writes the lines a real receipt carries beyond what the batch reads: a 受診日 record
+// and a few more 傷病名 (医科 only), 診療行為 or 医薬品 and comment lines (how many follows the points, so
+// the files stay the same at any worker count). The reader passes over them; they give the
+// generated files the size per receipt of real claims, which is what a reading speed in MB/s
+// means.
+func (s *ukeSet) details(f *ukeFile, id string, points int64, diagnoses bool) {
+	s.b = append(s.b[:0], "JD,1"...)
+	for d := 1; d <= 31; d++ {
+		if d%7 == int(points%7) {
+			s.b = append(s.b, ",1"...)
+		} else {
+			s.b = append(s.b, ',')
+		}
+	}
+	s.line(f)
+	for k := int64(0); diagnoses && k < 2+points%3; k++ {
+		s.b = append(s.b[:0], "SY,"...)
+		s.b = strconv.AppendInt(s.b, 8830000+(points+k*37)%9999, 10)
+		s.b = append(s.b, ",20250401,1,,,,,"...)
+		s.line(f)
+	}
+	for k := int64(0); k < 3+points%5; k++ {
+		s.b = append(s.b[:0], id...)
+		s.b = append(s.b, ",11,1,"...)
+		s.b = strconv.AppendInt(s.b, 160000000+(points*31+k*101)%999999, 10)
+		s.b = append(s.b, ",1,"...)
+		s.b = strconv.AppendInt(s.b, 10+(points+k)%300, 10)
+		s.b = append(s.b, ",1,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,"...)
+		s.line(f)
+	}
+	s.b = append(s.b[:0], "CO,11,1,810000001,,,,,"...)
+	s.line(f)
 }
 
 // dental writes a 歯科 receipt: RE (27 fields: 特記事項 at 13), HO (14: 負担金額 at 10), SN, SS.
@@ -385,6 +420,7 @@ func (s *ukeSet) dental(f *ukeFile, row *receipt.Row, u *ukeReceipt, points int6
 	s.b = strconv.AppendInt(s.b, points, 10)
 	s.b = append(s.b, ",1"...)
 	s.line(f)
+	s.details(f, "SI", points, false)
 }
 
 // pharmacy writes a 調剤 receipt: RE (42 fields: 特記事項 at 8, the prescriber at 9–11),
@@ -411,6 +447,7 @@ func (s *ukeSet) pharmacy(f *ukeFile, row *receipt.Row, u *ukeReceipt, points in
 	s.ho(f, row, u, points, 9, 14)
 	s.b = append(s.b[:0], "IY,01,1,620000001,1,0,1,,,,,,"...)
 	s.line(f)
+	s.details(f, "IY", points, false)
 }
 
 // commit ends every file with GO, syncs it and moves it into place; it returns the files

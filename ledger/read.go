@@ -88,3 +88,65 @@ func (v *Version) Members(fn func(*receipt.MemberRow) error) error {
 		return HouseholdKey{r.InsurerNo, r.HouseholdID}
 	}, fn)
 }
+
+// rowKey is the household columns of a layer file, read alone to find the rows of a few
+// households.
+type rowKey struct {
+	InsurerNo   string `parquet:"insurer_no"`
+	HouseholdID string `parquet:"household_id"`
+}
+
+// scanKeys streams the rows of one file of a version that belong to the households keys,
+// with the layering of scan. It reads the household columns first and then only the runs of
+// rows of those households (a household's rows are contiguous: every file is written in
+// household order), so a few households cost a few pages, not the whole file.
+func scanKeys[T any](v *Version, file string, keys map[HouseholdKey]struct{}, fn func(*T) error) error {
+	hidden := map[HouseholdKey]struct{}{}
+	for i := len(v.Layers) - 1; i >= 0; i-- {
+		path := filepath.Join(v.Layers[i], file)
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		var runs [][2]int64
+		var row int64
+		err := output.Each(path, func(rows []rowKey) error {
+			for k := range rows {
+				key := HouseholdKey{rows[k].InsurerNo, rows[k].HouseholdID}
+				_, want := keys[key]
+				if _, hid := hidden[key]; want && !hid {
+					if n := len(runs); n > 0 && runs[n-1][1] == row {
+						runs[n-1][1]++
+					} else {
+						runs = append(runs, [2]int64{row, row + 1})
+					}
+				}
+				row++
+			}
+			return nil
+		})
+		if err == nil {
+			err = output.Runs(path, runs, func(rows []T) error {
+				for k := range rows {
+					if err := fn(&rows[k]); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
+		if err != nil {
+			return &DamagedError{v.Month, err.Error()}
+		}
+		if i > 0 {
+			if err := output.Each(filepath.Join(v.Layers[i], HouseholdsFile), func(ks []HouseholdKey) error {
+				for _, k := range ks {
+					hidden[k] = struct{}{}
+				}
+				return nil
+			}); err != nil {
+				return &DamagedError{v.Month, err.Error()}
+			}
+		}
+	}
+	return nil
+}

@@ -496,12 +496,13 @@ func (l *Ledger) writeInputs(v *Version, keys map[HouseholdKey]struct{}, corr ma
 	month := v.Month.String()
 	err := writeParquet(in.receipts, func(w *parquet.GenericWriter[receipt.Row]) error {
 		buf := make([]receipt.Row, 0, 4096)
-		err := v.Receipts(func(r *output.ReceiptBenefit) error {
-			if keys != nil {
-				if _, ok := keys[HouseholdKey{r.InsurerNo, r.HouseholdID}]; !ok {
-					return nil
-				}
+		each := v.Receipts
+		if keys != nil {
+			each = func(fn func(*output.ReceiptBenefit) error) error {
+				return scanKeys(v, output.ReceiptBenefitFile, keys, fn)
 			}
+		}
+		err := each(func(r *output.ReceiptBenefit) error {
 			if _, ok := corr[r.ReceiptID]; ok {
 				return nil
 			}
@@ -526,15 +527,14 @@ func (l *Ledger) writeInputs(v *Version, keys map[HouseholdKey]struct{}, corr ma
 		return in, err
 	}
 	err = writeParquet(in.members, func(w *parquet.GenericWriter[receipt.MemberRow]) error {
-		return v.Members(func(m *receipt.MemberRow) error {
-			if keys != nil {
-				if _, ok := keys[HouseholdKey{m.InsurerNo, m.HouseholdID}]; !ok {
-					return nil
-				}
-			}
+		write := func(m *receipt.MemberRow) error {
 			_, err := w.Write([]receipt.MemberRow{*m})
 			return err
-		})
+		}
+		if keys == nil {
+			return v.Members(write)
+		}
+		return scanKeys(v, pipeline.MembersFile, keys, write)
 	})
 	return in, err
 }

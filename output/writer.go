@@ -295,3 +295,44 @@ func Each[T any](path string, fn func(rows []T) error) error {
 	}
 	return nil
 }
+
+// Runs streams the rows of the Parquet file at path in the given runs of row indexes
+// ([start, end), in increasing order), seeking to each: when the rows wanted are few, only the
+// pages that hold them are decoded.
+func Runs[T any](path string, runs [][2]int64, fn func(rows []T) error) error {
+	f, pf, err := openParquet(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := sameColumns(parquet.SchemaOf(new(T)), pf.Schema()); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	r := parquet.NewGenericReader[T](pf)
+	defer r.Close()
+	var buf []T
+	for _, run := range runs {
+		if err := r.SeekToRow(run[0]); err != nil {
+			return fmt.Errorf("%s: row %d: %w", path, run[0], err)
+		}
+		for left := run[1] - run[0]; left > 0; {
+			if n := int(min(left, 4096)); cap(buf) < n {
+				buf = make([]T, n)
+			}
+			n, err := r.Read(buf[:min(left, int64(cap(buf)))])
+			if n > 0 {
+				if ferr := fn(buf[:n]); ferr != nil {
+					return ferr
+				}
+				left -= int64(n)
+			}
+			if err == io.EOF && left > 0 {
+				return fmt.Errorf("%s: rows %d..%d: the file ends first", path, run[0], run[1])
+			}
+			if err != nil && err != io.EOF {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+		}
+	}
+	return nil
+}

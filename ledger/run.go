@@ -488,6 +488,10 @@ func affectedHouseholds(v *Version, corr map[string]correction) (map[HouseholdKe
 
 type inputs struct{ receipts, members string }
 
+// seekLimit: up to this many households, their rows are read by seeking to them; beyond it a
+// whole read of the month is cheaper, since every seek decodes a page of every column.
+const seekLimit = 2000
+
 // writeInputs writes, for the households keys (all when nil), the ledger's receipts (less
 // those the corrections replace or cancel) and, with members set, their member rows, as
 // normalized Parquet inputs of a run.
@@ -497,7 +501,7 @@ func (l *Ledger) writeInputs(v *Version, keys map[HouseholdKey]struct{}, corr ma
 	err := writeParquet(in.receipts, func(w *parquet.GenericWriter[receipt.Row]) error {
 		buf := make([]receipt.Row, 0, 4096)
 		each := v.Receipts
-		if keys != nil {
+		if keys != nil && len(keys) <= seekLimit {
 			each = func(fn func(*output.ReceiptBenefit) error) error {
 				return scanKeys(v, output.ReceiptBenefitFile, keys, fn)
 			}
@@ -531,8 +535,15 @@ func (l *Ledger) writeInputs(v *Version, keys map[HouseholdKey]struct{}, corr ma
 			_, err := w.Write([]receipt.MemberRow{*m})
 			return err
 		}
-		if keys == nil {
-			return v.Members(write)
+		if keys == nil || len(keys) > seekLimit {
+			return v.Members(func(m *receipt.MemberRow) error {
+				if keys != nil {
+					if _, ok := keys[HouseholdKey{m.InsurerNo, m.HouseholdID}]; !ok {
+						return nil
+					}
+				}
+				return write(m)
+			})
 		}
 		return scanKeys(v, pipeline.MembersFile, keys, write)
 	})

@@ -83,6 +83,9 @@ func TestCorrectionCascade(t *testing.T) {
 		if res.Households != 1 {
 			t.Errorf("recomputed %d households of June, want only H1", res.Households)
 		}
+		if r := res.Summary.Manifest.Reconciliation; r.ReceiptsRejected != 0 || r.ReceiptsRead != 1 {
+			t.Errorf("the rerun read %d receipts and rejected %d, want the correction alone (it replaces H1's receipt), none rejected", r.ReceiptsRead, r.ReceiptsRejected)
+		}
 		// June: 180,000 − (80,100 + 3,330) = 96,570, where there was nothing.
 		// August: 多数回 44,400 instead of 87,430: 255,600, 43,030 more.
 		want := []output.Adjustment{
@@ -159,4 +162,13 @@ func contains(s []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// TestCascadeWholeReads runs the cascade test with every keyed read done by reading the whole
+// month, the way taken beyond seekLimit households.
+func TestCascadeWholeReads(t *testing.T) {
+	defer func(n int) { seekLimit = n }(seekLimit)
+	seekLimit = 0
+	TestCorrectionCascade(t)
+	TestCancelAndAdd(t)
 }

@@ -490,7 +490,7 @@ type inputs struct{ receipts, members string }
 
 // seekLimit: up to this many households, their rows are read by seeking to them; beyond it a
 // whole read of the month is cheaper, since every seek decodes a page of every column.
-const seekLimit = 2000
+var seekLimit = 2000 // a variable so that tests can take both ways
 
 // writeInputs writes, for the households keys (all when nil), the ledger's receipts (less
 // those the corrections replace or cancel) and, with members set, their member rows, as
@@ -507,6 +507,11 @@ func (l *Ledger) writeInputs(v *Version, keys map[HouseholdKey]struct{}, corr ma
 			}
 		}
 		err := each(func(r *output.ReceiptBenefit) error {
+			if keys != nil {
+				if _, ok := keys[HouseholdKey{r.InsurerNo, r.HouseholdID}]; !ok {
+					return nil
+				}
+			}
 			if _, ok := corr[r.ReceiptID]; ok {
 				return nil
 			}

@@ -47,15 +47,8 @@ func scan[T any](v *Version, file string, key func(*T) HouseholdKey, fn func(*T)
 		if err != nil {
 			return &DamagedError{v.Month, err.Error()}
 		}
-		if i > 0 {
-			if err := output.Each(filepath.Join(v.Layers[i], HouseholdsFile), func(keys []HouseholdKey) error {
-				for _, k := range keys {
-					hidden[k] = struct{}{}
-				}
-				return nil
-			}); err != nil {
-				return &DamagedError{v.Month, err.Error()}
-			}
+		if err := v.hide(i, hidden); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -137,16 +130,27 @@ func scanKeys[T any](v *Version, file string, keys map[HouseholdKey]struct{}, fn
 		if err != nil {
 			return &DamagedError{v.Month, err.Error()}
 		}
-		if i > 0 {
-			if err := output.Each(filepath.Join(v.Layers[i], HouseholdsFile), func(ks []HouseholdKey) error {
-				for _, k := range ks {
-					hidden[k] = struct{}{}
-				}
-				return nil
-			}); err != nil {
-				return &DamagedError{v.Month, err.Error()}
-			}
+		if err := v.hide(i, hidden); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// hide adds the households layer i holds in full to hidden, so that older layers' rows of them
+// are passed over. The first layer holds the whole month and hides nothing.
+func (v *Version) hide(i int, hidden map[HouseholdKey]struct{}) error {
+	if i == 0 {
+		return nil
+	}
+	err := output.Each(filepath.Join(v.Layers[i], HouseholdsFile), func(keys []HouseholdKey) error {
+		for _, k := range keys {
+			hidden[k] = struct{}{}
+		}
+		return nil
+	})
+	if err != nil {
+		return &DamagedError{v.Month, err.Error()}
 	}
 	return nil
 }

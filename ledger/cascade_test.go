@@ -55,7 +55,7 @@ func TestCorrectionCascade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before, err := versionStates(aug, nil)
+	before, err := states(context.Background(), aug, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestCorrectionCascade(t *testing.T) {
 	}
 	// The ledger now reads the new months, the bystander untouched.
 	aug, _ = l.Current(month(t, "2025-08"))
-	after, err := versionStates(aug, nil)
+	after, err := states(context.Background(), aug, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,13 +162,4 @@ func contains(s []string, x string) bool {
 		}
 	}
 	return false
-}
-
-// TestCascadeWholeReads runs the cascade test with every keyed read done by reading the whole
-// month, the way taken beyond seekLimit households.
-func TestCascadeWholeReads(t *testing.T) {
-	defer func(n int) { seekLimit = n }(seekLimit)
-	seekLimit = 0
-	TestCorrectionCascade(t)
-	TestCancelAndAdd(t)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kougaku/batch/output"
 	"github.com/kougaku/batch/pipeline"
+	"github.com/kougaku/batch/pqcol"
 	"github.com/kougaku/batch/receipt"
 	"github.com/kougaku/batch/rules"
 )
@@ -60,15 +61,19 @@ func (l *Ledger) first(ctx context.Context, cfg pipeline.Config) (*Result, error
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	hist, err := l.writeHistory(cfg.Month, nil, filepath.Join(tmp, "history.parquet"))
+	hist, err := l.writeHistory(ctx, cfg.Month, nil, cfg.History, filepath.Join(tmp, "history.parquet"))
 	if err != nil {
 		return nil, err
 	}
 	res := &Result{}
-	cfg.History = append(append([]string(nil), cfg.History...), hist)
+	given := cfg.History
+	cfg.History = []string{hist}
 	cfg.KeepMembers = true
 	cfg.BeforeCommit = func(d *output.Dir, s *pipeline.Summary) error {
 		res.Summary, res.Households = s, int(s.Households)
+		if err := l.keepHistory(given); err != nil {
+			return err
+		}
 		adj, err := l.settle(ctx, cfg, d, s, nil, nil, nil, res)
 		res.Adjustments = adj
 		return err
@@ -87,32 +92,26 @@ type hhState struct {
 	tasukai bool
 }
 
-// stateRow is the part of household_month.parquet the ledger compares: reading only these
-// columns is several times cheaper than reading whole rows.
-type stateRow struct {
-	InsurerNo          string `parquet:"insurer_no"`
-	HouseholdID        string `parquet:"household_id"`
-	PriorBenefitMonths int32  `parquet:"prior_benefit_months"`
-	TasukaiApplied     bool   `parquet:"tasukai_applied"`
-	CountsForTasukai   bool   `parquet:"counts_for_tasukai"`
-	BenefitCash        int64  `parquet:"benefit_cash"`
-}
+// stateCols are the columns of household_month.parquet the ledger compares, read alone.
+var stateCols = []string{"insurer_no", "household_id", "prior_benefit_months", "tasukai_applied", "counts_for_tasukai", "benefit_cash"}
 
-func (r *stateRow) key() HouseholdKey { return HouseholdKey{r.InsurerNo, r.HouseholdID} }
-
-func stateOf(r *stateRow) hhState {
-	return hhState{r.BenefitCash, r.CountsForTasukai, r.PriorBenefitMonths, r.TasukaiApplied}
-}
-
-func readStates(path string) (map[HouseholdKey]hhState, error) {
+// states reads the cash and 多数回 status of the households of a version (only those of keys
+// unless it is nil).
+func states(ctx context.Context, v *Version, keys keySet) (map[HouseholdKey]hhState, error) {
 	out := map[HouseholdKey]hhState{}
-	err := output.Each(path, func(rows []stateRow) error {
-		for i := range rows {
-			out[rows[i].key()] = stateOf(&rows[i])
+	err := scanColumns(ctx, v, output.HouseholdMonthFile, stateCols, func(b *pqcol.Batch, i int, key []byte) error {
+		if keys.has(key) {
+			out[parseKey(key)] = hhState{cash: b.Int64s(5).At(i), counts: b.Bools(4).At(i),
+				prior: int32(b.Int64s(2).At(i)), tasukai: b.Bools(3).At(i)}
 		}
 		return nil
 	})
 	return out, err
+}
+
+// runStates reads the states of a run directory's households.
+func runStates(ctx context.Context, m rules.Month, dir string) (map[HouseholdKey]hhState, error) {
+	return states(ctx, &Version{Month: m, Layers: []string{dir}}, nil)
 }
 
 // adjustments lists the affected households whose cash changed, in a stable order.
@@ -145,15 +144,15 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 	full := len(cfg.Members) > 0 // a new members master: the whole month is recomputed
 	var affected map[HouseholdKey]struct{}
 	if !full {
-		if affected, err = affectedHouseholds(v, corr); err != nil {
+		if affected, err = affectedHouseholds(ctx, v, corr); err != nil {
 			return nil, err
 		}
 	}
-	in, err := l.writeInputs(v, affected, corr, tmp, !full)
+	in, err := l.writeInputs(ctx, v, affected, corr, tmp, !full)
 	if err != nil {
 		return nil, err
 	}
-	previous, err := versionStates(v, affected)
+	previous, err := states(ctx, v, newKeySet(affected))
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +162,7 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 			affected[k] = struct{}{}
 		}
 	}
-	hist, err := l.writeHistory(cfg.Month, affected, filepath.Join(tmp, "history.parquet"))
+	hist, err := l.writeHistory(ctx, cfg.Month, affected, cfg.History, filepath.Join(tmp, "history.parquet"))
 	if err != nil {
 		return nil, err
 	}
@@ -173,11 +172,14 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 	if !full {
 		run.Members = []string{in.members}
 	}
-	run.History = append(append([]string(nil), cfg.History...), hist)
+	run.History = []string{hist}
 	run.Corrections, run.KeepMembers = true, full
 	run.BeforeCommit = func(d *output.Dir, s *pipeline.Summary) error {
 		res.Summary = s
-		now, err := readStates(filepath.Join(d.TempPath(), output.HouseholdMonthFile))
+		if err := l.keepHistory(cfg.History); err != nil {
+			return err
+		}
+		now, err := runStates(ctx, cfg.Month, d.TempPath())
 		if err != nil {
 			return err
 		}
@@ -205,7 +207,7 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 // where there is nothing to adjust and every counting household is news to the later months).
 func (l *Ledger) settle(ctx context.Context, cfg pipeline.Config, d *output.Dir, s *pipeline.Summary,
 	layerKeys, affected map[HouseholdKey]struct{}, previous map[HouseholdKey]hhState, res *Result) ([]output.Adjustment, error) {
-	now, err := readStates(filepath.Join(d.TempPath(), output.HouseholdMonthFile))
+	now, err := runStates(ctx, cfg.Month, d.TempPath())
 	if err != nil {
 		return nil, err
 	}
@@ -290,15 +292,27 @@ func (l *Ledger) cascade(ctx context.Context, cfg pipeline.Config, from rules.Mo
 		return nil, err
 	}
 	// counting[m][k]: household k counted for 多数回 in month m (only households of changed).
+	// Months before the ledger count as the kept history says.
 	counting := map[rules.Month]map[HouseholdKey]hhState{}
+	keys := newKeySet(changed)
 	for _, m := range months {
 		v, err := l.Current(m)
 		if err != nil {
 			return nil, err
 		}
-		if counting[m], err = versionStates(v, changed); err != nil {
+		if counting[m], err = states(ctx, v, keys); err != nil {
 			return nil, err
 		}
+	}
+	err = l.eachHistory(ctx, from-10, months[len(months)-1], keys, nil, func(k HouseholdKey, m rules.Month) error {
+		if counting[m] == nil {
+			counting[m] = map[HouseholdKey]hhState{}
+		}
+		counting[m][k] = hhState{counts: true}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	var adj []output.Adjustment
 	for _, m := range months {
@@ -349,16 +363,16 @@ func (l *Ledger) recompute(ctx context.Context, cfg pipeline.Config, v *Version,
 		return nil, nil, err
 	}
 	defer os.RemoveAll(tmp)
-	in, err := l.writeInputs(v, hit, nil, tmp, true)
+	in, err := l.writeInputs(ctx, v, hit, nil, tmp, true)
 	if err != nil {
 		return nil, nil, err
 	}
 	hist := filepath.Join(tmp, "history.parquet")
-	if err := writeParquet(hist, func(w *parquet.GenericWriter[receipt.HistoryRow]) error {
+	if err := writeParquet(hist, func(w *buffered[receipt.HistoryRow]) error {
 		for _, k := range sortedKeys(hit) {
 			for x := v.Month - 11; x < v.Month; x++ {
 				if counting[x][k].counts {
-					if _, err := w.Write([]receipt.HistoryRow{{InsurerNo: k.InsurerNo, HouseholdID: k.HouseholdID, ServiceMonth: x.String()}}); err != nil {
+					if err := w.add(receipt.HistoryRow{InsurerNo: k.InsurerNo, HouseholdID: k.HouseholdID, ServiceMonth: x.String()}); err != nil {
 						return err
 					}
 				}
@@ -370,7 +384,7 @@ func (l *Ledger) recompute(ctx context.Context, cfg pipeline.Config, v *Version,
 	}
 	out := filepath.Join(tmp, "out")
 	run := pipeline.Config{Month: v.Month, Members: []string{in.members}, Receipts: []string{in.receipts},
-		History: append(append([]string(nil), cfg.History...), hist), Out: out, Rules: cfg.Rules,
+		History: []string{hist}, Out: out, Rules: cfg.Rules,
 		AllowProvisional: cfg.AllowProvisional, Workers: cfg.Workers, MemoryBudget: cfg.MemoryBudget,
 		CommandLine: append(append([]string(nil), cfg.CommandLine...), "(cascade "+v.Month.String()+")"), Log: cfg.Log,
 		BeforeCommit: func(d *output.Dir, _ *pipeline.Summary) error {
@@ -379,7 +393,7 @@ func (l *Ledger) recompute(ctx context.Context, cfg pipeline.Config, v *Version,
 	if _, err := pipeline.Run(ctx, run); err != nil {
 		return nil, nil, fmt.Errorf("cascade into %s: %w", v.Month, err)
 	}
-	now, err := readStates(filepath.Join(out, output.HouseholdMonthFile))
+	now, err := runStates(ctx, v.Month, out)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -399,23 +413,6 @@ func (l *Ledger) recompute(ctx context.Context, cfg pipeline.Config, v *Version,
 		return nil, nil, err
 	}
 	return adj, now, nil
-}
-
-// versionStates reads the cash and counting status of the households of a version (only the
-// listed ones unless keys is nil).
-func versionStates(v *Version, keys map[HouseholdKey]struct{}) (map[HouseholdKey]hhState, error) {
-	out := map[HouseholdKey]hhState{}
-	err := scan(v, output.HouseholdMonthFile, (*stateRow).key, func(r *stateRow) error {
-		k := r.key()
-		if keys != nil {
-			if _, ok := keys[k]; !ok {
-				return nil
-			}
-		}
-		out[k] = stateOf(r)
-		return nil
-	})
-	return out, err
 }
 
 // correction is what the ledger needs to know of a correction row before the run.
@@ -451,35 +448,28 @@ func readCorrections(ctx context.Context, paths []string) (map[string]correction
 
 // affectedHouseholds: the households of the corrected receipts as the ledger has them, and
 // the households of the persons the corrections name.
-func affectedHouseholds(v *Version, corr map[string]correction) (map[HouseholdKey]struct{}, error) {
-	type idHousehold struct {
-		ReceiptID   string `parquet:"receipt_id"`
-		InsurerNo   string `parquet:"insurer_no"`
-		HouseholdID string `parquet:"household_id"`
-	}
+func affectedHouseholds(ctx context.Context, v *Version, corr map[string]correction) (map[HouseholdKey]struct{}, error) {
 	out := map[HouseholdKey]struct{}{}
-	persons := map[[2]string]struct{}{}
+	persons := keySet{}
 	for _, c := range corr {
-		persons[[2]string{c.insurer, c.person}] = struct{}{}
+		persons[HouseholdKey{c.insurer, c.person}.String()] = struct{}{}
 	}
-	if err := scan(v, output.ReceiptBenefitFile, func(r *idHousehold) HouseholdKey { return HouseholdKey{r.InsurerNo, r.HouseholdID} },
-		func(r *idHousehold) error {
-			if _, ok := corr[r.ReceiptID]; ok {
-				out[HouseholdKey{r.InsurerNo, r.HouseholdID}] = struct{}{}
+	err := scanColumns(ctx, v, output.ReceiptBenefitFile, []string{"insurer_no", "household_id", "receipt_id"},
+		func(b *pqcol.Batch, i int, key []byte) error {
+			if _, ok := corr[string(b.Bytes(2).At(i))]; ok {
+				out[parseKey(key)] = struct{}{}
 			}
 			return nil
-		}); err != nil {
+		})
+	if err != nil {
 		return nil, err
 	}
-	type personHousehold struct {
-		InsurerNo   string `parquet:"insurer_no"`
-		PersonID    string `parquet:"person_id"`
-		HouseholdID string `parquet:"household_id"`
-	}
-	err := scan(v, pipeline.MembersFile, func(m *personHousehold) HouseholdKey { return HouseholdKey{m.InsurerNo, m.HouseholdID} },
-		func(m *personHousehold) error {
-			if _, ok := persons[[2]string{m.InsurerNo, m.PersonID}]; ok {
-				out[HouseholdKey{m.InsurerNo, m.HouseholdID}] = struct{}{}
+	var person []byte
+	err = scanColumns(ctx, v, pipeline.MembersFile, []string{"insurer_no", "household_id", "person_id"},
+		func(b *pqcol.Batch, i int, key []byte) error {
+			person = appendKey(person, b.Bytes(0).At(i), b.Bytes(2).At(i))
+			if persons.has(person) {
+				out[parseKey(key)] = struct{}{}
 			}
 			return nil
 		})
@@ -488,77 +478,65 @@ func affectedHouseholds(v *Version, corr map[string]correction) (map[HouseholdKe
 
 type inputs struct{ receipts, members string }
 
-// seekLimit: up to this many households, their rows are read by seeking to them; beyond it a
-// whole read of the month is cheaper, since every seek decodes a page of every column.
-var seekLimit = 2000 // a variable so that tests can take both ways
+// receiptCols are the columns of receipt_benefit.parquet a recomputation reads back.
+var receiptCols = []string{"insurer_no", "household_id", "receipt_id", "person_id", "institution_id", "kind",
+	"setting", "prescriber_id", "cost", "copay", "paid", "tokutei"}
+
+// memberCols are the columns of members.parquet, insurer_no and household_id first.
+var memberCols = []string{"insurer_no", "household_id", "person_id", "birth_date", "sex", "valid_from",
+	"valid_to", "category_u70", "category_70", "half_limits_month"}
 
 // writeInputs writes, for the households keys (all when nil), the ledger's receipts (less
 // those the corrections replace or cancel) and, with members set, their member rows, as
 // normalized Parquet inputs of a run.
-func (l *Ledger) writeInputs(v *Version, keys map[HouseholdKey]struct{}, corr map[string]correction, dir string, members bool) (inputs, error) {
+func (l *Ledger) writeInputs(ctx context.Context, v *Version, keys map[HouseholdKey]struct{}, corr map[string]correction, dir string, members bool) (inputs, error) {
 	in := inputs{receipts: filepath.Join(dir, "ledger-receipts.parquet"), members: filepath.Join(dir, "ledger-members.parquet")}
 	month := v.Month.String()
-	err := writeParquet(in.receipts, func(w *parquet.GenericWriter[receipt.Row]) error {
-		buf := make([]receipt.Row, 0, 4096)
-		each := v.Receipts
-		if keys != nil && len(keys) <= seekLimit {
-			each = func(fn func(*output.ReceiptBenefit) error) error {
-				return scanKeys(v, output.ReceiptBenefitFile, keys, fn)
-			}
-		}
-		err := each(func(r *output.ReceiptBenefit) error {
-			if keys != nil {
-				if _, ok := keys[HouseholdKey{r.InsurerNo, r.HouseholdID}]; !ok {
-					return nil
-				}
-			}
-			if _, ok := corr[r.ReceiptID]; ok {
+	want := newKeySet(keys)
+	err := writeParquet(in.receipts, func(w *buffered[receipt.Row]) error {
+		return scanColumns(ctx, v, output.ReceiptBenefitFile, receiptCols, func(b *pqcol.Batch, i int, key []byte) error {
+			if !want.has(key) {
 				return nil
 			}
-			buf = append(buf, receipt.Row{ReceiptID: r.ReceiptID, ServiceMonth: month, InsurerNo: r.InsurerNo,
-				PersonID: r.PersonID, InstitutionID: r.InstitutionID, Kind: r.Kind, Setting: r.Setting,
-				PrescriberID: r.PrescriberID, Cost: r.Cost, Copay: r.Copay, Paid: r.Paid, Tokutei: r.Tokutei})
-			if len(buf) == cap(buf) {
-				if _, err := w.Write(buf); err != nil {
-					return err
-				}
-				buf = buf[:0]
+			id := b.Bytes(2).At(i)
+			if _, ok := corr[string(id)]; ok {
+				return nil
 			}
-			return nil
+			str := func(c int) string { return string(b.Bytes(c).At(i)) }
+			return w.add(receipt.Row{ReceiptID: string(id), ServiceMonth: month, InsurerNo: str(0),
+				PersonID: str(3), InstitutionID: str(4), Kind: str(5), Setting: str(6), PrescriberID: str(7),
+				Cost: b.Int64s(8).At(i), Copay: b.Int64s(9).At(i), Paid: b.Int64s(10).At(i), Tokutei: str(11)})
 		})
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(buf)
-		return err
 	})
 	if err != nil || !members {
 		return in, err
 	}
-	err = writeParquet(in.members, func(w *parquet.GenericWriter[receipt.MemberRow]) error {
-		write := func(m *receipt.MemberRow) error {
-			_, err := w.Write([]receipt.MemberRow{*m})
-			return err
-		}
-		if keys == nil || len(keys) > seekLimit {
-			return v.Members(func(m *receipt.MemberRow) error {
-				if keys != nil {
-					if _, ok := keys[HouseholdKey{m.InsurerNo, m.HouseholdID}]; !ok {
-						return nil
-					}
-				}
-				return write(m)
-			})
-		}
-		return scanKeys(v, pipeline.MembersFile, keys, write)
+	err = writeParquet(in.members, func(w *buffered[receipt.MemberRow]) error {
+		return scanColumns(ctx, v, pipeline.MembersFile, memberCols, func(b *pqcol.Batch, i int, key []byte) error {
+			if !want.has(key) {
+				return nil
+			}
+			str := func(c int) string { return string(b.Bytes(c).At(i)) }
+			return w.add(receipt.MemberRow{InsurerNo: str(0), HouseholdID: str(1), PersonID: str(2),
+				BirthDate: str(3), Sex: str(4), ValidFrom: str(5), ValidTo: str(6), CategoryU70: str(7),
+				Category70: str(8), HalfLimitsMonth: str(9)})
+		})
 	})
 	return in, err
 }
 
-// writeHistory writes the counting months the ledger holds among the 11 before month (for
-// the households keys, all when nil) as a history input.
-func (l *Ledger) writeHistory(month rules.Month, keys map[HouseholdKey]struct{}, path string) (string, error) {
-	return path, writeParquet(path, func(w *parquet.GenericWriter[receipt.HistoryRow]) error {
+// writeHistory writes the counting months among the 11 before month (for the households
+// keys, all when nil) as a history input: the ledger's months, and before them the kept
+// history and the files given.
+func (l *Ledger) writeHistory(ctx context.Context, month rules.Month, keys map[HouseholdKey]struct{}, given []string, path string) (string, error) {
+	want := newKeySet(keys)
+	return path, writeParquet(path, func(w *buffered[receipt.HistoryRow]) error {
+		err := l.eachHistory(ctx, month-11, month, want, given, func(k HouseholdKey, m rules.Month) error {
+			return w.add(receipt.HistoryRow{InsurerNo: k.InsurerNo, HouseholdID: k.HouseholdID, ServiceMonth: m.String()})
+		})
+		if err != nil {
+			return err
+		}
 		for m := month - 11; m < month; m++ {
 			if !l.Has(m) {
 				continue
@@ -567,18 +545,15 @@ func (l *Ledger) writeHistory(month rules.Month, keys map[HouseholdKey]struct{},
 			if err != nil {
 				return err
 			}
-			err = scan(v, output.HouseholdMonthFile, (*stateRow).key, func(r *stateRow) error {
-				if !r.CountsForTasukai {
-					return nil
-				}
-				if keys != nil {
-					if _, ok := keys[HouseholdKey{r.InsurerNo, r.HouseholdID}]; !ok {
+			ms := m.String()
+			err = scanColumns(ctx, v, output.HouseholdMonthFile, []string{"insurer_no", "household_id", "counts_for_tasukai"},
+				func(b *pqcol.Batch, i int, key []byte) error {
+					if !b.Bools(2).At(i) || !want.has(key) {
 						return nil
 					}
-				}
-				_, err := w.Write([]receipt.HistoryRow{{InsurerNo: r.InsurerNo, HouseholdID: r.HouseholdID, ServiceMonth: m.String()}})
-				return err
-			})
+					k := parseKey(key)
+					return w.add(receipt.HistoryRow{InsurerNo: k.InsurerNo, HouseholdID: k.HouseholdID, ServiceMonth: ms})
+				})
 			if err != nil {
 				return err
 			}
@@ -587,17 +562,41 @@ func (l *Ledger) writeHistory(month rules.Month, keys map[HouseholdKey]struct{},
 	})
 }
 
-func writeParquet[T any](path string, fill func(w *parquet.GenericWriter[T]) error) error {
+// buffered writes rows to a Parquet writer in chunks.
+type buffered[T any] struct {
+	w   *parquet.GenericWriter[T]
+	buf []T
+}
+
+func (b *buffered[T]) add(row T) error {
+	b.buf = append(b.buf, row)
+	if len(b.buf) < 4096 {
+		return nil
+	}
+	return b.flush()
+}
+
+func (b *buffered[T]) flush() error {
+	_, err := b.w.Write(b.buf)
+	b.buf = b.buf[:0]
+	return err
+}
+
+func writeParquet[T any](path string, fill func(w *buffered[T]) error) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	w := parquet.NewGenericWriter[T](f)
+	w := &buffered[T]{w: parquet.NewGenericWriter[T](f)}
 	if err := fill(w); err != nil {
 		f.Close()
 		return err
 	}
-	if err := w.Close(); err != nil {
+	if err := w.flush(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := w.w.Close(); err != nil {
 		f.Close()
 		return err
 	}
@@ -609,16 +608,16 @@ func writeParquet[T any](path string, fill func(w *parquet.GenericWriter[T]) err
 }
 
 func writeKeys(path string, keys map[HouseholdKey]struct{}) error {
-	return writeParquet(path, func(w *parquet.GenericWriter[HouseholdKey]) error {
-		_, err := w.Write(sortedKeys(keys))
-		return err
+	return writeParquet(path, func(w *buffered[HouseholdKey]) error {
+		w.buf = sortedKeys(keys)
+		return nil
 	})
 }
 
 func writeAdjustments(dir string, adj []output.Adjustment) error {
-	return writeParquet(filepath.Join(dir, output.AdjustmentsFile), func(w *parquet.GenericWriter[output.Adjustment]) error {
-		_, err := w.Write(adj)
-		return err
+	return writeParquet(filepath.Join(dir, output.AdjustmentsFile), func(w *buffered[output.Adjustment]) error {
+		w.buf = append(w.buf, adj...)
+		return nil
 	})
 }
 

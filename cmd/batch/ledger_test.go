@@ -44,6 +44,49 @@ func monthCash(t *testing.T, dir string, m string) monthPrint {
 	return p
 }
 
+// nearTasukai lists the September receipts of the households whose October has two counting
+// months before it and whose September does not count.
+func nearTasukai(t *testing.T, dir string) map[string]bool {
+	t.Helper()
+	l, err := ledger.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	read := func(m string, fn func(h *output.HouseholdMonth)) *ledger.Version {
+		mm, _ := rules.ParseMonth(m)
+		v, err := l.Current(mm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := v.HouseholdMonths(func(h *output.HouseholdMonth) error { fn(h); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	two := map[[2]string]bool{}
+	read("2025-10", func(h *output.HouseholdMonth) {
+		if h.PriorBenefitMonths == 2 {
+			two[[2]string{h.InsurerNo, h.HouseholdID}] = true
+		}
+	})
+	sep := read("2025-09", func(h *output.HouseholdMonth) {
+		if h.CountsForTasukai {
+			delete(two, [2]string{h.InsurerNo, h.HouseholdID})
+		}
+	})
+	out := map[string]bool{}
+	if err := sep.Receipts(func(r *output.ReceiptBenefit) error {
+		if two[[2]string{r.InsurerNo, r.HouseholdID}] {
+			out[r.ReceiptID] = true
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // TestLedgerKilledCommit kills reruns of a month at random points and always finds the old or
 // the new month, never a mix; then the same rerun succeeds and ends where an uninterrupted one
 // does, the cascade into the next month included.
@@ -64,16 +107,27 @@ func TestLedgerKilledCommit(t *testing.T) {
 			t.Fatalf("%s: %v\n%s", m, err, b)
 		}
 	}
-	// Corrections: 5% of September's receipts, amounts raised fourfold, enough that some
-	// households start counting for 多数回 in September and reach it in October.
+	// Corrections: 5% of September's receipts, amounts raised fourfold; and the receipts of
+	// the households two months short of 多数回 in October that did not count in September,
+	// raised twentyfold, so that September counts for them and October crosses the line.
 	rows, err := output.ReadAll[receipt.Row](filepath.Join(in, synth.ReceiptsDir, "2025-09", "part-0000.parquet"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	edge := nearTasukai(t, base)
+	if len(edge) == 0 {
+		t.Fatal("no receipt of a household two months short of 多数回 in October")
+	}
 	var corr []receipt.Row
-	for i := 0; i < len(rows); i += 20 {
-		r := rows[i]
-		r.Cost, r.Copay, r.Paid = r.Cost*4, r.Copay*4, r.Paid*4
+	for i, r := range rows {
+		switch {
+		case edge[r.ReceiptID]:
+			r.Cost, r.Copay, r.Paid = r.Cost*20, r.Copay*20, r.Paid*20
+		case i%20 == 0:
+			r.Cost, r.Copay, r.Paid = r.Cost*4, r.Copay*4, r.Paid*4
+		default:
+			continue
+		}
 		corr = append(corr, r)
 	}
 	cp := filepath.Join(dir, "corrections.csv")

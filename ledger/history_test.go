@@ -1,0 +1,120 @@
+package ledger
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/kougaku/batch/output"
+	"github.com/kougaku/batch/pipeline"
+	"github.com/kougaku/batch/receipt"
+)
+
+// historyLedger: H1 (ウ) had benefit months in January and February, before the ledger
+// begins; the history saying so is given to April's run only. April (large) counts, May is
+// small, June (large) is H1's fourth benefit month in twelve: 多数回 applies there.
+func historyLedger(t *testing.T) (*Ledger, string) {
+	t.Helper()
+	dir := t.TempDir()
+	l, err := Open(filepath.Join(dir, "ledger"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	members := []receipt.MemberRow{{InsurerNo: "06139999", PersonID: "P1", HouseholdID: "H1", BirthDate: "1980-05-05",
+		Sex: "1", ValidFrom: "2020-01", CategoryU70: "U"}}
+	hist := writeCSV(t, filepath.Join(dir, "history.csv"), func(f *os.File) error {
+		return receipt.WriteHistoryCSV(f, []receipt.HistoryRow{
+			{InsurerNo: "06139999", HouseholdID: "H1", ServiceMonth: "2025-01"},
+			{InsurerNo: "06139999", HouseholdID: "H1", ServiceMonth: "2025-02"},
+		})
+	})
+	plan := map[string]int64{"2025-04": 1000000, "2025-05": 50000, "2025-06": 1000000}
+	for _, m := range []string{"2025-04", "2025-05", "2025-06"} {
+		mp := writeCSV(t, filepath.Join(dir, "members-"+m+".csv"), func(f *os.File) error { return receipt.WriteMembersCSV(f, members) })
+		rp := writeCSV(t, filepath.Join(dir, "receipts-"+m+".csv"), func(f *os.File) error {
+			return receipt.WriteReceiptsCSV(f, []receipt.Row{historyReceipt(m, plan[m])})
+		})
+		cfg := pipeline.Config{Month: month(t, m), Members: []string{mp}, Receipts: []string{rp}, Out: filepath.Join(dir, "out-"+m)}
+		if m == "2025-04" {
+			cfg.History = []string{hist}
+		}
+		if _, err := l.Run(context.Background(), cfg); err != nil {
+			t.Fatalf("%s: %v", m, err)
+		}
+	}
+	return l, dir
+}
+
+func historyReceipt(m string, cost int64) receipt.Row {
+	return receipt.Row{ReceiptID: "R1-" + m, ServiceMonth: m, InsurerNo: "06139999", PersonID: "P1", InstitutionID: "1311111111",
+		Kind: "medical", Setting: "inpatient", Cost: cost, Copay: cost * 3 / 10, Paid: cost * 3 / 10}
+}
+
+// TestHistoryBeforeLedgerKept: the counting months before the ledger, given to one run,
+// still count in the later months' runs, in a rerun and in a cascade's recount, none of
+// which is given them again.
+func TestHistoryBeforeLedgerKept(t *testing.T) {
+	h1 := HouseholdKey{"06139999", "H1"}
+	stateOf := func(t *testing.T, l *Ledger, m string) hhState {
+		t.Helper()
+		v, err := l.Current(month(t, m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := states(context.Background(), v, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st[h1]
+	}
+	rerun := func(t *testing.T, l *Ledger, dir, m string, cost int64) []output.Adjustment {
+		t.Helper()
+		cp := writeCSV(t, filepath.Join(dir, "corr-"+m+".csv"), func(f *os.File) error {
+			return receipt.WriteReceiptsCSV(f, []receipt.Row{historyReceipt(m, cost)})
+		})
+		out := filepath.Join(dir, "rerun-"+m)
+		if _, err := l.Run(context.Background(), pipeline.Config{Month: month(t, m), Receipts: []string{cp}, Out: out}); err != nil {
+			t.Fatal(err)
+		}
+		return readAdjustments(t, out)
+	}
+
+	t.Run("monthly runs", func(t *testing.T) {
+		l, _ := historyLedger(t)
+		defer l.Close()
+		// June: prior Jan, Feb, Apr = 3: 多数回 44,400, cash 300,000 − 44,400.
+		if st := stateOf(t, l, "2025-06"); st.prior != 3 || !st.tasukai || st.cash != 255600 {
+			t.Fatalf("June %+v, want prior 3, 多数回, cash 255,600", st)
+		}
+	})
+	t.Run("rerun", func(t *testing.T) {
+		l, dir := historyLedger(t)
+		defer l.Close()
+		// A June correction to 1,100,000 keeps 多数回: 330,000 − 44,400 = 285,600.
+		adj := rerun(t, l, dir, "2025-06", 1100000)
+		want := output.Adjustment{InsurerNo: "06139999", HouseholdID: "H1", ServiceMonth: "2025-06",
+			PreviousCash: 255600, NewCash: 285600, Delta: 30000, Cause: output.CauseCorrectedReceipts}
+		if len(adj) != 1 || adj[0] != want {
+			t.Fatalf("adjustments %+v, want %+v", adj, want)
+		}
+		if st := stateOf(t, l, "2025-06"); st.prior != 3 {
+			t.Errorf("June's prior after the rerun %d, want 3", st.prior)
+		}
+	})
+	t.Run("cascade", func(t *testing.T) {
+		l, dir := historyLedger(t)
+		defer l.Close()
+		// May corrected to 600,000: May's prior is 3 (Jan, Feb, Apr), so 多数回 applies there,
+		// 180,000 − 44,400; May counts now, June's prior becomes 4, still 多数回: no change.
+		adj := rerun(t, l, dir, "2025-05", 600000)
+		want := output.Adjustment{InsurerNo: "06139999", HouseholdID: "H1", ServiceMonth: "2025-05",
+			PreviousCash: 0, NewCash: 135600, Delta: 135600, Cause: output.CauseCorrectedReceipts}
+		if len(adj) != 1 || adj[0] != want {
+			t.Fatalf("adjustments %+v, want only %+v", adj, want)
+		}
+		if st := stateOf(t, l, "2025-06"); st.cash != 255600 || !st.tasukai {
+			t.Errorf("June after the cascade %+v, want 多数回 and cash 255,600 unchanged", st)
+		}
+	})
+}

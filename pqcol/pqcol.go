@@ -1,0 +1,433 @@
+// Package pqcol reads chosen columns of a Parquet file page by page into typed views, without
+// building rows: the fast way to scan a few columns of many rows (the ledger's keys and
+// states, the receipts and members inputs).
+//
+// Invariants:
+//   - A Batch is a window of consecutive rows in which every chosen column's values come from
+//     one decoded page, so its views point into parquet-go's page buffers without copying
+//     (dictionary columns keep their indexes and share the chunk's dictionary). Views are valid
+//     only during the callback that receives the Batch.
+//   - Batches cover the file's rows in order, each exactly once; Batch.First is the 0-based
+//     row number of the batch's first row.
+//   - Only plain top-level columns are read (no repetition); an optional column's nulls are
+//     reported by the views, never turned into values silently.
+package pqcol
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/parquet-go/parquet-go"
+)
+
+// Reader reads chosen columns of one Parquet file.
+type Reader struct {
+	path  string
+	file  *os.File
+	pf    *parquet.File
+	names []string
+	leaf  []int          // leaf column index of each chosen column
+	kind  []parquet.Kind // physical type of each chosen column
+}
+
+// Open opens path to read the named columns. Every name must be a plain top-level column.
+func Open(path string, columns ...string) (*Reader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipBloomFilters(true))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: parquet: %w", path, err)
+	}
+	r := &Reader{path: path, file: f, pf: pf, names: columns}
+	for _, name := range columns {
+		leaf, ok := pf.Schema().Lookup(name)
+		if !ok {
+			f.Close()
+			return nil, fmt.Errorf("%s: no column %s", path, name)
+		}
+		if len(leaf.Path) != 1 || leaf.Node.Repeated() || !leaf.Node.Leaf() {
+			f.Close()
+			return nil, fmt.Errorf("%s: column %s is not a plain column", path, name)
+		}
+		r.leaf = append(r.leaf, leaf.ColumnIndex)
+		r.kind = append(r.kind, leaf.Node.Type().Kind())
+	}
+	return r, nil
+}
+
+// Has reports whether the file at path has a column of that name.
+func (r *Reader) Has(name string) bool {
+	_, ok := r.pf.Schema().Lookup(name)
+	return ok
+}
+
+// Kind is the physical type of the i-th chosen column.
+func (r *Reader) Kind(i int) parquet.Kind { return r.kind[i] }
+
+// NumRows is the number of rows of the file.
+func (r *Reader) NumRows() int64 { return r.pf.NumRows() }
+
+// Close closes the file.
+func (r *Reader) Close() error { return r.file.Close() }
+
+// Batch is a window of rows of the chosen columns.
+type Batch struct {
+	First int64 // row number in the file of the batch's first row, from 0
+	Len   int
+	cols  []cursor
+	start []int // per column, the window's start in its page
+}
+
+// Bytes is the view of a BYTE_ARRAY column.
+func (b *Batch) Bytes(c int) Bytes { return b.cols[c].bytes.slice(b.start[c], b.Len) }
+
+// Int64s is the view of an INT64 or INT32 column (widened).
+func (b *Batch) Int64s(c int) Ints {
+	x := &b.cols[c]
+	s := b.start[c]
+	out := Ints{v: x.ints[s : s+b.Len]}
+	if x.null != nil {
+		out.null = x.null[s : s+b.Len]
+	}
+	return out
+}
+
+// Bools is the view of a BOOLEAN column.
+func (b *Batch) Bools(c int) Bools {
+	x := &b.cols[c]
+	s := b.start[c]
+	out := Bools{v: x.bools[s : s+b.Len]}
+	if x.null != nil {
+		out.null = x.null[s : s+b.Len]
+	}
+	return out
+}
+
+// Bytes holds the values of a byte-array column over a batch.
+type Bytes struct {
+	data []byte
+	offs []uint32 // value k is data[offs[k]:offs[k+1]]
+	idx  []int32  // row i is value idx[i] (-1: null); nil: row i is value i
+}
+
+// At is row i's value (nil when null). The slice is valid during the callback only.
+func (v Bytes) At(i int) []byte {
+	k := i
+	if v.idx != nil {
+		if k = int(v.idx[i]); k < 0 {
+			return nil
+		}
+	}
+	return v.data[v.offs[k]:v.offs[k+1]]
+}
+
+// Null reports whether row i is null.
+func (v Bytes) Null(i int) bool { return v.idx != nil && v.idx[i] < 0 }
+
+func (v Bytes) slice(start, n int) Bytes {
+	if v.idx != nil {
+		v.idx = v.idx[start : start+n]
+	} else {
+		v.offs = v.offs[start : start+n+1]
+	}
+	return v
+}
+
+// Ints holds the values of an integer column over a batch.
+type Ints struct {
+	v    []int64
+	null []bool
+}
+
+// At is row i's value (0 when null).
+func (v Ints) At(i int) int64 { return v.v[i] }
+
+// Null reports whether row i is null.
+func (v Ints) Null(i int) bool { return v.null != nil && v.null[i] }
+
+// Bools holds the values of a boolean column over a batch.
+type Bools struct {
+	v    []bool
+	null []bool
+}
+
+// At is row i's value (false when null).
+func (v Bools) At(i int) bool { return v.v[i] }
+
+// Null reports whether row i is null.
+func (v Bools) Null(i int) bool { return v.null != nil && v.null[i] }
+
+// cursor is one column's current page, decoded into a view.
+type cursor struct {
+	kind  parquet.Kind
+	pages parquet.Pages
+	page  parquet.Page
+	n     int // rows of the current page
+	pos   int // next row of the current page
+	bytes Bytes
+	ints  []int64
+	bools []bool
+	null  []bool
+	// scratch buffers reused from page to page
+	idxBuf  []int32
+	intBuf  []int64
+	boolBuf []bool
+	nullBuf []bool
+}
+
+// maxBatch caps a batch, so that the callbacks' work stays in cache.
+const maxBatch = 8192
+
+// Scan calls fn with the batches of the file's rows in order. It stops at fn's first error,
+// or when ctx is done (checked between batches).
+func (r *Reader) Scan(ctx context.Context, fn func(*Batch) error) error {
+	var first int64
+	for _, rg := range r.pf.RowGroups() {
+		if err := r.scanGroup(ctx, rg, &first, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Reader) scanGroup(ctx context.Context, rg parquet.RowGroup, first *int64, fn func(*Batch) error) error {
+	chunks := rg.ColumnChunks()
+	b := &Batch{cols: make([]cursor, len(r.leaf)), start: make([]int, len(r.leaf))}
+	for i, leaf := range r.leaf {
+		b.cols[i].kind = r.kind[i]
+		b.cols[i].pages = chunks[leaf].Pages()
+	}
+	defer func() {
+		for i := range b.cols {
+			b.cols[i].release()
+			b.cols[i].pages.Close()
+		}
+	}()
+	left := rg.NumRows()
+	for left > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := maxBatch
+		for i := range b.cols {
+			c := &b.cols[i]
+			for c.pos == c.n {
+				if err := c.next(); err != nil {
+					return r.pageError(i, *first, err)
+				}
+			}
+			n = min(n, c.n-c.pos)
+			b.start[i] = c.pos
+		}
+		n = int(min(int64(n), left))
+		b.First, b.Len = *first, n
+		if len(b.cols) == 0 {
+			n = int(min(left, maxBatch))
+			b.Len = n
+		}
+		if err := fn(b); err != nil {
+			return err
+		}
+		for i := range b.cols {
+			b.cols[i].pos += n
+		}
+		*first += int64(n)
+		left -= int64(n)
+	}
+	return nil
+}
+
+func (r *Reader) pageError(col int, row int64, err error) error {
+	if errors.Is(err, io.EOF) {
+		err = errors.New("column ends before its row group")
+	}
+	return fmt.Errorf("%s: column %s near row %d: %w", r.path, r.names[col], row+1, err)
+}
+
+func (c *cursor) release() {
+	if c.page != nil {
+		parquet.Release(c.page)
+		c.page = nil
+	}
+}
+
+// next reads and decodes the column's next page.
+func (c *cursor) next() error {
+	c.release()
+	p, err := c.pages.ReadPage()
+	if err != nil {
+		return err
+	}
+	c.page, c.n, c.pos = p, int(p.NumValues()), 0
+	if len(p.RepetitionLevels()) > 0 {
+		return errors.New("repeated values")
+	}
+	levels := p.DefinitionLevels()
+	nulls := len(levels) > 0 && p.NumNulls() > 0
+	c.null = nil
+	if nulls {
+		c.nullBuf = grow(c.nullBuf, c.n)
+		for i, l := range levels {
+			c.nullBuf[i] = l == 0
+		}
+		c.null = c.nullBuf
+	}
+	data := p.Data()
+	dict := p.Dictionary()
+	switch c.kind {
+	case parquet.ByteArray:
+		return c.decodeBytes(data.ByteArray, dict, nulls)
+	case parquet.Int64, parquet.Int32:
+		return c.decodeInts(p, dict, nulls)
+	case parquet.Boolean:
+		return c.decodeBools(p, dict, nulls)
+	}
+	return fmt.Errorf("unsupported type %s", c.kind)
+}
+
+func (c *cursor) decodeBytes(plain func() ([]byte, []uint32), dict parquet.Dictionary, nulls bool) error {
+	if dict != nil {
+		d := dict.Page().Data()
+		c.bytes.data, c.bytes.offs = d.ByteArray()
+		page := c.page.Data()
+		idx := page.Int32()
+		if !nulls {
+			if len(idx) < c.n {
+				return errors.New("short page")
+			}
+			c.bytes.idx = idx
+			return nil
+		}
+		c.bytes.idx = c.spread(idx)
+		return nil
+	}
+	c.bytes.data, c.bytes.offs = plain()
+	if !nulls {
+		if len(c.bytes.offs) < c.n+1 {
+			return errors.New("short page")
+		}
+		c.bytes.idx = nil
+		return nil
+	}
+	c.idxBuf = grow(c.idxBuf, c.n)
+	k := int32(0)
+	for i := range c.n {
+		if c.null[i] {
+			c.idxBuf[i] = -1
+		} else {
+			c.idxBuf[i] = k
+			k++
+		}
+	}
+	c.bytes.idx = c.idxBuf
+	return nil
+}
+
+// spread lays the non-null dictionary indexes out over the rows, -1 on nulls.
+func (c *cursor) spread(idx []int32) []int32 {
+	c.idxBuf = grow(c.idxBuf, c.n)
+	k := 0
+	for i := range c.n {
+		if c.null[i] || k >= len(idx) {
+			c.idxBuf[i] = -1
+		} else {
+			c.idxBuf[i] = idx[k]
+			k++
+		}
+	}
+	return c.idxBuf
+}
+
+// values returns the page's non-null values as int64, looked up in the dictionary if any.
+func (c *cursor) decodeInts(p parquet.Page, dict parquet.Dictionary, nulls bool) error {
+	src := p.Data()
+	if dict != nil {
+		src = dict.Page().Data()
+	}
+	var plain []int64
+	switch c.kind {
+	case parquet.Int64:
+		plain = src.Int64()
+	default:
+		v32 := src.Int32()
+		c.intBuf = grow(c.intBuf, len(v32))
+		for i, v := range v32 {
+			c.intBuf[i] = int64(v)
+		}
+		plain = c.intBuf[:len(v32)]
+	}
+	if dict == nil && !nulls {
+		if len(plain) < c.n {
+			return errors.New("short page")
+		}
+		c.ints = plain
+		return nil
+	}
+	out := make([]int64, c.n) // dictionaries and nulls of integers are rare: no reuse
+	var idx []int32
+	if dict != nil {
+		d := p.Data()
+		idx = d.Int32()
+	}
+	k := 0
+	for i := range c.n {
+		if nulls && c.null[i] {
+			continue
+		}
+		j := k
+		if idx != nil {
+			if k >= len(idx) {
+				return errors.New("short page")
+			}
+			j = int(idx[k])
+		}
+		if j >= len(plain) {
+			return errors.New("short page")
+		}
+		out[i] = plain[j]
+		k++
+	}
+	c.ints = out
+	return nil
+}
+
+func (c *cursor) decodeBools(p parquet.Page, dict parquet.Dictionary, nulls bool) error {
+	if dict != nil {
+		return errors.New("dictionary-encoded booleans")
+	}
+	d := p.Data()
+	bits := d.Boolean()
+	c.boolBuf = grow(c.boolBuf, c.n)
+	k := 0
+	for i := range c.n {
+		if nulls && c.null[i] {
+			c.boolBuf[i] = false
+			continue
+		}
+		if k/8 >= len(bits) {
+			return errors.New("short page")
+		}
+		c.boolBuf[i] = bits[k/8]&(1<<(k%8)) != 0
+		k++
+	}
+	c.bools = c.boolBuf
+	return nil
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}

@@ -27,12 +27,14 @@ test: vet
 	$(GO) test -count=1 ./...
 	$(GO) test ./receipt -run '^$$' -fuzz '^FuzzReadUKE$$' -fuzztime 10s -fuzzminimizetime 3s
 	$(GO) test ./receipt -run '^$$' -fuzz '^FuzzReadReceiptsCSV$$' -fuzztime 10s
+	$(GO) test ./pqcol -run '^$$' -fuzz '^FuzzScan$$' -fuzztime 10s -fuzzminimizetime 2s
 
 # Longer fuzzing of every parser (make test runs each target's seed corpus only).
 FUZZTIME ?= 60s
 fuzz:
 	$(GO) test ./receipt -run '^$$' -fuzz '^FuzzReadUKE$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s
 	$(GO) test ./receipt -run '^$$' -fuzz '^FuzzReadReceiptsCSV$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./pqcol -run '^$$' -fuzz '^FuzzScan$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 
 # Benchmarks: the rules alone, then the batch end to end on a generated month.
 bench: build

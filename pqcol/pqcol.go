@@ -33,8 +33,13 @@ type Reader struct {
 	kind  []parquet.Kind // physical type of each chosen column
 }
 
-// Open opens path to read the named columns. Every name must be a plain top-level column.
-func Open(path string, columns ...string) (*Reader, error) {
+// Open opens path to read the named columns (see Select).
+func Open(path string, columns ...string) (r *Reader, err error) {
+	defer func() {
+		if p := recover(); p != nil { // parquet-go panics on some malformed footers
+			r, err = nil, fmt.Errorf("%s: damaged file: %v", path, p)
+		}
+	}()
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -49,27 +54,39 @@ func Open(path string, columns ...string) (*Reader, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s: parquet: %w", path, err)
 	}
-	r := &Reader{path: path, file: f, pf: pf, names: columns}
-	for _, name := range columns {
-		leaf, ok := pf.Schema().Lookup(name)
-		if !ok {
-			f.Close()
-			return nil, fmt.Errorf("%s: no column %s", path, name)
-		}
-		if len(leaf.Path) != 1 || leaf.Node.Repeated() || !leaf.Node.Leaf() {
-			f.Close()
-			return nil, fmt.Errorf("%s: column %s is not a plain column", path, name)
-		}
-		r.leaf = append(r.leaf, leaf.ColumnIndex)
-		r.kind = append(r.kind, leaf.Node.Type().Kind())
+	r = &Reader{path: path, file: f, pf: pf}
+	if err := r.Select(columns...); err != nil {
+		f.Close()
+		return nil, err
 	}
 	return r, nil
 }
 
-// Has reports whether the file at path has a column of that name.
-func (r *Reader) Has(name string) bool {
-	_, ok := r.pf.Schema().Lookup(name)
-	return ok
+// Select chooses the columns Scan reads, in the order of the views. Every name must be a
+// plain top-level column of the file.
+func (r *Reader) Select(columns ...string) error {
+	r.names, r.leaf, r.kind = columns, nil, nil
+	for _, name := range columns {
+		leaf, ok := r.pf.Schema().Lookup(name)
+		if !ok {
+			return fmt.Errorf("%s: no column %s", r.path, name)
+		}
+		if len(leaf.Path) != 1 || leaf.Node.Repeated() || !leaf.Node.Leaf() {
+			return fmt.Errorf("%s: column %s is not a plain column", r.path, name)
+		}
+		r.leaf = append(r.leaf, leaf.ColumnIndex)
+		r.kind = append(r.kind, leaf.Node.Type().Kind())
+	}
+	return nil
+}
+
+// Lookup tells whether the file has a column of that name, and its physical type.
+func (r *Reader) Lookup(name string) (parquet.Kind, bool) {
+	leaf, ok := r.pf.Schema().Lookup(name)
+	if !ok {
+		return 0, false
+	}
+	return leaf.Node.Type().Kind(), true
 }
 
 // Kind is the physical type of the i-th chosen column.
@@ -191,10 +208,28 @@ const maxBatch = 8192
 
 // Scan calls fn with the batches of the file's rows in order. It stops at fn's first error,
 // or when ctx is done (checked between batches).
-func (r *Reader) Scan(ctx context.Context, fn func(*Batch) error) error {
+//
+// A damaged file gives an error, never a panic: parquet-go panics on some malformed pages,
+// and those panics are turned into errors here (fn's own panics are not caught).
+func (r *Reader) Scan(ctx context.Context, fn func(*Batch) error) (err error) {
+	inFn := false
+	defer func() {
+		if p := recover(); p != nil {
+			if inFn {
+				panic(p)
+			}
+			err = fmt.Errorf("%s: damaged file: %v", r.path, p)
+		}
+	}()
+	call := func(b *Batch) error {
+		inFn = true
+		err := fn(b)
+		inFn = false // left true when fn panics, so that its panic goes on up
+		return err
+	}
 	var first int64
 	for _, rg := range r.pf.RowGroups() {
-		if err := r.scanGroup(ctx, rg, &first, fn); err != nil {
+		if err := r.scanGroup(ctx, rg, &first, call); err != nil {
 			return err
 		}
 	}
@@ -270,6 +305,9 @@ func (c *cursor) next() error {
 		return err
 	}
 	c.page, c.n, c.pos = p, int(p.NumValues()), 0
+	if c.n < 0 {
+		return fmt.Errorf("page of %d values", c.n)
+	}
 	if len(p.RepetitionLevels()) > 0 {
 		return errors.New("repeated values")
 	}

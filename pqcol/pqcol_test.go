@@ -195,3 +195,51 @@ func TestScanDamagedFile(t *testing.T) {
 		t.Fatal("a damaged file scanned without error")
 	}
 }
+
+// FuzzScan: whatever the bytes, opening and scanning return an error or read every row,
+// never panic.
+func FuzzScan(f *testing.F) {
+	dir := f.TempDir()
+	for i, opts := range [][]parquet.WriterOption{nil, {parquet.PageBufferSize(512), parquet.MaxRowsPerRowGroup(40)}} {
+		path := filepath.Join(dir, fmt.Sprintf("seed%d.parquet", i))
+		out, err := os.Create(path)
+		if err != nil {
+			f.Fatal(err)
+		}
+		w := parquet.NewGenericWriter[sample](out, opts...)
+		if _, err := w.Write(makeRows(100, uint64(i))); err != nil {
+			f.Fatal(err)
+		}
+		w.Close()
+		out.Close()
+		data, _ := os.ReadFile(path)
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), "f.parquet")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Open(path, "id", "kind", "cost", "small", "flag", "note", "note_dict", "amount", "maybe")
+		if err != nil {
+			return
+		}
+		defer r.Close()
+		var n int64
+		err = r.Scan(context.Background(), func(b *Batch) error {
+			for i := range b.Len {
+				b.Bytes(0).At(i)
+				b.Bytes(1).At(i)
+				b.Int64s(2).At(i)
+				b.Bools(4).At(i)
+				b.Bytes(6).At(i)
+				b.Int64s(7).At(i)
+			}
+			n += int64(b.Len)
+			return nil
+		})
+		if err == nil && n != r.NumRows() {
+			t.Fatalf("read %d rows of %d without error", n, r.NumRows())
+		}
+	})
+}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 )
 
@@ -16,51 +15,40 @@ import (
 // master would misjudge every receipt of that person, so it stops the run with a *FileError
 // that points at the row. fn's error stops the read and is returned as is.
 func ReadMembers(ctx context.Context, file string, fn func(m MemberRow, source string) error) error {
-	return readTable(ctx, file, memberColumns, memberRequired, memberFromCSV, trimMember, checkMember, fn)
+	return readTable(ctx, file, memberColumns, memberRequired, memberFromCSV, checkMember, fn)
 }
 
 // ReadHistory streams the counting-month history table (CSV or Parquet) to fn, like
 // ReadMembers: a bad row is a *FileError.
 func ReadHistory(ctx context.Context, file string, fn func(h HistoryRow, source string) error) error {
-	return readTable(ctx, file, historyColumns, historyRequired, historyFromCSV, trimHistory, checkHistory, fn)
+	return readTable(ctx, file, historyColumns, historyRequired, historyFromCSV, checkHistory, fn)
 }
 
-// readTable reads a small master table of row type T from CSV (fromCSV builds T from the
-// record's values in columns order) or Parquet (trim cleans the decoded T), checks every row
-// and passes it to fn.
+// readTable reads a master table of row type T from CSV or Parquet (fromCSV builds T from
+// the row's trimmed values in columns order), checks every row and passes it to fn.
 func readTable[T any](ctx context.Context, file string, columns, required []string,
-	fromCSV func(v []string) T, trim func(*T), check func(*T) error,
+	fromCSV func(v []string) T, check func(*T) error,
 	fn func(T, string) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	deliver := func(row *T, line int64) error {
-		if err := check(row); err != nil {
+	deliver := func(v []string, line int64) error {
+		row := fromCSV(v)
+		if err := check(&row); err != nil {
 			return &FileError{File: file, Line: line, Err: err}
 		}
-		return fn(*row, position(file, line))
+		return fn(row, position(file, line))
 	}
 	switch formatOf(file) {
 	case extParquet:
-		return readParquet(ctx, file, required, func(rows []T, first int64) error {
-			for i := range rows {
-				trim(&rows[i])
-				if err := deliver(&rows[i], first+int64(i)); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		return readTableParquet(ctx, file, columns, required, deliver)
 	case extCSV:
 		f, err := os.Open(file)
 		if err != nil {
 			return &FileError{File: file, Err: err}
 		}
 		defer f.Close()
-		return readTableCSV(ctx, file, f, columns, required, func(v []string, line int64) error {
-			row := fromCSV(v)
-			return deliver(&row, line)
-		})
+		return readTableCSV(ctx, file, f, columns, required, deliver)
 	}
 	return &FileError{File: file, Err: errors.New("unknown input format: want a .csv or .parquet file")}
 }
@@ -122,19 +110,6 @@ func memberFromCSV(v []string) MemberRow {
 
 func historyFromCSV(v []string) HistoryRow {
 	return HistoryRow{InsurerNo: v[hInsurerNo], HouseholdID: v[hHouseholdID], ServiceMonth: v[hServiceMonth]}
-}
-
-func trimMember(m *MemberRow) {
-	for _, p := range []*string{&m.InsurerNo, &m.PersonID, &m.HouseholdID, &m.BirthDate, &m.Sex,
-		&m.ValidFrom, &m.ValidTo, &m.CategoryU70, &m.Category70, &m.HalfLimitsMonth} {
-		*p = strings.TrimSpace(*p)
-	}
-}
-
-func trimHistory(h *HistoryRow) {
-	h.InsurerNo = strings.TrimSpace(h.InsurerNo)
-	h.HouseholdID = strings.TrimSpace(h.HouseholdID)
-	h.ServiceMonth = strings.TrimSpace(h.ServiceMonth)
 }
 
 // checkMember checks a member row against the contract's formats and codes, and that its

@@ -163,3 +163,14 @@ func contains(s []string, x string) bool {
 	}
 	return false
 }
+
+// TestCascadeWholeReads runs the cascade tests with every keyed read done by reading the
+// whole file, the way taken beyond seekLimit households (the tests' few households otherwise
+// take the way of seeking to their pages).
+func TestCascadeWholeReads(t *testing.T) {
+	defer func(n int) { seekLimit = n }(seekLimit)
+	seekLimit = 0
+	TestCorrectionCascade(t)
+	TestCancelAndAdd(t)
+	TestHistoryBeforeLedgerKept(t)
+}

@@ -74,7 +74,7 @@ func (l *Ledger) keptHistory() ([]string, error) {
 // eachHistory calls fn for the counting months in [lo, hi) that the ledger does not hold,
 // of the households keys (all when nil), from the kept history and the files extra. A
 // household month may come more than once.
-func (l *Ledger) eachHistory(ctx context.Context, lo, hi rules.Month, keys keySet, extra []string, fn func(k HouseholdKey, m rules.Month) error) error {
+func (l *Ledger) eachHistory(ctx context.Context, lo, hi rules.Month, keys *keySet, extra []string, fn func(k HouseholdKey, m rules.Month) error) error {
 	kept, err := l.keptHistory()
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"cmp"
+	"hash/maphash"
 	"slices"
 	"strings"
 )
@@ -19,26 +20,72 @@ func sortedKeys(m map[HouseholdKey]struct{}) []HouseholdKey {
 
 // keySet holds households in the form HouseholdKey.String gives, insurer_no NUL household_id:
 // a row's key bytes, built in a reused buffer by appendKey, are looked up without allocating.
-type keySet map[string]struct{}
+// A nil *keySet holds every household.
+//
+// Scans look up every row of a file, and most rows are not in the set: a one-hash Bloom
+// filter (a bit per hash, 16 bits a key, small enough to stay in cache) turns most of those
+// away before the map, whose probe is a cache miss.
+type keySet struct {
+	m    map[string]struct{}
+	bits []uint64
+	seed maphash.Seed
+}
 
-func newKeySet(m map[HouseholdKey]struct{}) keySet {
+func newKeys() *keySet { return &keySet{m: map[string]struct{}{}, seed: maphash.MakeSeed()} }
+
+func newKeySet(m map[HouseholdKey]struct{}) *keySet {
 	if m == nil {
 		return nil
 	}
-	s := make(keySet, len(m))
+	s := newKeys()
 	for k := range m {
-		s[k.String()] = struct{}{}
+		s.add(k.String())
 	}
 	return s
 }
 
+func (s *keySet) add(key string) {
+	if _, ok := s.m[key]; ok {
+		return
+	}
+	s.m[key] = struct{}{}
+	if len(s.m)*16 > len(s.bits)*64 {
+		s.bits = make([]uint64, max(64, 2*len(s.bits))) // rebuilt from every key
+		for k := range s.m {
+			s.set(maphash.String(s.seed, k))
+		}
+		return
+	}
+	s.set(maphash.String(s.seed, key))
+}
+
+func (s *keySet) set(h uint64) {
+	i := h & uint64(len(s.bits)*64-1)
+	s.bits[i/64] |= 1 << (i % 64)
+}
+
 // has reports whether the key bytes are in s; a nil set holds every household.
-func (s keySet) has(key []byte) bool {
+func (s *keySet) has(key []byte) bool {
 	if s == nil {
 		return true
 	}
-	_, ok := s[string(key)]
+	if len(s.m) == 0 {
+		return false
+	}
+	i := maphash.Bytes(s.seed, key) & uint64(len(s.bits)*64-1)
+	if s.bits[i/64]&(1<<(i%64)) == 0 {
+		return false
+	}
+	_, ok := s.m[string(key)]
 	return ok
+}
+
+// size is the number of households in s (-1 for the set of all).
+func (s *keySet) size() int {
+	if s == nil {
+		return -1
+	}
+	return len(s.m)
 }
 
 func appendKey(buf, a, b []byte) []byte {

@@ -27,7 +27,7 @@ func (k HouseholdKey) String() string { return k.InsurerNo + "\x00" + k.Househol
 // layer without the households a newer one holds. A layer without the file (members are kept
 // in the first layer only) is passed over.
 func scan[T any](v *Version, file string, key func(*T) HouseholdKey, fn func(*T) error) error {
-	hidden := keySet{}
+	hidden := newKeys()
 	for i := len(v.Layers) - 1; i >= 0; i-- {
 		path := filepath.Join(v.Layers[i], file)
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
@@ -35,10 +35,8 @@ func scan[T any](v *Version, file string, key func(*T) HouseholdKey, fn func(*T)
 		}
 		err := output.Each(path, func(rows []T) error {
 			for k := range rows {
-				if len(hidden) > 0 {
-					if _, ok := hidden[key(&rows[k]).String()]; ok {
-						continue
-					}
+				if hidden.size() > 0 && hidden.has([]byte(key(&rows[k]).String())) {
+					continue
 				}
 				if err := fn(&rows[k]); err != nil {
 					return err
@@ -89,14 +87,33 @@ type callerError struct{ err error }
 
 func (e callerError) Error() string { return e.err.Error() }
 
+// seekLimit: up to this many households, a keyed read finds their rows from the household
+// columns alone and then decodes only the pages that hold them (a cascade's few households of
+// a month); beyond it the file is read whole, since the pages would nearly all be touched.
+var seekLimit = 20_000 // a variable so that tests can take both ways
+
 // scanColumns streams the chosen columns of one file of a version with the layering of scan:
 // the newest layer first, then each older layer without the households a newer one holds.
-// cols must begin with insurer_no and household_id. fn gets each row as its batch and index,
-// and the row's household key bytes (see keySet); they are valid during the call only.
-// Reading columns page by page this way is some thirty times faster than decoding rows.
-func scanColumns(ctx context.Context, v *Version, file string, cols []string, fn func(b *pqcol.Batch, i int, key []byte) error) error {
-	hidden := keySet{}
+// Only the rows of the households keys are passed on (every row when keys is nil). cols must
+// begin with insurer_no and household_id. fn gets each row as its batch and index, and the
+// row's household key bytes (see keySet); they are valid during the call only. Reading
+// columns page by page this way is some thirty times faster than decoding rows.
+func scanColumns(ctx context.Context, v *Version, file string, cols []string, keys *keySet, fn func(b *pqcol.Batch, i int, key []byte) error) error {
+	hidden := newKeys()
 	var key []byte
+	each := func(b *pqcol.Batch) error {
+		ins, hh := b.Bytes(0), b.Bytes(1)
+		for j := range b.Len {
+			key = appendKey(key, ins.At(j), hh.At(j))
+			if !keys.has(key) || (hidden.size() > 0 && hidden.has(key)) {
+				continue
+			}
+			if err := fn(b, j, key); err != nil {
+				return callerError{err}
+			}
+		}
+		return nil
+	}
 	for i := len(v.Layers) - 1; i >= 0; i-- {
 		path := filepath.Join(v.Layers[i], file)
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
@@ -106,19 +123,16 @@ func scanColumns(ctx context.Context, v *Version, file string, cols []string, fn
 		if err != nil {
 			return &DamagedError{v.Month, err.Error()}
 		}
-		err = r.Scan(ctx, func(b *pqcol.Batch) error {
-			ins, hh := b.Bytes(0), b.Bytes(1)
-			for j := range b.Len {
-				key = appendKey(key, ins.At(j), hh.At(j))
-				if len(hidden) > 0 && hidden.has(key) {
-					continue
-				}
-				if err := fn(b, j, key); err != nil {
-					return callerError{err}
+		if keys != nil && keys.size() <= seekLimit {
+			var ranges [][2]int64
+			if ranges, err = keyRanges(ctx, r, keys, hidden); err == nil {
+				if err = r.Select(cols...); err == nil {
+					err = r.ScanRanges(ctx, ranges, each)
 				}
 			}
-			return nil
-		})
+		} else {
+			err = r.Scan(ctx, each)
+		}
 		r.Close()
 		var ce callerError
 		switch {
@@ -136,15 +150,42 @@ func scanColumns(ctx context.Context, v *Version, file string, cols []string, fn
 	return nil
 }
 
+// keyRanges reads the household columns of r and returns the ranges of rows of the households
+// keys that hidden does not hide.
+func keyRanges(ctx context.Context, r *pqcol.Reader, keys, hidden *keySet) ([][2]int64, error) {
+	if err := r.Select("insurer_no", "household_id"); err != nil {
+		return nil, err
+	}
+	var ranges [][2]int64
+	var key []byte
+	err := r.Scan(ctx, func(b *pqcol.Batch) error {
+		ins, hh := b.Bytes(0), b.Bytes(1)
+		for j := range b.Len {
+			key = appendKey(key, ins.At(j), hh.At(j))
+			if !keys.has(key) || (hidden.size() > 0 && hidden.has(key)) {
+				continue
+			}
+			row := b.First + int64(j)
+			if n := len(ranges); n > 0 && ranges[n-1][1] == row {
+				ranges[n-1][1]++
+			} else {
+				ranges = append(ranges, [2]int64{row, row + 1})
+			}
+		}
+		return nil
+	})
+	return ranges, err
+}
+
 // hideKeys adds the households layer i holds in full to hidden, so that older layers' rows of
 // them are passed over. The first layer holds the whole month and hides nothing.
-func (v *Version) hideKeys(i int, hidden keySet) error {
+func (v *Version) hideKeys(i int, hidden *keySet) error {
 	if i == 0 {
 		return nil
 	}
 	err := output.Each(filepath.Join(v.Layers[i], HouseholdsFile), func(keys []HouseholdKey) error {
 		for _, k := range keys {
-			hidden[k.String()] = struct{}{}
+			hidden.add(k.String())
 		}
 		return nil
 	})

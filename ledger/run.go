@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/parquet-go/parquet-go"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/kougaku/batch/output"
 	"github.com/kougaku/batch/pipeline"
@@ -84,6 +86,14 @@ func (l *Ledger) first(ctx context.Context, cfg pipeline.Config) (*Result, error
 	return res, nil
 }
 
+// step logs, at info level, a stage of a ledger run with its duration: what an operator
+// watching a long rerun wants to see moving.
+func step(cfg pipeline.Config, start time.Time, msg string, args ...any) {
+	if cfg.Log != nil {
+		cfg.Log.Info(msg, append(args, "seconds", time.Since(start).Seconds())...)
+	}
+}
+
 // hhState is what an adjustment and the cascade compare of a household month.
 type hhState struct {
 	cash    int64
@@ -97,13 +107,11 @@ var stateCols = []string{"insurer_no", "household_id", "prior_benefit_months", "
 
 // states reads the cash and 多数回 status of the households of a version (only those of keys
 // unless it is nil).
-func states(ctx context.Context, v *Version, keys keySet) (map[HouseholdKey]hhState, error) {
+func states(ctx context.Context, v *Version, keys *keySet) (map[HouseholdKey]hhState, error) {
 	out := map[HouseholdKey]hhState{}
-	err := scanColumns(ctx, v, output.HouseholdMonthFile, stateCols, func(b *pqcol.Batch, i int, key []byte) error {
-		if keys.has(key) {
-			out[parseKey(key)] = hhState{cash: b.Int64s(5).At(i), counts: b.Bools(4).At(i),
-				prior: int32(b.Int64s(2).At(i)), tasukai: b.Bools(3).At(i)}
-		}
+	err := scanColumns(ctx, v, output.HouseholdMonthFile, stateCols, keys, func(b *pqcol.Batch, i int, key []byte) error {
+		out[parseKey(key)] = hhState{cash: b.Int64s(5).At(i), counts: b.Bools(4).At(i),
+			prior: int32(b.Int64s(2).At(i)), tasukai: b.Bools(3).At(i)}
 		return nil
 	})
 	return out, err
@@ -132,10 +140,12 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	corr, err := readCorrections(ctx, cfg.Receipts)
 	if err != nil {
 		return nil, err
 	}
+	step(cfg, start, "ledger: corrections read", "rows", len(corr))
 	tmp, err := l.tempDir("rerun-")
 	if err != nil {
 		return nil, err
@@ -144,16 +154,35 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 	full := len(cfg.Members) > 0 // a new members master: the whole month is recomputed
 	var affected map[HouseholdKey]struct{}
 	if !full {
+		start = time.Now()
 		if affected, err = affectedHouseholds(ctx, v, corr); err != nil {
 			return nil, err
 		}
+		step(cfg, start, "ledger: households the corrections touch", "households", len(affected))
 	}
-	in, err := l.writeInputs(ctx, v, affected, corr, tmp, !full)
-	if err != nil {
-		return nil, err
+	// The month's inputs, its states and its history are read at once, on both cores.
+	start = time.Now()
+	var (
+		in       inputs
+		previous map[HouseholdKey]hhState
+		hist     = filepath.Join(tmp, "history.parquet")
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		in, err = l.writeInputs(gctx, v, affected, corr, tmp, !full)
+		return err
+	})
+	g.Go(func() (err error) {
+		previous, err = states(gctx, v, newKeySet(affected))
+		return err
+	})
+	if !full {
+		g.Go(func() error {
+			_, err := l.writeHistory(gctx, cfg.Month, affected, cfg.History, hist)
+			return err
+		})
 	}
-	previous, err := states(ctx, v, newKeySet(affected))
-	if err != nil {
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	if full {
@@ -161,11 +190,11 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 		for k := range previous {
 			affected[k] = struct{}{}
 		}
+		if _, err := l.writeHistory(ctx, cfg.Month, affected, cfg.History, hist); err != nil {
+			return nil, err
+		}
 	}
-	hist, err := l.writeHistory(ctx, cfg.Month, affected, cfg.History, filepath.Join(tmp, "history.parquet"))
-	if err != nil {
-		return nil, err
-	}
+	step(cfg, start, "ledger: the month's inputs, states and history read")
 	res := &Result{Rerun: true, Households: len(affected)}
 	run := cfg
 	run.Receipts = append([]string{in.receipts}, cfg.Receipts...)
@@ -287,6 +316,7 @@ func (l *Ledger) cascade(ctx context.Context, cfg pipeline.Config, from rules.Mo
 	if len(changed) == 0 {
 		return nil, nil
 	}
+	start := time.Now()
 	months, err := l.Months()
 	if err != nil {
 		return nil, err
@@ -295,14 +325,23 @@ func (l *Ledger) cascade(ctx context.Context, cfg pipeline.Config, from rules.Mo
 	// Months before the ledger count as the kept history says.
 	counting := map[rules.Month]map[HouseholdKey]hhState{}
 	keys := newKeySet(changed)
-	for _, m := range months {
-		v, err := l.Current(m)
-		if err != nil {
-			return nil, err
-		}
-		if counting[m], err = states(ctx, v, keys); err != nil {
-			return nil, err
-		}
+	read := make([]map[HouseholdKey]hhState, len(months))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(2) // two months at a time, one a core
+	for i, m := range months {
+		g.Go(func() error {
+			v, err := l.Current(m)
+			if err == nil {
+				read[i], err = states(gctx, v, keys)
+			}
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for i, m := range months {
+		counting[m] = read[i]
 	}
 	err = l.eachHistory(ctx, from-10, months[len(months)-1], keys, nil, func(k HouseholdKey, m rules.Month) error {
 		if counting[m] == nil {
@@ -314,6 +353,7 @@ func (l *Ledger) cascade(ctx context.Context, cfg pipeline.Config, from rules.Mo
 	if err != nil {
 		return nil, err
 	}
+	step(cfg, start, "ledger: cascade: counting months read", "households", len(changed))
 	var adj []output.Adjustment
 	for _, m := range months {
 		if m <= from {
@@ -338,10 +378,12 @@ func (l *Ledger) cascade(ctx context.Context, cfg pipeline.Config, from rules.Mo
 		if err != nil {
 			return nil, err
 		}
+		start := time.Now()
 		more, now, err := l.recompute(ctx, cfg, v, hit, counting)
 		if err != nil {
 			return nil, err
 		}
+		step(cfg, start, "ledger: cascade: month recomputed", "month", m.String(), "households", len(hit), "adjusted", len(more))
 		adj = append(adj, more...)
 		if now != nil {
 			res.Cascaded = append(res.Cascaded, m)
@@ -449,31 +491,40 @@ func readCorrections(ctx context.Context, paths []string) (map[string]correction
 // affectedHouseholds: the households of the corrected receipts as the ledger has them, and
 // the households of the persons the corrections name.
 func affectedHouseholds(ctx context.Context, v *Version, corr map[string]correction) (map[HouseholdKey]struct{}, error) {
-	out := map[HouseholdKey]struct{}{}
-	persons := keySet{}
-	for _, c := range corr {
-		persons[HouseholdKey{c.insurer, c.person}.String()] = struct{}{}
+	ids, persons := newKeys(), newKeys()
+	for id, c := range corr {
+		ids.add(id)
+		persons.add(HouseholdKey{c.insurer, c.person}.String())
 	}
-	err := scanColumns(ctx, v, output.ReceiptBenefitFile, []string{"insurer_no", "household_id", "receipt_id"},
-		func(b *pqcol.Batch, i int, key []byte) error {
-			if _, ok := corr[string(b.Bytes(2).At(i))]; ok {
-				out[parseKey(key)] = struct{}{}
-			}
-			return nil
-		})
-	if err != nil {
+	byReceipt, byPerson := map[HouseholdKey]struct{}{}, map[HouseholdKey]struct{}{}
+	var g errgroup.Group // both files are read at once, on both cores
+	g.Go(func() error {
+		return scanColumns(ctx, v, output.ReceiptBenefitFile, []string{"insurer_no", "household_id", "receipt_id"}, nil,
+			func(b *pqcol.Batch, i int, key []byte) error {
+				if ids.has(b.Bytes(2).At(i)) {
+					byReceipt[parseKey(key)] = struct{}{}
+				}
+				return nil
+			})
+	})
+	g.Go(func() error {
+		var person []byte
+		return scanColumns(ctx, v, pipeline.MembersFile, []string{"insurer_no", "household_id", "person_id"}, nil,
+			func(b *pqcol.Batch, i int, key []byte) error {
+				person = appendKey(person, b.Bytes(0).At(i), b.Bytes(2).At(i))
+				if persons.has(person) {
+					byPerson[parseKey(key)] = struct{}{}
+				}
+				return nil
+			})
+	})
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	var person []byte
-	err = scanColumns(ctx, v, pipeline.MembersFile, []string{"insurer_no", "household_id", "person_id"},
-		func(b *pqcol.Batch, i int, key []byte) error {
-			person = appendKey(person, b.Bytes(0).At(i), b.Bytes(2).At(i))
-			if persons.has(person) {
-				out[parseKey(key)] = struct{}{}
-			}
-			return nil
-		})
-	return out, err
+	for k := range byPerson {
+		byReceipt[k] = struct{}{}
+	}
+	return byReceipt, nil
 }
 
 type inputs struct{ receipts, members string }
@@ -493,36 +544,34 @@ func (l *Ledger) writeInputs(ctx context.Context, v *Version, keys map[Household
 	in := inputs{receipts: filepath.Join(dir, "ledger-receipts.parquet"), members: filepath.Join(dir, "ledger-members.parquet")}
 	month := v.Month.String()
 	want := newKeySet(keys)
-	err := writeParquet(in.receipts, func(w *buffered[receipt.Row]) error {
-		return scanColumns(ctx, v, output.ReceiptBenefitFile, receiptCols, func(b *pqcol.Batch, i int, key []byte) error {
-			if !want.has(key) {
-				return nil
-			}
-			id := b.Bytes(2).At(i)
-			if _, ok := corr[string(id)]; ok {
-				return nil
-			}
-			str := func(c int) string { return string(b.Bytes(c).At(i)) }
-			return w.add(receipt.Row{ReceiptID: string(id), ServiceMonth: month, InsurerNo: str(0),
-				PersonID: str(3), InstitutionID: str(4), Kind: str(5), Setting: str(6), PrescriberID: str(7),
-				Cost: b.Int64s(8).At(i), Copay: b.Int64s(9).At(i), Paid: b.Int64s(10).At(i), Tokutei: str(11)})
+	var g errgroup.Group // the receipts and the members are read at once, on both cores
+	g.Go(func() error {
+		return writeParquet(in.receipts, func(w *buffered[receipt.Row]) error {
+			return scanColumns(ctx, v, output.ReceiptBenefitFile, receiptCols, want, func(b *pqcol.Batch, i int, key []byte) error {
+				id := b.Bytes(2).At(i)
+				if _, ok := corr[string(id)]; ok {
+					return nil
+				}
+				str := func(c int) string { return string(b.Bytes(c).At(i)) }
+				return w.add(receipt.Row{ReceiptID: string(id), ServiceMonth: month, InsurerNo: str(0),
+					PersonID: str(3), InstitutionID: str(4), Kind: str(5), Setting: str(6), PrescriberID: str(7),
+					Cost: b.Int64s(8).At(i), Copay: b.Int64s(9).At(i), Paid: b.Int64s(10).At(i), Tokutei: str(11)})
+			})
 		})
 	})
-	if err != nil || !members {
-		return in, err
+	if members {
+		g.Go(func() error {
+			return writeParquet(in.members, func(w *buffered[receipt.MemberRow]) error {
+				return scanColumns(ctx, v, pipeline.MembersFile, memberCols, want, func(b *pqcol.Batch, i int, key []byte) error {
+					str := func(c int) string { return string(b.Bytes(c).At(i)) }
+					return w.add(receipt.MemberRow{InsurerNo: str(0), HouseholdID: str(1), PersonID: str(2),
+						BirthDate: str(3), Sex: str(4), ValidFrom: str(5), ValidTo: str(6), CategoryU70: str(7),
+						Category70: str(8), HalfLimitsMonth: str(9)})
+				})
+			})
+		})
 	}
-	err = writeParquet(in.members, func(w *buffered[receipt.MemberRow]) error {
-		return scanColumns(ctx, v, pipeline.MembersFile, memberCols, func(b *pqcol.Batch, i int, key []byte) error {
-			if !want.has(key) {
-				return nil
-			}
-			str := func(c int) string { return string(b.Bytes(c).At(i)) }
-			return w.add(receipt.MemberRow{InsurerNo: str(0), HouseholdID: str(1), PersonID: str(2),
-				BirthDate: str(3), Sex: str(4), ValidFrom: str(5), ValidTo: str(6), CategoryU70: str(7),
-				Category70: str(8), HalfLimitsMonth: str(9)})
-		})
-	})
-	return in, err
+	return in, g.Wait()
 }
 
 // writeHistory writes the counting months among the 11 before month (for the households
@@ -546,9 +595,9 @@ func (l *Ledger) writeHistory(ctx context.Context, month rules.Month, keys map[H
 				return err
 			}
 			ms := m.String()
-			err = scanColumns(ctx, v, output.HouseholdMonthFile, []string{"insurer_no", "household_id", "counts_for_tasukai"},
+			err = scanColumns(ctx, v, output.HouseholdMonthFile, []string{"insurer_no", "household_id", "counts_for_tasukai"}, want,
 				func(b *pqcol.Batch, i int, key []byte) error {
-					if !b.Bools(2).At(i) || !want.has(key) {
+					if !b.Bools(2).At(i) {
 						return nil
 					}
 					k := parseKey(key)

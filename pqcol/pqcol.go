@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -201,7 +202,14 @@ type cursor struct {
 	intBuf  []int64
 	boolBuf []bool
 	nullBuf []bool
+	// pageRow is the row (of the row group) the current page starts at; index, when the file
+	// has one, is the column chunk's page index, which seek jumps by.
+	pageRow int64
+	index   parquet.OffsetIndex
 }
+
+// usePageIndex lets tests take the way of files without a page index.
+var usePageIndex = true
 
 // maxBatch caps a batch, so that the callbacks' work stays in cache.
 const maxBatch = 8192
@@ -211,7 +219,15 @@ const maxBatch = 8192
 //
 // A damaged file gives an error, never a panic: parquet-go panics on some malformed pages,
 // and those panics are turned into errors here (fn's own panics are not caught).
-func (r *Reader) Scan(ctx context.Context, fn func(*Batch) error) (err error) {
+func (r *Reader) Scan(ctx context.Context, fn func(*Batch) error) error {
+	return r.ScanRanges(ctx, [][2]int64{{0, r.NumRows()}}, fn)
+}
+
+// ScanRanges is Scan over the rows of the given ranges only ([start, end) row numbers,
+// increasing and not overlapping). Each column jumps to the page holding a range's first row
+// (through the file's page index when it has one), so pages holding no wanted row are not
+// decoded: a few ranges of a large file cost a few pages per column.
+func (r *Reader) ScanRanges(ctx context.Context, ranges [][2]int64, fn func(*Batch) error) (err error) {
 	inFn := false
 	defer func() {
 		if p := recover(); p != nil {
@@ -227,21 +243,40 @@ func (r *Reader) Scan(ctx context.Context, fn func(*Batch) error) (err error) {
 		inFn = false // left true when fn panics, so that its panic goes on up
 		return err
 	}
-	var first int64
+	var groupStart int64
 	for _, rg := range r.pf.RowGroups() {
-		if err := r.scanGroup(ctx, rg, &first, call); err != nil {
-			return err
+		groupEnd := groupStart + rg.NumRows()
+		var local [][2]int64 // the ranges' parts in this group, in group row numbers
+		for len(ranges) > 0 && ranges[0][0] < groupEnd {
+			lo, hi := max(ranges[0][0], groupStart), min(ranges[0][1], groupEnd)
+			if lo < hi {
+				local = append(local, [2]int64{lo - groupStart, hi - groupStart})
+			}
+			if ranges[0][1] > groupEnd {
+				break // the range goes on into the next group
+			}
+			ranges = ranges[1:]
 		}
+		if len(local) > 0 {
+			if err := r.scanGroup(ctx, rg, groupStart, local, call); err != nil {
+				return err
+			}
+		}
+		groupStart = groupEnd
 	}
 	return nil
 }
 
-func (r *Reader) scanGroup(ctx context.Context, rg parquet.RowGroup, first *int64, fn func(*Batch) error) error {
+// scanGroup reads the ranges (in group row numbers) of one row group.
+func (r *Reader) scanGroup(ctx context.Context, rg parquet.RowGroup, groupStart int64, ranges [][2]int64, fn func(*Batch) error) error {
 	chunks := rg.ColumnChunks()
 	b := &Batch{cols: make([]cursor, len(r.leaf)), start: make([]int, len(r.leaf))}
 	for i, leaf := range r.leaf {
 		b.cols[i].kind = r.kind[i]
 		b.cols[i].pages = chunks[leaf].Pages()
+		if idx, err := chunks[leaf].OffsetIndex(); usePageIndex && err == nil && idx != nil && idx.NumPages() > 0 {
+			b.cols[i].index = idx
+		}
 	}
 	defer func() {
 		for i := range b.cols {
@@ -249,38 +284,80 @@ func (r *Reader) scanGroup(ctx context.Context, rg parquet.RowGroup, first *int6
 			b.cols[i].pages.Close()
 		}
 	}()
-	left := rg.NumRows()
-	for left > 0 {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		n := maxBatch
-		for i := range b.cols {
-			c := &b.cols[i]
-			for c.pos == c.n {
-				if err := c.next(); err != nil {
-					return r.pageError(i, *first, err)
+	var at int64 // the group row the cursors are at
+	for _, rng := range ranges {
+		if rng[0] != at {
+			for i := range b.cols {
+				if err := b.cols[i].seek(rng[0]); err != nil {
+					return r.pageError(i, groupStart+rng[0], err)
 				}
 			}
-			n = min(n, c.n-c.pos)
-			b.start[i] = c.pos
+			at = rng[0]
 		}
-		n = int(min(int64(n), left))
-		b.First, b.Len = *first, n
-		if len(b.cols) == 0 {
-			n = int(min(left, maxBatch))
-			b.Len = n
+		for at < rng[1] {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			n := int(min(rng[1]-at, maxBatch))
+			for i := range b.cols {
+				c := &b.cols[i]
+				for c.pos == c.n {
+					if err := c.next(); err != nil {
+						return r.pageError(i, groupStart+at, err)
+					}
+				}
+				n = min(n, c.n-c.pos)
+				b.start[i] = c.pos
+			}
+			b.First, b.Len = groupStart+at, n
+			if err := fn(b); err != nil {
+				return err
+			}
+			for i := range b.cols {
+				b.cols[i].pos += n
+			}
+			at += int64(n)
 		}
-		if err := fn(b); err != nil {
-			return err
-		}
-		for i := range b.cols {
-			b.cols[i].pos += n
-		}
-		*first += int64(n)
-		left -= int64(n)
 	}
 	return nil
+}
+
+// seek moves the column to row (of its row group). It asks parquet-go for the whole page that
+// holds the row, found in the page index, and starts within it: a page parquet-go slices for
+// a seek mid-page hides the bit offset of its booleans. Without a page index it reads pages
+// forward from the current one (or from the group's start).
+func (c *cursor) seek(row int64) error {
+	if c.page != nil && row >= c.pageRow && row < c.pageRow+int64(c.n) {
+		c.pos = int(row - c.pageRow) // the page already decoded holds it
+		return nil
+	}
+	start := int64(-1) // -1: read on from the current page
+	switch {
+	case c.index != nil:
+		k := sort.Search(c.index.NumPages(), func(i int) bool { return c.index.FirstRowIndex(i) > row }) - 1
+		if k < 0 {
+			return fmt.Errorf("no page holds row %d", row)
+		}
+		start = c.index.FirstRowIndex(k)
+	case c.page == nil || row < c.pageRow:
+		start = 0
+	}
+	if start >= 0 {
+		c.release()
+		if err := c.pages.SeekToRow(start); err != nil {
+			return err
+		}
+		c.pageRow, c.n, c.pos = start, 0, 0
+	}
+	for {
+		if err := c.next(); err != nil {
+			return err
+		}
+		if row < c.pageRow+int64(c.n) {
+			c.pos = int(row - c.pageRow)
+			return nil
+		}
+	}
 }
 
 func (r *Reader) pageError(col int, row int64, err error) error {
@@ -300,11 +377,13 @@ func (c *cursor) release() {
 // next reads and decodes the column's next page.
 func (c *cursor) next() error {
 	c.release()
+	c.pageRow += int64(c.n)
+	c.n, c.pos = 0, 0
 	p, err := c.pages.ReadPage()
 	if err != nil {
 		return err
 	}
-	c.page, c.n, c.pos = p, int(p.NumValues()), 0
+	c.page, c.n = p, int(p.NumValues())
 	if c.n < 0 {
 		return fmt.Errorf("page of %d values", c.n)
 	}
@@ -440,6 +519,8 @@ func (c *cursor) decodeInts(p parquet.Page, dict parquet.Dictionary, nulls bool)
 	return nil
 }
 
+// decodeBools unpacks the page's bits. Pages come whole from the file (seek never asks
+// parquet-go for a page sliced mid-way, whose bits would start at an offset Data hides).
 func (c *cursor) decodeBools(p parquet.Page, dict parquet.Dictionary, nulls bool) error {
 	if dict != nil {
 		return errors.New("dictionary-encoded booleans")

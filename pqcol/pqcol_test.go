@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
@@ -93,7 +94,7 @@ func TestScanMatchesRows(t *testing.T) {
 				in = rows[:50]
 			}
 			path := writeRows(t, in, tc.opts...)
-			r, err := Open(path, "id", "kind", "cost", "small", "flag", "note", "note_dict", "amount", "maybe")
+			r, err := Open(path, allColumns...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,40 +104,8 @@ func TestScanMatchesRows(t *testing.T) {
 				if b.First != next {
 					return fmt.Errorf("batch starts at %d, want %d", b.First, next)
 				}
-				for i := range b.Len {
-					w := &in[b.First+int64(i)]
-					if got := b.Bytes(0).At(i); string(got) != w.ID {
-						return fmt.Errorf("row %d id %q want %q", b.First+int64(i), got, w.ID)
-					}
-					if got := b.Bytes(1).At(i); string(got) != w.Kind {
-						return fmt.Errorf("row %d kind %q want %q", b.First+int64(i), got, w.Kind)
-					}
-					if got := b.Int64s(2).At(i); got != w.Cost {
-						return fmt.Errorf("row %d cost %d want %d", b.First+int64(i), got, w.Cost)
-					}
-					if got := b.Int64s(3).At(i); got != int64(w.Small) {
-						return fmt.Errorf("row %d small %d want %d", b.First+int64(i), got, w.Small)
-					}
-					if got := b.Bools(4).At(i); got != w.Flag {
-						return fmt.Errorf("row %d flag %v want %v", b.First+int64(i), got, w.Flag)
-					}
-					for c := 5; c <= 6; c++ {
-						v := b.Bytes(c)
-						if v.Null(i) != (w.Note == nil) || (w.Note != nil && !bytes.Equal(v.At(i), []byte(*w.Note))) {
-							return fmt.Errorf("row %d col %d note %q null %v want %v", b.First+int64(i), c, v.At(i), v.Null(i), w.Note)
-						}
-					}
-					a := b.Int64s(7)
-					if a.Null(i) != (w.Amount == nil) || (w.Amount != nil && a.At(i) != *w.Amount) {
-						return fmt.Errorf("row %d amount %d null %v want %v", b.First+int64(i), a.At(i), a.Null(i), w.Amount)
-					}
-					m := b.Bools(8)
-					if m.Null(i) != (w.Maybe == nil) || (w.Maybe != nil && m.At(i) != *w.Maybe) {
-						return fmt.Errorf("row %d maybe %v null %v want %v", b.First+int64(i), m.At(i), m.Null(i), w.Maybe)
-					}
-				}
 				next += int64(b.Len)
-				return nil
+				return checkBatch(b, in)
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -145,6 +114,102 @@ func TestScanMatchesRows(t *testing.T) {
 				t.Fatalf("read %d rows, want %d", next, len(in))
 			}
 		})
+	}
+}
+
+var allColumns = []string{"id", "kind", "cost", "small", "flag", "note", "note_dict", "amount", "maybe"}
+
+// checkBatch compares every value of a batch of allColumns with the rows written.
+func checkBatch(b *Batch, in []sample) error {
+	for i := range b.Len {
+		w := &in[b.First+int64(i)]
+		if got := b.Bytes(0).At(i); string(got) != w.ID {
+			return fmt.Errorf("row %d id %q want %q", b.First+int64(i), got, w.ID)
+		}
+		if got := b.Bytes(1).At(i); string(got) != w.Kind {
+			return fmt.Errorf("row %d kind %q want %q", b.First+int64(i), got, w.Kind)
+		}
+		if got := b.Int64s(2).At(i); got != w.Cost {
+			return fmt.Errorf("row %d cost %d want %d", b.First+int64(i), got, w.Cost)
+		}
+		if got := b.Int64s(3).At(i); got != int64(w.Small) {
+			return fmt.Errorf("row %d small %d want %d", b.First+int64(i), got, w.Small)
+		}
+		if got := b.Bools(4).At(i); got != w.Flag {
+			return fmt.Errorf("row %d flag %v want %v", b.First+int64(i), got, w.Flag)
+		}
+		for c := 5; c <= 6; c++ {
+			v := b.Bytes(c)
+			if v.Null(i) != (w.Note == nil) || (w.Note != nil && !bytes.Equal(v.At(i), []byte(*w.Note))) {
+				return fmt.Errorf("row %d col %d note %q null %v want %v", b.First+int64(i), c, v.At(i), v.Null(i), w.Note)
+			}
+		}
+		a := b.Int64s(7)
+		if a.Null(i) != (w.Amount == nil) || (w.Amount != nil && a.At(i) != *w.Amount) {
+			return fmt.Errorf("row %d amount %d null %v want %v", b.First+int64(i), a.At(i), a.Null(i), w.Amount)
+		}
+		m := b.Bools(8)
+		if m.Null(i) != (w.Maybe == nil) || (w.Maybe != nil && m.At(i) != *w.Maybe) {
+			return fmt.Errorf("row %d maybe %v null %v want %v", b.First+int64(i), m.At(i), m.Null(i), w.Maybe)
+		}
+	}
+	return nil
+}
+
+// TestScanRanges reads random sets of ranges (within pages, across pages and row groups,
+// adjacent, single rows) and finds exactly their rows, each value right.
+func TestScanRanges(t *testing.T) {
+	for _, index := range []bool{true, false} {
+		usePageIndex = index
+		testScanRanges(t)
+	}
+	usePageIndex = true
+}
+
+func testScanRanges(t *testing.T) {
+	rows := makeRows(30_000, 11)
+	for _, opts := range [][]parquet.WriterOption{
+		{parquet.PageBufferSize(2048), parquet.MaxRowsPerRowGroup(7001)},
+		{parquet.MaxRowsPerRowGroup(10_000)},
+	} {
+		path := writeRows(t, rows, opts...)
+		r, err := Open(path, allColumns...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(3, 4))
+		for try := 0; try < 50; try++ {
+			var ranges [][2]int64
+			for at := int64(rng.IntN(500)); at < int64(len(rows)); {
+				n := int64(1 + rng.IntN([]int{1, 5, 300, 9000}[rng.IntN(4)]))
+				end := min(at+n, int64(len(rows)))
+				ranges = append(ranges, [2]int64{at, end})
+				at = end + int64(rng.IntN([]int{1, 50, 4000}[rng.IntN(3)]))
+				if rng.IntN(10) == 0 {
+					at = end // adjacent
+				}
+			}
+			var want []int64
+			for _, rg := range ranges {
+				for x := rg[0]; x < rg[1]; x++ {
+					want = append(want, x)
+				}
+			}
+			var got []int64
+			err := r.ScanRanges(context.Background(), ranges, func(b *Batch) error {
+				for i := range b.Len {
+					got = append(got, b.First+int64(i))
+				}
+				return checkBatch(b, rows)
+			})
+			if err != nil {
+				t.Fatalf("try %d: %v", try, err)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("try %d: read %d rows, want %d (ranges %v)", try, len(got), len(want), ranges)
+			}
+		}
+		r.Close()
 	}
 }
 

@@ -3,7 +3,6 @@ package aggregate
 import (
 	"cmp"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/kougaku/batch/rules"
@@ -42,29 +41,20 @@ func Households(part Part, month rules.Month, all bool, fn func(h *Household) er
 		return err
 	}
 	rk := keys(len(recs), func(i int) (string, string) { return recs[i].InsurerNo, recs[i].HouseholdID })
-	slices.SortFunc(rk, func(a, b sortKey) int {
-		if a.hash != b.hash {
-			return cmp.Compare(a.hash, b.hash)
-		}
+	sortKeys(rk, func(a, b sortKey) int {
 		x, y := &recs[a.idx], &recs[b.idx]
 		return cmp.Or(strings.Compare(x.InsurerNo, y.InsurerNo),
 			strings.Compare(x.HouseholdID, y.HouseholdID), strings.Compare(x.PersonID, y.PersonID),
 			strings.Compare(x.ID, y.ID))
 	})
 	mk := keys(len(mems), func(i int) (string, string) { return mems[i].InsurerNo, mems[i].HouseholdID })
-	slices.SortFunc(mk, func(a, b sortKey) int {
-		if a.hash != b.hash {
-			return cmp.Compare(a.hash, b.hash)
-		}
+	sortKeys(mk, func(a, b sortKey) int {
 		x, y := &mems[a.idx], &mems[b.idx]
 		return cmp.Or(strings.Compare(x.InsurerNo, y.InsurerNo),
 			strings.Compare(x.HouseholdID, y.HouseholdID), strings.Compare(x.PersonID, y.PersonID))
 	})
 	hk := keys(len(hist), func(i int) (string, string) { return hist[i].InsurerNo, hist[i].HouseholdID })
-	slices.SortFunc(hk, func(a, b sortKey) int {
-		if a.hash != b.hash {
-			return cmp.Compare(a.hash, b.hash)
-		}
+	sortKeys(hk, func(a, b sortKey) int {
 		x, y := &hist[a.idx], &hist[b.idx]
 		return cmp.Or(strings.Compare(x.InsurerNo, y.InsurerNo),
 			strings.Compare(x.HouseholdID, y.HouseholdID))

@@ -3,7 +3,6 @@ package aggregate
 import (
 	"cmp"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/kougaku/batch/receipt"
@@ -98,19 +97,13 @@ func Join(part Part, month rules.Month, knownInsurer func(string) bool, out *Hou
 	// Sort keys, not records: a key is 16 bytes, and the person hash settles almost every
 	// comparison without looking at a string.
 	rk := keys(len(recs), func(i int) (string, string) { return recs[i].InsurerNo, recs[i].PersonID })
-	slices.SortFunc(rk, func(a, b sortKey) int {
-		if a.hash != b.hash {
-			return cmp.Compare(a.hash, b.hash)
-		}
+	sortKeys(rk, func(a, b sortKey) int {
 		x, y := &recs[a.idx], &recs[b.idx]
 		return cmp.Or(strings.Compare(x.InsurerNo, y.InsurerNo), strings.Compare(x.PersonID, y.PersonID),
 			strings.Compare(x.ID, y.ID), cmp.Compare(x.File, y.File), cmp.Compare(x.Line, y.Line))
 	})
 	mk := keys(len(mems), func(i int) (string, string) { return mems[i].InsurerNo, mems[i].PersonID })
-	slices.SortFunc(mk, func(a, b sortKey) int {
-		if a.hash != b.hash {
-			return cmp.Compare(a.hash, b.hash)
-		}
+	sortKeys(mk, func(a, b sortKey) int {
 		x, y := &mems[a.idx], &mems[b.idx]
 		return cmp.Or(strings.Compare(x.InsurerNo, y.InsurerNo), strings.Compare(x.PersonID, y.PersonID),
 			cmp.Compare(x.From, y.From), strings.Compare(x.Source, y.Source))

@@ -1,0 +1,31 @@
+package aggregate
+
+import (
+	"cmp"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestSortKeys: the radix sort with tie-breaking gives exactly the order of a comparison sort
+// on (hash, tie), with runs of equal hashes short and long, at every size either way taken.
+func TestSortKeys(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 7, 511, 512, 5000, 100_000} {
+		for _, distinct := range []int{1, 3, 50, 1 << 30} {
+			names := make([]int, n) // what tie compares: a stand-in for the records' strings
+			keys := make([]sortKey, n)
+			for i := range keys {
+				keys[i] = sortKey{hash: rng.Uint64() % uint64(min(distinct, n+1)) * 0x9e3779b97f4a7c15, idx: int32(i)}
+				names[i] = rng.IntN(1000)*n + i // unique, so the order is total
+			}
+			tie := func(a, b sortKey) int { return cmp.Compare(names[a.idx], names[b.idx]) }
+			want := slices.Clone(keys)
+			slices.SortFunc(want, func(a, b sortKey) int { return cmp.Or(cmp.Compare(a.hash, b.hash), tie(a, b)) })
+			sortKeys(keys, tie)
+			if !slices.Equal(keys, want) {
+				t.Fatalf("n %d, %d distinct hashes: order differs", n, distinct)
+			}
+		}
+	}
+}

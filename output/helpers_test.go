@@ -69,14 +69,14 @@ func receiptBenefits(n, from int, distinct bool) []ReceiptBenefit {
 	rows := make([]ReceiptBenefit, n)
 	for i := range rows {
 		k := from + i
-		person, household, inst := k/3, k/6, k%5000
+		person, household, inst, insurer := k/3, k/6, k%5000, 1130000+k%7
 		if distinct {
-			person, household, inst = k, k, k
+			person, household, inst, insurer = k, k, k, 10_000_000+k
 		}
 		cost := r.Int64N(2_000_000)
 		rows[i] = ReceiptBenefit{
 			ReceiptID:     fmt.Sprintf("R%012d", k),
-			InsurerNo:     fmt.Sprintf("%08d", 1130000+k%7),
+			InsurerNo:     fmt.Sprintf("%08d", insurer),
 			HouseholdID:   fmt.Sprintf("H%010d", household),
 			PersonID:      fmt.Sprintf("P%010d", person),
 			ServiceMonth:  "2025-10",

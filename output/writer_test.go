@@ -152,20 +152,20 @@ func TestIdenticalBytes(t *testing.T) {
 	}
 }
 
-// TestDictionaryFallback writes 300k rows whose ids are all distinct, so the dictionary-encoded
-// institution and prescriber columns outgrow dictMaxBytes and fall back to
-// PLAIN mid row group, and checks that every value reads back. parquet-go before v0.32
+// TestDictionaryFallback writes 400k rows whose ids are all distinct, so the dictionary-encoded
+// insurer column (as distinct as it could be in a file of a national month's many insurers)
+// outgrows dictMaxBytes and falls back to PLAIN mid row group, and checks that every value reads back. parquet-go before v0.32
 // silently lost values after such a fallback.
 func TestDictionaryFallback(t *testing.T) {
 	if testing.Short() {
-		t.Skip("300k rows")
+		t.Skip("400k rows")
 	}
-	const n = 300_000
+	const n = 400_000
 	rows := receiptBenefits(n, 0, true)
-	// One row group of 300k; two of 150k, each falling back on its own. The fallback is
+	// One row group of 400k; two of 200k, each falling back on its own. The fallback is
 	// decided when a page is flushed, so a group needs well over dictMaxBytes of distinct
 	// ids (~11 bytes each, 64k per 256 KiB page of indexes) before it happens.
-	for _, maxRows := range []int64{0, 150_000} {
+	for _, maxRows := range []int64{0, 200_000} {
 		d := newDir(t)
 		p := writeRows(t, d, ReceiptBenefitFile, Options{MaxRowsPerRowGroup: maxRows}, rows, 10_000)
 		got, err := ReadAll[ReceiptBenefit](p)
@@ -181,7 +181,7 @@ func TestDictionaryFallback(t *testing.T) {
 		for g, rg := range pf.Metadata().RowGroups {
 			for _, col := range rg.Columns {
 				name := strings.Join(col.MetaData.PathInSchema, ".")
-				if name != "institution_id" && name != "prescriber_id" {
+				if name != "insurer_no" {
 					continue
 				}
 				// The chunk's encoding list also names PLAIN for the dictionary page

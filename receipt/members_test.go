@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func sampleMembers() []MemberRow {
@@ -222,6 +224,27 @@ func TestHistory(t *testing.T) {
 	for _, file := range []string{csvFile, pqFile} {
 		if err := ReadHistory(ctx, file, func(HistoryRow, string) error { return nil }); !errors.Is(err, context.Canceled) {
 			t.Fatalf("canceled: got %v", err)
+		}
+	}
+}
+
+// TestIsDate: isDate accepts exactly what time.Parse(time.DateOnly) accepts, on every day of
+// four centuries' leap-year edges and on malformed strings.
+func TestIsDate(t *testing.T) {
+	var cases []string
+	for _, y := range []string{"0000", "1900", "1996", "2000", "2023", "2024", "2100", "9999"} {
+		for m := 0; m <= 13; m++ {
+			for d := 0; d <= 32; d++ {
+				cases = append(cases, fmt.Sprintf("%s-%02d-%02d", y, m, d))
+			}
+		}
+	}
+	cases = append(cases, "", "2024-1-01", "2024-01-1", "2024/01/01", "2024-01-01 ", " 2024-01-01", "2O24-01-01",
+		"2024-0a-01", "2024-01-0x", "20240101", "2024-001-01", "+024-01-01", "2024-01--1")
+	for _, s := range cases {
+		_, err := time.Parse(time.DateOnly, s)
+		if got := isDate(s); got != (err == nil) {
+			t.Errorf("isDate(%q) = %v, time.Parse says %v", s, got, err)
 		}
 	}
 }

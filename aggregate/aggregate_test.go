@@ -26,7 +26,7 @@ func month(s string) rules.Month { m, _ := rules.ParseMonth(s); return m }
 
 func member(person, household, from, to string, u70 rules.ClassU70) Member {
 	m := Member{InsurerNo: "06139999", PersonID: person, HouseholdID: household, Birth: rules.Date{Year: 1980, Month: 1, Day: 2},
-		Sex: "1", From: month(from), To: OpenEnd, ClassU70: u70, Source: "m.csv:" + person}
+		Sex: "1", From: month(from), To: OpenEnd, ClassU70: u70, Line: 1}
 	if to != "" {
 		m.To = month(to)
 	}

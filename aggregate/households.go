@@ -15,8 +15,10 @@ type Household struct {
 	ClassU70               rules.ClassU70
 	Class70                rules.Class70
 	// Conflict is non-empty when the household's member rows disagree on a class
-	// (CATEGORY_CONFLICT); the household is then rejected whole.
-	Conflict string
+	// (CATEGORY_CONFLICT); the household is then rejected whole. ConflictRow is the member
+	// row that disagreed, whose File and Line say where it was read.
+	Conflict    string
+	ConflictRow *Member
 	// Rules is the input of the computation; Rules.Receipts[i] came from Receipts[i], and
 	// Rules.Members[k] is the person Persons[k].
 	Rules    rules.Household
@@ -178,7 +180,7 @@ func (h *Household) build(month rules.Month, ins, hh string, recs []Receipt, rk 
 func (h *Household) mergeClass(m *Member) {
 	if m.ClassU70 != rules.U70None {
 		if h.ClassU70 != rules.U70None && h.ClassU70 != m.ClassU70 && h.Conflict == "" {
-			h.Conflict = fmt.Sprintf("member rows disagree on category_u70: %s and %s (%s)", h.ClassU70, m.ClassU70, m.Source)
+			h.Conflict, h.ConflictRow = fmt.Sprintf("member rows disagree on category_u70: %s and %s", h.ClassU70, m.ClassU70), m
 		}
 		if h.ClassU70 == rules.U70None {
 			h.ClassU70 = m.ClassU70
@@ -186,7 +188,7 @@ func (h *Household) mergeClass(m *Member) {
 	}
 	if m.Class70 != rules.O70None {
 		if h.Class70 != rules.O70None && h.Class70 != m.Class70 && h.Conflict == "" {
-			h.Conflict = fmt.Sprintf("member rows disagree on category_70: %s and %s (%s)", h.Class70, m.Class70, m.Source)
+			h.Conflict, h.ConflictRow = fmt.Sprintf("member rows disagree on category_70: %s and %s", h.Class70, m.Class70), m
 		}
 		if h.Class70 == rules.O70None {
 			h.Class70 = m.Class70

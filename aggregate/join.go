@@ -106,7 +106,7 @@ func Join(part Part, month rules.Month, knownInsurer func(string) bool, out *Hou
 	sortKeys(mk, func(a, b sortKey) int {
 		x, y := &mems[a.idx], &mems[b.idx]
 		return cmp.Or(strings.Compare(x.InsurerNo, y.InsurerNo), strings.Compare(x.PersonID, y.PersonID),
-			cmp.Compare(x.From, y.From), strings.Compare(x.Source, y.Source))
+			cmp.Compare(x.From, y.From), cmp.Compare(x.File, y.File), cmp.Compare(x.Line, y.Line))
 	})
 	rows := make([]Member, 0, 4)
 	for i, mi := 0, 0; i < len(rk) || mi < len(mk); {

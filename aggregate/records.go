@@ -36,7 +36,10 @@ type Member struct {
 	ClassU70                         rules.ClassU70
 	Class70                          rules.Class70
 	HalfMonth                        rules.Month // 0: none
-	Source                           string
+	// File and Line tell where the row was read: the index of the members file and the
+	// line (CSV) or row (Parquet) in it.
+	File int32
+	Line int64
 	// HalfNow is set by the join on the row in force: the 75歳到達月特例 applies this month.
 	HalfNow bool
 }
@@ -159,7 +162,8 @@ func (e *enc) member(m *Member) {
 	e.byte1(byte(m.ClassU70))
 	e.byte1(byte(m.Class70))
 	e.u(uint64(m.HalfMonth))
-	e.s(m.Source)
+	e.u(uint64(m.File))
+	e.u(uint64(m.Line))
 	e.bool1(m.HalfNow)
 }
 
@@ -174,7 +178,8 @@ func (d *dec) member(m *Member) {
 	m.ClassU70 = rules.ClassU70(d.byte1())
 	m.Class70 = rules.Class70(d.byte1())
 	m.HalfMonth = rules.Month(d.u())
-	m.Source = d.s()
+	m.File = int32(d.u())
+	m.Line = int64(d.u())
 	m.HalfNow = d.bool1()
 }
 

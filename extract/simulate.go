@@ -463,11 +463,12 @@ func firstErr(errs ...error) error {
 // intakeMembers routes the ledger's member rows (those in force in the month, kept by its
 // first run) into person partitions, as the pipeline routes a members master.
 func intakeMembers(v *ledger.Version, route *aggregate.PersonPart, insurers map[string]struct{}) error {
-	source := "ledger " + v.Month.String() + " members"
+	var row int64
 	err := v.Members(func(m *receipt.MemberRow) error {
 		insurers[m.InsurerNo] = struct{}{}
+		row++
 		x := aggregate.Member{InsurerNo: m.InsurerNo, PersonID: m.PersonID, HouseholdID: m.HouseholdID,
-			Sex: m.Sex, To: aggregate.OpenEnd, Source: source}
+			Sex: m.Sex, To: aggregate.OpenEnd, Line: row}
 		var errs [6]error
 		x.Birth, errs[0] = rules.ParseDate(m.BirthDate)
 		x.From, errs[1] = rules.ParseMonth(m.ValidFrom)

@@ -89,10 +89,10 @@ func (l *Ledger) eachHistory(ctx context.Context, lo, hi rules.Month, keys *keyS
 	}
 	var key []byte
 	for _, f := range append(kept, given...) {
-		err := receipt.ReadHistory(ctx, f, func(h receipt.HistoryRow, source string) error {
+		err := receipt.ReadHistory(ctx, f, func(h receipt.HistoryRow, line int64) error {
 			m, err := rules.ParseMonth(h.ServiceMonth)
 			if err != nil {
-				return &receipt.FileError{File: source, Err: err}
+				return &receipt.FileError{File: f, Line: line, Err: err}
 			}
 			if m < lo || m >= hi || held[m] {
 				return nil

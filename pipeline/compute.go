@@ -66,7 +66,8 @@ func (c *computer) household(h *aggregate.Household) error {
 		return nil
 	}
 	if h.Conflict != "" {
-		c.rejectAll(h, "CATEGORY_CONFLICT", h.Conflict)
+		m := h.ConflictRow
+		c.rejectAll(h, "CATEGORY_CONFLICT", h.Conflict+" ("+receipt.Position(c.r.memberFiles[m.File], m.Line)+")")
 		return nil
 	}
 	if err := c.calc.Compute(&h.Rules, &c.res); err != nil {

@@ -11,14 +11,15 @@ import (
 // readMembers routes the members master into the person partitions and notes every insurer
 // it names. A row the reader accepted has valid fields (it checks dates, months and codes).
 func (r *run) readMembers(ctx context.Context, route *aggregate.PersonPart) error {
-	for _, f := range r.memberFiles {
+	for i, f := range r.memberFiles {
 		var rows int64
-		err := receipt.ReadMembers(ctx, f, func(m receipt.MemberRow, source string) error {
+		fi := int32(i)
+		err := receipt.ReadMembers(ctx, f, func(m receipt.MemberRow, line int64) error {
 			rows++
 			r.insurers[m.InsurerNo] = struct{}{}
-			x, err := memberOf(&m, source)
+			x, err := memberOf(&m, fi, line)
 			if err != nil {
-				return &receipt.FileError{File: source, Err: err}
+				return &receipt.FileError{File: f, Line: line, Err: err}
 			}
 			return route.Member(&x)
 		})
@@ -30,9 +31,9 @@ func (r *run) readMembers(ctx context.Context, route *aggregate.PersonPart) erro
 	return route.Flush()
 }
 
-func memberOf(m *receipt.MemberRow, source string) (aggregate.Member, error) {
+func memberOf(m *receipt.MemberRow, file int32, line int64) (aggregate.Member, error) {
 	x := aggregate.Member{InsurerNo: m.InsurerNo, PersonID: m.PersonID, HouseholdID: m.HouseholdID,
-		Sex: m.Sex, To: aggregate.OpenEnd, Source: source}
+		Sex: m.Sex, To: aggregate.OpenEnd, File: file, Line: line}
 	var err error
 	if x.Birth, err = rules.ParseDate(m.BirthDate); err != nil {
 		return x, err
@@ -61,11 +62,11 @@ func memberOf(m *receipt.MemberRow, source string) (aggregate.Member, error) {
 func (r *run) readHistory(ctx context.Context, route *aggregate.HouseholdPart) error {
 	for _, f := range r.historyFiles {
 		var rows int64
-		err := receipt.ReadHistory(ctx, f, func(h receipt.HistoryRow, source string) error {
+		err := receipt.ReadHistory(ctx, f, func(h receipt.HistoryRow, line int64) error {
 			rows++
 			m, err := rules.ParseMonth(h.ServiceMonth)
 			if err != nil {
-				return &receipt.FileError{File: source, Err: err}
+				return &receipt.FileError{File: f, Line: line, Err: err}
 			}
 			return route.History(&aggregate.History{InsurerNo: h.InsurerNo, HouseholdID: h.HouseholdID, Month: m})
 		})

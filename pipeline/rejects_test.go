@@ -136,6 +136,11 @@ func TestRejectReasons(t *testing.T) {
 				r.ReceiptsRejected != int64(c.rejects) || got.summary.Manifest.RejectsByReason[c.reason] != int64(c.rejects) {
 				t.Errorf("manifest %+v by reason %v", r, got.summary.Manifest.RejectsByReason)
 			}
+			// A conflict names the member row that disagreed, where the master has it (the
+			// second of the two rows added last).
+			if want := fmt.Sprintf("(%s:%d)", mp, len(mem)+len(c.members)+1); c.reason == receipt.CategoryConflict && !strings.HasSuffix(got.rejects[0].Detail, want) {
+				t.Errorf("conflict detail %q, want it to end %s", got.rejects[0].Detail, want)
+			}
 			if c.reason != receipt.BadRecord && !strings.HasPrefix(got.rejects[0].ReceiptID, "X") && c.reason != receipt.DuplicateReceipt {
 				t.Errorf("reject names receipt %q", got.rejects[0].ReceiptID)
 			}

@@ -105,8 +105,10 @@ func (e *FileError) Error() string {
 
 func (e *FileError) Unwrap() error { return e.Err }
 
-// position formats a place in an input file the way Reject.Source and FileError do:
+// Position formats a place in an input file the way Reject.Source and FileError do:
 // "FILE:LINE" for CSV, "FILE:row N" for Parquet (whose rows have no lines).
+func Position(file string, n int64) string { return position(file, n) }
+
 func position(file string, n int64) string {
 	if formatOf(file) == extParquet {
 		return file + ":row " + strconv.FormatInt(n, 10)

@@ -9,17 +9,17 @@ import (
 	"os"
 )
 
-// ReadMembers streams the members table (CSV or Parquet) to fn, with each row's source
-// ("FILE:LINE" or "FILE:row N"). Unlike receipts, a bad member row is not skipped: a wrong
+// ReadMembers streams the members table (CSV or Parquet) to fn, with each row's line (CSV) or
+// row number (Parquet), which Position formats. Unlike receipts, a bad member row is not skipped: a wrong
 // master would misjudge every receipt of that person, so it stops the run with a *FileError
 // that points at the row. fn's error stops the read and is returned as is.
-func ReadMembers(ctx context.Context, file string, fn func(m MemberRow, source string) error) error {
+func ReadMembers(ctx context.Context, file string, fn func(m MemberRow, line int64) error) error {
 	return readTable(ctx, file, memberColumns, memberRequired, memberFromCSV, checkMember, fn)
 }
 
 // ReadHistory streams the counting-month history table (CSV or Parquet) to fn, like
 // ReadMembers: a bad row is a *FileError.
-func ReadHistory(ctx context.Context, file string, fn func(h HistoryRow, source string) error) error {
+func ReadHistory(ctx context.Context, file string, fn func(h HistoryRow, line int64) error) error {
 	return readTable(ctx, file, historyColumns, historyRequired, historyFromCSV, checkHistory, fn)
 }
 
@@ -27,7 +27,7 @@ func ReadHistory(ctx context.Context, file string, fn func(h HistoryRow, source 
 // the row's trimmed values in columns order), checks every row and passes it to fn.
 func readTable[T any](ctx context.Context, file string, columns, required []string,
 	fromCSV func(v []string) T, check func(*T) error,
-	fn func(T, string) error) error {
+	fn func(T, int64) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -36,7 +36,7 @@ func readTable[T any](ctx context.Context, file string, columns, required []stri
 		if err := check(&row); err != nil {
 			return &FileError{File: file, Line: line, Err: err}
 		}
-		return fn(row, position(file, line))
+		return fn(row, line)
 	}
 	switch formatOf(file) {
 	case extParquet:

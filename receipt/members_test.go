@@ -31,8 +31,8 @@ type memberGot struct {
 func readMembers(t *testing.T, file string) ([]memberGot, error) {
 	t.Helper()
 	var got []memberGot
-	err := ReadMembers(context.Background(), file, func(m MemberRow, src string) error {
-		got = append(got, memberGot{m, src})
+	err := ReadMembers(context.Background(), file, func(m MemberRow, line int64) error {
+		got = append(got, memberGot{m, Position(file, line)})
 		return nil
 	})
 	return got, err
@@ -194,9 +194,9 @@ func TestHistory(t *testing.T) {
 	} {
 		var got []HistoryRow
 		var srcs []string
-		err := ReadHistory(context.Background(), file, func(h HistoryRow, src string) error {
+		err := ReadHistory(context.Background(), file, func(h HistoryRow, line int64) error {
 			got = append(got, h)
-			srcs = append(srcs, src)
+			srcs = append(srcs, Position(file, line))
 			return nil
 		})
 		if err != nil {
@@ -210,19 +210,19 @@ func TestHistory(t *testing.T) {
 		}
 	}
 	bad := writeFile(t, dir, "bad.csv", []byte("insurer_no,household_id,service_month\n138000,H1,2024-11\n138000,H1,24-11\n"))
-	err := ReadHistory(context.Background(), bad, func(HistoryRow, string) error { return nil })
+	err := ReadHistory(context.Background(), bad, func(HistoryRow, int64) error { return nil })
 	var fe *FileError
 	if !errors.As(err, &fe) || fe.Line != 3 || !strings.Contains(err.Error(), `service_month: bad month "24-11"`) {
 		t.Fatalf("got %v", err)
 	}
 	errStop := errors.New("stop")
-	if err := ReadHistory(context.Background(), csvFile, func(HistoryRow, string) error { return errStop }); err != errStop {
+	if err := ReadHistory(context.Background(), csvFile, func(HistoryRow, int64) error { return errStop }); err != errStop {
 		t.Fatalf("callback error: got %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	for _, file := range []string{csvFile, pqFile} {
-		if err := ReadHistory(ctx, file, func(HistoryRow, string) error { return nil }); !errors.Is(err, context.Canceled) {
+		if err := ReadHistory(ctx, file, func(HistoryRow, int64) error { return nil }); !errors.Is(err, context.Canceled) {
 			t.Fatalf("canceled: got %v", err)
 		}
 	}

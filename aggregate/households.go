@@ -1,9 +1,7 @@
 package aggregate
 
 import (
-	"cmp"
 	"fmt"
-	"strings"
 
 	"github.com/kougaku/batch/rules"
 )
@@ -45,21 +43,17 @@ func Households(part Part, month rules.Month, all bool, fn func(h *Household) er
 	rk := keys(len(recs), func(i int) (string, string) { return recs[i].InsurerNo, recs[i].HouseholdID })
 	sortKeys(rk, func(a, b sortKey) int {
 		x, y := &recs[a.idx], &recs[b.idx]
-		return cmp.Or(strings.Compare(x.InsurerNo, y.InsurerNo),
-			strings.Compare(x.HouseholdID, y.HouseholdID), strings.Compare(x.PersonID, y.PersonID),
-			strings.Compare(x.ID, y.ID))
+		return compare4(x.InsurerNo, y.InsurerNo, x.HouseholdID, y.HouseholdID, x.PersonID, y.PersonID, x.ID, y.ID)
 	})
 	mk := keys(len(mems), func(i int) (string, string) { return mems[i].InsurerNo, mems[i].HouseholdID })
 	sortKeys(mk, func(a, b sortKey) int {
 		x, y := &mems[a.idx], &mems[b.idx]
-		return cmp.Or(strings.Compare(x.InsurerNo, y.InsurerNo),
-			strings.Compare(x.HouseholdID, y.HouseholdID), strings.Compare(x.PersonID, y.PersonID))
+		return compare4(x.InsurerNo, y.InsurerNo, x.HouseholdID, y.HouseholdID, x.PersonID, y.PersonID, "", "")
 	})
 	hk := keys(len(hist), func(i int) (string, string) { return hist[i].InsurerNo, hist[i].HouseholdID })
 	sortKeys(hk, func(a, b sortKey) int {
 		x, y := &hist[a.idx], &hist[b.idx]
-		return cmp.Or(strings.Compare(x.InsurerNo, y.InsurerNo),
-			strings.Compare(x.HouseholdID, y.HouseholdID))
+		return compare2(x.InsurerNo, y.InsurerNo, x.HouseholdID, y.HouseholdID)
 	})
 
 	var h Household
@@ -107,7 +101,7 @@ func nextHousehold(recs []Receipt, rk []sortKey, mems []Member, mk []sortKey) (u
 		}
 		return rk[0].hash, r.InsurerNo, r.HouseholdID
 	}
-	if cmp.Or(strings.Compare(m.InsurerNo, r.InsurerNo), strings.Compare(m.HouseholdID, r.HouseholdID)) < 0 {
+	if compare2(m.InsurerNo, r.InsurerNo, m.HouseholdID, r.HouseholdID) < 0 {
 		return mk[0].hash, m.InsurerNo, m.HouseholdID
 	}
 	return rk[0].hash, r.InsurerNo, r.HouseholdID
@@ -133,7 +127,7 @@ func skipTo(ks []sortKey, k int, hash uint64, ins, hh string, key func(int) (str
 			continue
 		}
 		a, b := key(int(ks[k].idx))
-		if cmp.Or(strings.Compare(a, ins), strings.Compare(b, hh)) >= 0 {
+		if compare2(a, ins, b, hh) >= 0 {
 			break
 		}
 		k++

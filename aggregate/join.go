@@ -99,14 +99,18 @@ func Join(part Part, month rules.Month, knownInsurer func(string) bool, out *Hou
 	rk := keys(len(recs), func(i int) (string, string) { return recs[i].InsurerNo, recs[i].PersonID })
 	sortKeys(rk, func(a, b sortKey) int {
 		x, y := &recs[a.idx], &recs[b.idx]
-		return cmp.Or(strings.Compare(x.InsurerNo, y.InsurerNo), strings.Compare(x.PersonID, y.PersonID),
-			strings.Compare(x.ID, y.ID), cmp.Compare(x.File, y.File), cmp.Compare(x.Line, y.Line))
+		if c := compare4(x.InsurerNo, y.InsurerNo, x.PersonID, y.PersonID, x.ID, y.ID, "", ""); c != 0 {
+			return c
+		}
+		return cmp.Or(cmp.Compare(x.File, y.File), cmp.Compare(x.Line, y.Line))
 	})
 	mk := keys(len(mems), func(i int) (string, string) { return mems[i].InsurerNo, mems[i].PersonID })
 	sortKeys(mk, func(a, b sortKey) int {
 		x, y := &mems[a.idx], &mems[b.idx]
-		return cmp.Or(strings.Compare(x.InsurerNo, y.InsurerNo), strings.Compare(x.PersonID, y.PersonID),
-			cmp.Compare(x.From, y.From), cmp.Compare(x.File, y.File), cmp.Compare(x.Line, y.Line))
+		if c := compare2(x.InsurerNo, y.InsurerNo, x.PersonID, y.PersonID); c != 0 {
+			return c
+		}
+		return cmp.Or(cmp.Compare(x.From, y.From), cmp.Compare(x.File, y.File), cmp.Compare(x.Line, y.Line))
 	})
 	rows := make([]Member, 0, 4)
 	for i, mi := 0, 0; i < len(rk) || mi < len(mk); {
@@ -200,7 +204,7 @@ func nextPerson(recs []headRec, rk []sortKey, mems []Member, mk []sortKey) (uint
 		}
 		return rk[0].hash, r.InsurerNo, r.PersonID
 	}
-	if c := cmp.Or(strings.Compare(m.InsurerNo, r.InsurerNo), strings.Compare(m.PersonID, r.PersonID)); c < 0 {
+	if compare2(m.InsurerNo, r.InsurerNo, m.PersonID, r.PersonID) < 0 {
 		return mk[0].hash, m.InsurerNo, m.PersonID
 	}
 	return rk[0].hash, r.InsurerNo, r.PersonID

@@ -3,6 +3,7 @@ package aggregate
 import (
 	"cmp"
 	"slices"
+	"strings"
 )
 
 // sortKeys sorts keys by hash, then by tie (which orders two keys of one hash by their
@@ -65,4 +66,25 @@ func sortRun(run []sortKey, tie func(a, b sortKey) int) {
 			run[j-1], run[j] = run[j], run[j-1]
 		}
 	}
+}
+
+// compare2 orders by a1/b1, then a2/b2, lazily and testing equality first: in a run of one
+// household or person the leading strings are equal, and an equality test is cheaper than
+// a three-way comparison (cmp.Or would also compare every pair, needed or not).
+func compare2(a1, b1, a2, b2 string) int {
+	if a1 != b1 {
+		return strings.Compare(a1, b1)
+	}
+	if a2 != b2 {
+		return strings.Compare(a2, b2)
+	}
+	return 0
+}
+
+// compare4 is compare2 over four pairs.
+func compare4(a1, b1, a2, b2, a3, b3, a4, b4 string) int {
+	if c := compare2(a1, b1, a2, b2); c != 0 {
+		return c
+	}
+	return compare2(a3, b3, a4, b4)
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -25,6 +26,26 @@ func TestSortKeys(t *testing.T) {
 			sortKeys(keys, tie)
 			if !slices.Equal(keys, want) {
 				t.Fatalf("n %d, %d distinct hashes: order differs", n, distinct)
+			}
+		}
+	}
+}
+
+// TestCompare: compare2 and compare4 order as cmp.Or over strings.Compare does.
+func TestCompare(t *testing.T) {
+	vals := []string{"", "a", "ab", "b", "ba", "a\x00"}
+	for _, a1 := range vals {
+		for _, b1 := range vals {
+			for _, a2 := range vals {
+				for _, b2 := range vals {
+					want := cmp.Or(strings.Compare(a1, b1), strings.Compare(a2, b2))
+					if got := compare2(a1, b1, a2, b2); got != want {
+						t.Fatalf("compare2(%q, %q, %q, %q) = %d, want %d", a1, b1, a2, b2, got, want)
+					}
+					if got := compare4(a1, a1, a2, a2, a1, b1, a2, b2); got != want {
+						t.Fatalf("compare4 with equal leading pairs = %d, want %d", got, want)
+					}
+				}
 			}
 		}
 	}

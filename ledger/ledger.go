@@ -9,6 +9,7 @@
 //	DIR/LOCK                          flock(2)ed by the run that writes; holds its pid and start
 //	DIR/months/YYYY-MM/CURRENT        JSON: the version number and its layers, oldest first
 //	DIR/months/YYYY-MM/L000001/       a layer: a run's output directory (Parquet files, manifest)
+//	DIR/history/SHA256.parquet|.csv   the --history files runs were given (months before the ledger)
 //
 // A month's data is its layers read newest first: a later layer (a rerun of some households)
 // holds every row of the households it lists in households.parquet, and hides their rows in
@@ -226,6 +227,12 @@ func (l *Ledger) commit(m rules.Month, layer string, base bool) (*Version, error
 // sweep removes what killed runs left: temporary directories and unreferenced layers.
 func (l *Ledger) sweep() error {
 	os.RemoveAll(filepath.Join(l.dir, "tmp"))
+	// A history copy a killed run left half written (see keepHistory).
+	if tmps, err := filepath.Glob(filepath.Join(l.dir, historyDir, "*.tmp")); err == nil {
+		for _, t := range tmps {
+			os.Remove(t)
+		}
+	}
 	ms, err := l.Months()
 	if err != nil {
 		return err

@@ -118,3 +118,52 @@ func TestHistoryBeforeLedgerKept(t *testing.T) {
 		}
 	})
 }
+
+// TestBackfilledMonthCascades: a month filled in behind later ones replaces what the history
+// said of it. H1's history counts January to March; April (large) is its fourth benefit month
+// in twelve and gets 多数回. March, run later with a small receipt, does not count: April's
+// count falls to two, 多数回 no longer applies, and the cascade adjusts April.
+func TestBackfilledMonthCascades(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(filepath.Join(dir, "ledger"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	members := []receipt.MemberRow{{InsurerNo: "06139999", PersonID: "P1", HouseholdID: "H1", BirthDate: "1980-05-05",
+		Sex: "1", ValidFrom: "2020-01", CategoryU70: "U"}}
+	hist := writeCSV(t, filepath.Join(dir, "history.csv"), func(f *os.File) error {
+		var rows []receipt.HistoryRow
+		for _, m := range []string{"2025-01", "2025-02", "2025-03"} {
+			rows = append(rows, receipt.HistoryRow{InsurerNo: "06139999", HouseholdID: "H1", ServiceMonth: m})
+		}
+		return receipt.WriteHistoryCSV(f, rows)
+	})
+	run := func(m string, cost int64, history []string) *Result {
+		mp := writeCSV(t, filepath.Join(dir, "members-"+m+".csv"), func(f *os.File) error { return receipt.WriteMembersCSV(f, members) })
+		rp := writeCSV(t, filepath.Join(dir, "receipts-"+m+".csv"), func(f *os.File) error {
+			return receipt.WriteReceiptsCSV(f, []receipt.Row{historyReceipt(m, cost)})
+		})
+		res, err := l.Run(context.Background(), pipeline.Config{Month: month(t, m), Members: []string{mp}, Receipts: []string{rp},
+			History: history, Out: filepath.Join(dir, "out-"+m)})
+		if err != nil {
+			t.Fatalf("%s: %v", m, err)
+		}
+		return res
+	}
+	run("2025-04", 1000000, []string{hist})
+	res := run("2025-03", 50000, nil)
+	want := output.Adjustment{InsurerNo: "06139999", HouseholdID: "H1", ServiceMonth: "2025-04",
+		PreviousCash: 255600, NewCash: 212570, Delta: -43030, Cause: output.CauseTasukaiCascade}
+	if len(res.Adjustments) != 1 || res.Adjustments[0] != want {
+		t.Fatalf("adjustments %+v, want %+v", res.Adjustments, want)
+	}
+	apr, _ := l.Current(month(t, "2025-04"))
+	st, err := states(context.Background(), apr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := st[HouseholdKey{"06139999", "H1"}]; h.prior != 2 || h.tasukai || h.cash != 212570 {
+		t.Errorf("April after the back-fill %+v, want prior 2, no 多数回, cash 212,570", h)
+	}
+}

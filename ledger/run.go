@@ -67,6 +67,16 @@ func (l *Ledger) first(ctx context.Context, cfg pipeline.Config) (*Result, error
 	if err != nil {
 		return nil, err
 	}
+	// Until now the later months (if any: a month filled in behind them) counted this month as
+	// the history says; what the month's results say instead is the change to cascade.
+	before := map[HouseholdKey]hhState{}
+	err = l.eachHistory(ctx, cfg.Month, cfg.Month+1, nil, cfg.History, func(k HouseholdKey, _ rules.Month) error {
+		before[k] = hhState{counts: true}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	res := &Result{}
 	given := cfg.History
 	cfg.History = []string{hist}
@@ -76,7 +86,7 @@ func (l *Ledger) first(ctx context.Context, cfg pipeline.Config) (*Result, error
 		if err := l.keepHistory(given); err != nil {
 			return err
 		}
-		adj, err := l.settle(ctx, cfg, d, s, nil, nil, nil, res)
+		adj, err := l.settle(ctx, cfg, d, s, nil, nil, before, res)
 		res.Adjustments = adj
 		return err
 	}
@@ -233,7 +243,8 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 // the later months, then writes adjustments.parquet into the run directory. layerKeys lists
 // the households the new layer holds (nil: it is the whole month, replacing every layer).
 // affected are the households compared with previous for adjustments (nil on a first run,
-// where there is nothing to adjust and every counting household is news to the later months).
+// where there is nothing to adjust and previous says how the history counted the month: the
+// households whose counting differs from it are news to the later months).
 func (l *Ledger) settle(ctx context.Context, cfg pipeline.Config, d *output.Dir, s *pipeline.Summary,
 	layerKeys, affected map[HouseholdKey]struct{}, previous map[HouseholdKey]hhState, res *Result) ([]output.Adjustment, error) {
 	now, err := runStates(ctx, cfg.Month, d.TempPath())
@@ -242,9 +253,14 @@ func (l *Ledger) settle(ctx context.Context, cfg pipeline.Config, d *output.Dir,
 	}
 	var adj []output.Adjustment
 	changed := map[HouseholdKey]struct{}{}
-	if affected == nil {
+	if affected == nil { // a first run: previous is how the history counted the month
 		for k, st := range now {
-			if st.counts {
+			if st.counts != previous[k].counts {
+				changed[k] = struct{}{}
+			}
+		}
+		for k, st := range previous {
+			if st.counts && !now[k].counts {
 				changed[k] = struct{}{}
 			}
 		}
@@ -329,6 +345,9 @@ func (l *Ledger) cascade(ctx context.Context, cfg pipeline.Config, from rules.Mo
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(2) // two months at a time, one a core
 	for i, m := range months {
+		if m < from-10 {
+			continue // before every window the recount looks at
+		}
 		g.Go(func() error {
 			v, err := l.Current(m)
 			if err == nil {

@@ -36,12 +36,16 @@ type Reader struct {
 
 // Open opens path to read the named columns (see Select).
 func Open(path string, columns ...string) (r *Reader, err error) {
+	var f *os.File
 	defer func() {
 		if p := recover(); p != nil { // parquet-go panics on some malformed footers
+			if f != nil {
+				f.Close()
+			}
 			r, err = nil, fmt.Errorf("%s: damaged file: %v", path, p)
 		}
 	}()
-	f, err := os.Open(path)
+	f, err = os.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -88,6 +92,15 @@ func (r *Reader) Lookup(name string) (parquet.Kind, bool) {
 		return 0, false
 	}
 	return leaf.Node.Type().Kind(), true
+}
+
+// Type is the type of the named column (physical and logical), if the file has it.
+func (r *Reader) Type(name string) (parquet.Type, bool) {
+	leaf, ok := r.pf.Schema().Lookup(name)
+	if !ok {
+		return nil, false
+	}
+	return leaf.Node.Type(), true
 }
 
 // Kind is the physical type of the i-th chosen column.
@@ -243,6 +256,11 @@ func (r *Reader) ScanRanges(ctx context.Context, ranges [][2]int64, fn func(*Bat
 		inFn = false // left true when fn panics, so that its panic goes on up
 		return err
 	}
+	for i, rg := range ranges {
+		if rg[0] < 0 || rg[1] < rg[0] || rg[1] > r.NumRows() || (i > 0 && rg[0] < ranges[i-1][1]) {
+			return fmt.Errorf("%s: row ranges must increase within the file's %d rows (range %d is %v)", r.path, r.NumRows(), i, rg)
+		}
+	}
 	var groupStart int64
 	for _, rg := range r.pf.RowGroups() {
 		groupEnd := groupStart + rg.NumRows()
@@ -353,11 +371,27 @@ func (c *cursor) seek(row int64) error {
 		if err := c.next(); err != nil {
 			return err
 		}
+		if c.index != nil && start >= 0 && !c.indexAgrees() {
+			return fmt.Errorf("the page index says the page at row %d holds other rows than it does", c.pageRow)
+		}
 		if row < c.pageRow+int64(c.n) {
 			c.pos = int(row - c.pageRow)
 			return nil
 		}
 	}
+}
+
+// indexAgrees checks the page just read against the page index: the next page must begin
+// where this one ends, or the columns would come out of line.
+func (c *cursor) indexAgrees() bool {
+	k := sort.Search(c.index.NumPages(), func(i int) bool { return c.index.FirstRowIndex(i) > c.pageRow }) - 1
+	if k < 0 || c.index.FirstRowIndex(k) != c.pageRow {
+		return false
+	}
+	if k+1 < c.index.NumPages() {
+		return c.index.FirstRowIndex(k+1) == c.pageRow+int64(c.n)
+	}
+	return true
 }
 
 func (r *Reader) pageError(col int, row int64, err error) error {
@@ -419,6 +453,14 @@ func (c *cursor) decodeBytes(plain func() ([]byte, []uint32), dict parquet.Dicti
 		c.bytes.data, c.bytes.offs = d.ByteArray()
 		page := c.page.Data()
 		idx := page.Int32()
+		// parquet-go does not check dictionary indexes against the dictionary: a damaged
+		// page would make At index out of range in the caller's hands.
+		size := int32(len(c.bytes.offs) - 1)
+		for _, k := range idx {
+			if k < 0 || k >= size {
+				return fmt.Errorf("dictionary index %d out of a dictionary of %d values", k, size)
+			}
+		}
 		if !nulls {
 			if len(idx) < c.n {
 				return errors.New("short page")
@@ -426,12 +468,17 @@ func (c *cursor) decodeBytes(plain func() ([]byte, []uint32), dict parquet.Dicti
 			c.bytes.idx = idx
 			return nil
 		}
-		c.bytes.idx = c.spread(idx)
-		return nil
+		var err error
+		c.bytes.idx, err = c.spread(idx)
+		return err
 	}
 	c.bytes.data, c.bytes.offs = plain()
+	if err := checkOffsets(c.bytes.data, c.bytes.offs); err != nil {
+		return err
+	}
+	values := len(c.bytes.offs) - 1
 	if !nulls {
-		if len(c.bytes.offs) < c.n+1 {
+		if values < c.n {
 			return errors.New("short page")
 		}
 		c.bytes.idx = nil
@@ -442,28 +489,50 @@ func (c *cursor) decodeBytes(plain func() ([]byte, []uint32), dict parquet.Dicti
 	for i := range c.n {
 		if c.null[i] {
 			c.idxBuf[i] = -1
-		} else {
-			c.idxBuf[i] = k
-			k++
+			continue
 		}
+		if int(k) >= values {
+			return errors.New("short page")
+		}
+		c.idxBuf[i] = k
+		k++
 	}
 	c.bytes.idx = c.idxBuf
 	return nil
 }
 
+// checkOffsets checks that a page's value offsets rise within its data.
+func checkOffsets(data []byte, offs []uint32) error {
+	if len(offs) == 0 {
+		return errors.New("short page")
+	}
+	for i := 1; i < len(offs); i++ {
+		if offs[i] < offs[i-1] {
+			return errors.New("value offsets out of order")
+		}
+	}
+	if int(offs[len(offs)-1]) > len(data) {
+		return errors.New("value offsets past the page's data")
+	}
+	return nil
+}
+
 // spread lays the non-null dictionary indexes out over the rows, -1 on nulls.
-func (c *cursor) spread(idx []int32) []int32 {
+func (c *cursor) spread(idx []int32) ([]int32, error) {
 	c.idxBuf = grow(c.idxBuf, c.n)
 	k := 0
 	for i := range c.n {
-		if c.null[i] || k >= len(idx) {
+		switch {
+		case c.null[i]:
 			c.idxBuf[i] = -1
-		} else {
+		case k >= len(idx):
+			return nil, errors.New("short page")
+		default:
 			c.idxBuf[i] = idx[k]
 			k++
 		}
 	}
-	return c.idxBuf
+	return c.idxBuf, nil
 }
 
 // values returns the page's non-null values as int64, looked up in the dictionary if any.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding"
 )
 
 type sample struct {
@@ -307,4 +309,55 @@ func FuzzScan(f *testing.F) {
 			t.Fatalf("read %d rows of %d without error", n, r.NumRows())
 		}
 	})
+}
+
+// pagesOf serves fixed pages, as a column chunk's reader would.
+type pagesOf struct{ pages []parquet.Page }
+
+func (p *pagesOf) ReadPage() (parquet.Page, error) {
+	if len(p.pages) == 0 {
+		return nil, io.EOF
+	}
+	pg := p.pages[0]
+	p.pages = p.pages[1:]
+	return pg, nil
+}
+func (p *pagesOf) SeekToRow(int64) error { return nil }
+func (p *pagesOf) Close() error          { return nil }
+
+// TestDamagedPagesAreErrors: pages parquet-go decodes without complaint but whose values
+// cannot be right (a dictionary index past the dictionary, which parquet-go does not check)
+// are errors of the read, never a panic in the caller's hands.
+func TestDamagedPagesAreErrors(t *testing.T) {
+	dict := parquet.ByteArrayType.NewDictionary(0, 2, encoding.ByteArrayValues([]byte("ab"), []uint32{0, 1, 2}))
+	cases := map[string]parquet.Page{
+		"index past the dictionary": dict.Type().NewPage(0, 3, encoding.Int32Values([]int32{0, 1, 5})),
+		"negative index":            dict.Type().NewPage(0, 2, encoding.Int32Values([]int32{-1, 0})),
+	}
+	for name, page := range cases {
+		c := cursor{kind: parquet.ByteArray, pages: &pagesOf{pages: []parquet.Page{page}}}
+		if err := c.next(); err == nil {
+			t.Errorf("%s: read without error", name)
+		}
+	}
+	good := dict.Type().NewPage(0, 3, encoding.Int32Values([]int32{0, 1, 1}))
+	c := cursor{kind: parquet.ByteArray, pages: &pagesOf{pages: []parquet.Page{good}}}
+	if err := c.next(); err != nil || string(c.bytes.At(2)) != "b" {
+		t.Fatalf("a good dictionary page: %v, %q", err, c.bytes.At(2))
+	}
+}
+
+// TestScanRangesRefusesDisorder: ranges must increase within the file.
+func TestScanRangesRefusesDisorder(t *testing.T) {
+	path := writeRows(t, makeRows(100, 5))
+	r, err := Open(path, "id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, ranges := range [][][2]int64{{{5, 10}, {8, 12}}, {{10, 20}, {0, 5}}, {{90, 101}}, {{-1, 3}}, {{7, 6}}} {
+		if err := r.ScanRanges(context.Background(), ranges, func(*Batch) error { return nil }); err == nil {
+			t.Errorf("ranges %v accepted", ranges)
+		}
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/deprecated"
+	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/kougaku/batch/pqcol"
 )
@@ -63,6 +65,9 @@ func openColumns(file string, columns, required []string) (*pqcol.Reader, []int,
 		}
 		if !containsKind(kinds, kind) {
 			return fail(fmt.Errorf("column %s: parquet type %s, want %s", name, kind, kinds[0]))
+		}
+		if typ, _ := r.Type(name); !plainAnnotation(typ) {
+			return fail(fmt.Errorf("column %s: logical type %v cannot be read as a plain %s", name, typ, kinds[0]))
 		}
 		pos[c] = len(chosen)
 		chosen = append(chosen, name)
@@ -199,9 +204,8 @@ func readReceiptsParquet(s *receiptSink) error {
 // string per field. A column that turns out to have too many distinct values (ids) stops
 // being interned and allocates as usual.
 type interner struct {
-	m    map[string]string
-	off  bool
-	seen int
+	m   map[string]string
+	off bool
 }
 
 const internMax = 1 << 12
@@ -213,7 +217,6 @@ func (in *interner) string(b []byte) string {
 	if s, ok := in.m[string(b)]; ok {
 		return s
 	}
-	in.seen++
 	if in.m == nil {
 		in.m = make(map[string]string)
 	}
@@ -224,4 +227,31 @@ func (in *interner) string(b []byte) string {
 	s := string(b)
 	in.m[s] = s
 	return s
+}
+
+// plainAnnotation reports whether a column's logical type leaves its values as they are: a
+// string for a byte array, a signed integer for an integer. A DECIMAL(…,2) amount would be
+// read a hundred times too large, an unsigned one could change sign when widened.
+func plainAnnotation(t parquet.Type) bool {
+	if lt := t.LogicalType(); lt != nil && lt.Value != nil {
+		switch v := lt.Value.(type) {
+		case *format.StringType, *format.EnumType:
+			return t.Kind() == parquet.ByteArray
+		case *format.IntType:
+			return v.IsSigned && t.Kind() != parquet.ByteArray
+		default:
+			return false
+		}
+	}
+	if ct := t.ConvertedType(); ct != nil {
+		switch *ct {
+		case deprecated.UTF8, deprecated.Enum:
+			return t.Kind() == parquet.ByteArray
+		case deprecated.Int8, deprecated.Int16, deprecated.Int32, deprecated.Int64:
+			return t.Kind() != parquet.ByteArray
+		default:
+			return false
+		}
+	}
+	return true
 }

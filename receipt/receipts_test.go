@@ -497,6 +497,35 @@ func TestUnreadableParquet(t *testing.T) {
 	wrongType := filepath.Join(dir, "wrongtype.parquet")
 	writeParquet(t, wrongType, []stringPaid{{ReceiptID: "R1", Paid: "7000"}}, 0)
 
+	type decimalPaid struct { // amounts as DECIMAL(18,2): yen would be read a hundredfold
+		ReceiptID     string `parquet:"receipt_id"`
+		ServiceMonth  string `parquet:"service_month"`
+		InsurerNo     string `parquet:"insurer_no"`
+		PersonID      string `parquet:"person_id"`
+		InstitutionID string `parquet:"institution_id"`
+		Kind          string `parquet:"kind"`
+		Setting       string `parquet:"setting"`
+		Cost          int64  `parquet:"cost"`
+		Copay         int64  `parquet:"copay"`
+		Paid          int64  `parquet:"paid,decimal(2:18)"`
+	}
+	decimal := filepath.Join(dir, "decimal.parquet")
+	writeParquet(t, decimal, []decimalPaid{{ReceiptID: "R1", Paid: 700000}}, 0)
+	type unsignedCost struct {
+		ReceiptID     string `parquet:"receipt_id"`
+		ServiceMonth  string `parquet:"service_month"`
+		InsurerNo     string `parquet:"insurer_no"`
+		PersonID      string `parquet:"person_id"`
+		InstitutionID string `parquet:"institution_id"`
+		Kind          string `parquet:"kind"`
+		Setting       string `parquet:"setting"`
+		Cost          uint32 `parquet:"cost"`
+		Copay         int64  `parquet:"copay"`
+		Paid          int64  `parquet:"paid"`
+	}
+	unsigned := filepath.Join(dir, "unsigned.parquet")
+	writeParquet(t, unsigned, []unsignedCost{{ReceiptID: "R1", Cost: 4_000_000_000}}, 0)
+
 	good := filepath.Join(dir, "good.parquet")
 	writeParquet(t, good, sampleRows(2000), 0)
 	data, err := os.ReadFile(good)
@@ -517,6 +546,8 @@ func TestUnreadableParquet(t *testing.T) {
 	}{
 		{missing, "missing required column(s) paid"},
 		{wrongType, "column paid: parquet type BYTE_ARRAY, want INT64"},
+		{decimal, "column paid: logical type"},
+		{unsigned, "column cost: logical type"},
 		{truncated, "parquet"},
 		{garbage, "parquet"},
 		{corrupt, ""},

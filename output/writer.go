@@ -20,6 +20,7 @@ package output
 //     then refuses to Commit.
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -33,6 +34,8 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
+
+	"github.com/kougaku/batch/pqcol"
 )
 
 // DefaultMaxRowsPerRowGroup bounds row groups when Options leaves it zero. A million
@@ -197,30 +200,13 @@ func openParquet(path string) (*os.File, *parquet.File, error) {
 // the file with the same physical type (a missing column would otherwise read as zero
 // values), and the rows read must match the footer's count.
 func ReadAll[T any](path string) ([]T, error) {
-	f, pf, err := openParquet(path)
+	rows := []T{}
+	err := Each(path, func(batch []T) error {
+		rows = append(rows, batch...)
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	if err := sameColumns(parquet.SchemaOf(new(T)), pf.Schema()); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	r := parquet.NewGenericReader[T](pf)
-	defer r.Close()
-	rows := make([]T, 0, pf.NumRows())
-	buf := make([]T, 4096)
-	for {
-		n, err := r.Read(buf)
-		rows = append(rows, buf[:n]...)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-	}
-	if int64(len(rows)) != pf.NumRows() {
-		return nil, fmt.Errorf("%s: read %d rows, footer says %d", path, len(rows), pf.NumRows())
 	}
 	return rows, nil
 }
@@ -275,37 +261,16 @@ func Digest(path string) (size int64, sha256hex string, err error) {
 
 // Each streams the rows of the Parquet file at path as T, a batch at a time (fn must not keep
 // the slice), with the same checks as ReadAll; T may name a subset of the file's columns,
-// and only those are decoded.
+// and only those are decoded (column by column, by package pqcol).
 func Each[T any](path string, fn func(rows []T) error) error {
 	f, pf, err := openParquet(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	if err := sameColumns(parquet.SchemaOf(new(T)), pf.Schema()); err != nil {
+	err = sameColumns(parquet.SchemaOf(new(T)), pf.Schema())
+	f.Close()
+	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	r := parquet.NewGenericReader[T](pf)
-	defer r.Close()
-	buf := make([]T, max(1, min(4096, pf.NumRows())))
-	var total int64
-	for {
-		n, err := r.Read(buf)
-		total += int64(n)
-		if n > 0 {
-			if ferr := fn(buf[:n]); ferr != nil {
-				return ferr
-			}
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-	}
-	if total != pf.NumRows() {
-		return fmt.Errorf("%s: read %d rows, footer says %d", path, total, pf.NumRows())
-	}
-	return nil
+	return pqcol.Rows(context.Background(), path, fn)
 }

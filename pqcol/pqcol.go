@@ -134,6 +134,29 @@ func (b *Batch) Int64s(c int) Ints {
 	return out
 }
 
+// Float64s is the view of a DOUBLE column.
+func (b *Batch) Float64s(c int) Floats {
+	x := &b.cols[c]
+	s := b.start[c]
+	out := Floats{v: x.floats[s : s+b.Len]}
+	if x.null != nil {
+		out.null = x.null[s : s+b.Len]
+	}
+	return out
+}
+
+// Floats holds the values of a DOUBLE column over a batch.
+type Floats struct {
+	v    []float64
+	null []bool
+}
+
+// At is row i's value (0 when null).
+func (v Floats) At(i int) float64 { return v.v[i] }
+
+// Null reports whether row i is null.
+func (v Floats) Null(i int) bool { return v.null != nil && v.null[i] }
+
 // Bools is the view of a BOOLEAN column.
 func (b *Batch) Bools(c int) Bools {
 	x := &b.cols[c]
@@ -201,15 +224,16 @@ func (v Bools) Null(i int) bool { return v.null != nil && v.null[i] }
 
 // cursor is one column's current page, decoded into a view.
 type cursor struct {
-	kind  parquet.Kind
-	pages parquet.Pages
-	page  parquet.Page
-	n     int // rows of the current page
-	pos   int // next row of the current page
-	bytes Bytes
-	ints  []int64
-	bools []bool
-	null  []bool
+	kind   parquet.Kind
+	pages  parquet.Pages
+	page   parquet.Page
+	n      int // rows of the current page
+	pos    int // next row of the current page
+	bytes  Bytes
+	ints   []int64
+	floats []float64
+	bools  []bool
+	null   []bool
 	// scratch buffers reused from page to page
 	idxBuf  []int32
 	intBuf  []int64
@@ -443,6 +467,8 @@ func (c *cursor) next() error {
 		return c.decodeInts(p, dict, nulls)
 	case parquet.Boolean:
 		return c.decodeBools(p, dict, nulls)
+	case parquet.Double:
+		return c.decodeFloats(p, dict, nulls)
 	}
 	return fmt.Errorf("unsupported type %s", c.kind)
 }
@@ -590,6 +616,48 @@ func (c *cursor) decodeInts(p parquet.Page, dict parquet.Dictionary, nulls bool)
 
 // decodeBools unpacks the page's bits. Pages come whole from the file (seek never asks
 // parquet-go for a page sliced mid-way, whose bits would start at an offset Data hides).
+// decodeFloats reads a DOUBLE page (the extracts' shares), looked up in the dictionary if any.
+func (c *cursor) decodeFloats(p parquet.Page, dict parquet.Dictionary, nulls bool) error {
+	src := p.Data()
+	if dict != nil {
+		src = dict.Page().Data()
+	}
+	plain := src.Double()
+	if dict == nil && !nulls {
+		if len(plain) < c.n {
+			return errors.New("short page")
+		}
+		c.floats = plain
+		return nil
+	}
+	out := make([]float64, c.n)
+	var idx []int32
+	if dict != nil {
+		d := p.Data()
+		idx = d.Int32()
+	}
+	k := 0
+	for i := range c.n {
+		if nulls && c.null[i] {
+			continue
+		}
+		j := k
+		if idx != nil {
+			if k >= len(idx) {
+				return errors.New("short page")
+			}
+			j = int(idx[k])
+		}
+		if j < 0 || j >= len(plain) {
+			return errors.New("short page")
+		}
+		out[i] = plain[j]
+		k++
+	}
+	c.floats = out
+	return nil
+}
+
 func (c *cursor) decodeBools(p parquet.Page, dict parquet.Dictionary, nulls bool) error {
 	if dict != nil {
 		return errors.New("dictionary-encoded booleans")

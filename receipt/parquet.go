@@ -114,7 +114,7 @@ func readTableParquet(ctx context.Context, file string, columns, required []stri
 	defer r.Close()
 	v := make([]string, len(columns))
 	views := make([]pqcol.Bytes, len(columns))
-	interns := make([]interner, len(columns))
+	interns := make([]pqcol.Interner, len(columns))
 	return scanColumns(ctx, file, r, func(b *pqcol.Batch) error {
 		for c, p := range pos {
 			if p >= 0 {
@@ -125,7 +125,7 @@ func readTableParquet(ctx context.Context, file string, columns, required []stri
 			for c, p := range pos {
 				v[c] = ""
 				if p >= 0 {
-					v[c] = interns[c].string(bytes.TrimSpace(views[c].At(i)))
+					v[c] = interns[c].String(bytes.TrimSpace(views[c].At(i)))
 				}
 			}
 			if err := fn(v, b.First+int64(i)+1); err != nil {
@@ -197,36 +197,6 @@ func readReceiptsParquet(s *receiptSink) error {
 		}
 		return nil
 	})
-}
-
-// interner gives one string per distinct value of a column whose values repeat (dates,
-// months, codes, insurer numbers), so that a master of millions of rows does not allocate a
-// string per field. A column that turns out to have too many distinct values (ids) stops
-// being interned and allocates as usual.
-type interner struct {
-	m   map[string]string
-	off bool
-}
-
-const internMax = 1 << 12
-
-func (in *interner) string(b []byte) string {
-	if in.off {
-		return string(b)
-	}
-	if s, ok := in.m[string(b)]; ok {
-		return s
-	}
-	if in.m == nil {
-		in.m = make(map[string]string)
-	}
-	if len(in.m) == internMax {
-		in.off, in.m = true, nil
-		return string(b)
-	}
-	s := string(b)
-	in.m[s] = s
-	return s
 }
 
 // plainAnnotation reports whether a column's logical type leaves its values as they are: a

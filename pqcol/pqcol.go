@@ -561,17 +561,16 @@ func (c *cursor) spread(idx []int32) ([]int32, error) {
 	return c.idxBuf, nil
 }
 
-// values returns the page's non-null values as int64, looked up in the dictionary if any.
+// decodeInts reads an INT64 or INT32 (widened) page.
 func (c *cursor) decodeInts(p parquet.Page, dict parquet.Dictionary, nulls bool) error {
 	src := p.Data()
 	if dict != nil {
 		src = dict.Page().Data()
 	}
 	var plain []int64
-	switch c.kind {
-	case parquet.Int64:
+	if c.kind == parquet.Int64 {
 		plain = src.Int64()
-	default:
+	} else {
 		v32 := src.Int32()
 		c.intBuf = grow(c.intBuf, len(v32))
 		for i, v := range v32 {
@@ -579,60 +578,35 @@ func (c *cursor) decodeInts(p parquet.Page, dict parquet.Dictionary, nulls bool)
 		}
 		plain = c.intBuf[:len(v32)]
 	}
-	if dict == nil && !nulls {
-		if len(plain) < c.n {
-			return errors.New("short page")
-		}
-		c.ints = plain
-		return nil
-	}
-	out := make([]int64, c.n) // dictionaries and nulls of integers are rare: no reuse
-	var idx []int32
-	if dict != nil {
-		d := p.Data()
-		idx = d.Int32()
-	}
-	k := 0
-	for i := range c.n {
-		if nulls && c.null[i] {
-			continue
-		}
-		j := k
-		if idx != nil {
-			if k >= len(idx) {
-				return errors.New("short page")
-			}
-			j = int(idx[k])
-		}
-		if j >= len(plain) {
-			return errors.New("short page")
-		}
-		out[i] = plain[j]
-		k++
-	}
-	c.ints = out
-	return nil
+	var err error
+	c.ints, err = spreadValues(c, p, plain, dict != nil, nulls)
+	return err
 }
 
-// decodeBools unpacks the page's bits. Pages come whole from the file (seek never asks
-// parquet-go for a page sliced mid-way, whose bits would start at an offset Data hides).
-// decodeFloats reads a DOUBLE page (the extracts' shares), looked up in the dictionary if any.
+// decodeFloats reads a DOUBLE page (the extracts' shares).
 func (c *cursor) decodeFloats(p parquet.Page, dict parquet.Dictionary, nulls bool) error {
 	src := p.Data()
 	if dict != nil {
 		src = dict.Page().Data()
 	}
-	plain := src.Double()
-	if dict == nil && !nulls {
+	var err error
+	c.floats, err = spreadValues(c, p, src.Double(), dict != nil, nulls)
+	return err
+}
+
+// spreadValues lays a page's values out over its rows: plain holds the page's non-null values,
+// or the dictionary's when the page is dictionary-encoded; a null row gets the zero value.
+// Without a dictionary or nulls, plain serves as it is.
+func spreadValues[T any](c *cursor, p parquet.Page, plain []T, dict, nulls bool) ([]T, error) {
+	if !dict && !nulls {
 		if len(plain) < c.n {
-			return errors.New("short page")
+			return nil, errors.New("short page")
 		}
-		c.floats = plain
-		return nil
+		return plain, nil
 	}
-	out := make([]float64, c.n)
+	out := make([]T, c.n) // dictionaries and nulls of numbers are rare: no reuse
 	var idx []int32
-	if dict != nil {
+	if dict {
 		d := p.Data()
 		idx = d.Int32()
 	}
@@ -644,20 +618,21 @@ func (c *cursor) decodeFloats(p parquet.Page, dict parquet.Dictionary, nulls boo
 		j := k
 		if idx != nil {
 			if k >= len(idx) {
-				return errors.New("short page")
+				return nil, errors.New("short page")
 			}
 			j = int(idx[k])
 		}
 		if j < 0 || j >= len(plain) {
-			return errors.New("short page")
+			return nil, errors.New("short page")
 		}
 		out[i] = plain[j]
 		k++
 	}
-	c.floats = out
-	return nil
+	return out, nil
 }
 
+// decodeBools unpacks the page's bits. Pages come whole from the file (seek never asks
+// parquet-go for a page sliced mid-way, whose bits would start at an offset Data hides).
 func (c *cursor) decodeBools(p parquet.Page, dict parquet.Dictionary, nulls bool) error {
 	if dict != nil {
 		return errors.New("dictionary-encoded booleans")

@@ -85,15 +85,6 @@ func (r *Reader) Select(columns ...string) error {
 	return nil
 }
 
-// Lookup tells whether the file has a column of that name, and its physical type.
-func (r *Reader) Lookup(name string) (parquet.Kind, bool) {
-	leaf, ok := r.pf.Schema().Lookup(name)
-	if !ok {
-		return 0, false
-	}
-	return leaf.Node.Type().Kind(), true
-}
-
 // Type is the type of the named column (physical and logical), if the file has it.
 func (r *Reader) Type(name string) (parquet.Type, bool) {
 	leaf, ok := r.pf.Schema().Lookup(name)

@@ -98,7 +98,7 @@ type FileError struct {
 
 func (e *FileError) Error() string {
 	if e.Line > 0 {
-		return position(e.File, e.Line) + ": " + e.Err.Error()
+		return Position(e.File, e.Line) + ": " + e.Err.Error()
 	}
 	return e.File + ": " + e.Err.Error()
 }
@@ -107,9 +107,7 @@ func (e *FileError) Unwrap() error { return e.Err }
 
 // Position formats a place in an input file the way Reject.Source and FileError do:
 // "FILE:LINE" for CSV, "FILE:row N" for Parquet (whose rows have no lines).
-func Position(file string, n int64) string { return position(file, n) }
-
-func position(file string, n int64) string {
+func Position(file string, n int64) string {
 	if formatOf(file) == extParquet {
 		return file + ":row " + strconv.FormatInt(n, 10)
 	}

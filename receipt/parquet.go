@@ -44,7 +44,7 @@ func openColumns(file string, columns, required []string) (*pqcol.Reader, []int,
 	}
 	var missing []string
 	for _, name := range required {
-		if _, ok := r.Lookup(name); !ok {
+		if _, ok := r.Type(name); !ok {
 			missing = append(missing, name)
 		}
 	}
@@ -55,10 +55,11 @@ func openColumns(file string, columns, required []string) (*pqcol.Reader, []int,
 	var chosen []string
 	for c, name := range columns {
 		pos[c] = -1
-		kind, ok := r.Lookup(name)
+		typ, ok := r.Type(name)
 		if !ok {
 			continue
 		}
+		kind := typ.Kind()
 		kinds, ok := parquetKinds[name]
 		if !ok {
 			kinds = []parquet.Kind{parquet.ByteArray}
@@ -66,7 +67,7 @@ func openColumns(file string, columns, required []string) (*pqcol.Reader, []int,
 		if !containsKind(kinds, kind) {
 			return fail(fmt.Errorf("column %s: parquet type %s, want %s", name, kind, kinds[0]))
 		}
-		if typ, _ := r.Type(name); !plainAnnotation(typ) {
+		if !plainAnnotation(typ) {
 			return fail(fmt.Errorf("column %s: logical type %v cannot be read as a plain %s", name, typ, kinds[0]))
 		}
 		pos[c] = len(chosen)

@@ -319,9 +319,9 @@ func (u *ukeReader) run() error {
 			}
 			split(line, &f)
 			if c, ok := parseUint(f[goCount], 9); !ok {
-				u.warnf("%s: GO 総件数 %q is not a number (the file holds %d RE records)", position(u.s.file, n), string(f[goCount]), u.reCount)
+				u.warnf("%s: GO 総件数 %q is not a number (the file holds %d RE records)", Position(u.s.file, n), string(f[goCount]), u.reCount)
 			} else if c != u.reCount {
-				u.warnf("%s: GO 総件数 says %d receipts, but the file holds %d RE records", position(u.s.file, n), c, u.reCount)
+				u.warnf("%s: GO 総件数 says %d receipts, but the file holds %d RE records", Position(u.s.file, n), c, u.reCount)
 			}
 			u.reCount, u.sawGO = 0, true
 		}
@@ -354,7 +354,7 @@ func (u *ukeReader) inReceipt(what string, line int64) bool {
 	if u.rec.active {
 		return true
 	}
-	u.warnf("%s: %s record outside any receipt (no RE since the last header or GO), ignored", position(u.s.file, line), what)
+	u.warnf("%s: %s record outside any receipt (no RE since the last header or GO), ignored", Position(u.s.file, line), what)
 	return false
 }
 
@@ -668,7 +668,7 @@ func (s *receiptSink) rejectAs(reason string, t *textRow, line int64, paid int64
 		return nil
 	}
 	return s.reject(Reject{
-		Source:    position(s.file, line),
+		Source:    Position(s.file, line),
 		ReceiptID: string(t[ColReceiptID]),
 		InsurerNo: string(t[ColInsurerNo]),
 		PersonID:  string(t[ColPersonID]),

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/kougaku/batch/receipt"
@@ -83,12 +84,22 @@ func (l *Ledger) eachHistory(ctx context.Context, lo, hi rules.Month, keys *keyS
 	if err != nil {
 		return err
 	}
+	files := kept
+	for _, f := range given { // a file the ledger keeps already is read once
+		sum, err := fileDigest(f)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(kept, filepath.Join(l.dir, historyDir, sum+filepath.Ext(f))) {
+			files = append(files, f)
+		}
+	}
 	held := map[rules.Month]bool{}
 	for m := lo; m < hi; m++ {
 		held[m] = l.Has(m)
 	}
 	var key []byte
-	for _, f := range append(kept, given...) {
+	for _, f := range files {
 		err := receipt.ReadHistory(ctx, f, func(h receipt.HistoryRow, line int64) error {
 			m, err := rules.ParseMonth(h.ServiceMonth)
 			if err != nil {

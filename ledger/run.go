@@ -63,17 +63,10 @@ func (l *Ledger) first(ctx context.Context, cfg pipeline.Config) (*Result, error
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	hist, err := l.writeHistory(ctx, cfg.Month, nil, cfg.History, filepath.Join(tmp, "history.parquet"))
-	if err != nil {
-		return nil, err
-	}
 	// Until now the later months (if any: a month filled in behind them) counted this month as
-	// the history says; what the month's results say instead is the change to cascade.
+	// the history says (before); what the month's results say instead is the change to cascade.
 	before := map[HouseholdKey]hhState{}
-	err = l.eachHistory(ctx, cfg.Month, cfg.Month+1, nil, cfg.History, func(k HouseholdKey, _ rules.Month) error {
-		before[k] = hhState{counts: true}
-		return nil
-	})
+	hist, err := l.writeHistory(ctx, cfg.Month, nil, cfg.History, filepath.Join(tmp, "history.parquet"), before)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +181,7 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 	})
 	if !full {
 		g.Go(func() error {
-			_, err := l.writeHistory(gctx, cfg.Month, affected, cfg.History, hist)
+			_, err := l.writeHistory(gctx, cfg.Month, affected, cfg.History, hist, nil)
 			return err
 		})
 	}
@@ -200,7 +193,7 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 		for k := range previous {
 			affected[k] = struct{}{}
 		}
-		if _, err := l.writeHistory(ctx, cfg.Month, affected, cfg.History, hist); err != nil {
+		if _, err := l.writeHistory(ctx, cfg.Month, affected, cfg.History, hist, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -336,6 +329,9 @@ func (l *Ledger) cascade(ctx context.Context, cfg pipeline.Config, from rules.Mo
 	months, err := l.Months()
 	if err != nil {
 		return nil, err
+	}
+	if len(months) == 0 || months[len(months)-1] <= from {
+		return nil, nil // no later month: the usual monthly run, nothing to carry
 	}
 	// counting[m][k]: household k counted for 多数回 in month m (only households of changed).
 	// Months before the ledger count as the kept history says.
@@ -596,10 +592,22 @@ func (l *Ledger) writeInputs(ctx context.Context, v *Version, keys map[Household
 // writeHistory writes the counting months among the 11 before month (for the households
 // keys, all when nil) as a history input: the ledger's months, and before them the kept
 // history and the files given.
-func (l *Ledger) writeHistory(ctx context.Context, month rules.Month, keys map[HouseholdKey]struct{}, given []string, path string) (string, error) {
+//
+// With before set (a first run), the same read of the history fills it with the households
+// the history counts in month itself.
+func (l *Ledger) writeHistory(ctx context.Context, month rules.Month, keys map[HouseholdKey]struct{}, given []string, path string,
+	before map[HouseholdKey]hhState) (string, error) {
 	want := newKeySet(keys)
+	end := month
+	if before != nil {
+		end = month + 1
+	}
 	return path, writeParquet(path, func(w *buffered[receipt.HistoryRow]) error {
-		err := l.eachHistory(ctx, month-11, month, want, given, func(k HouseholdKey, m rules.Month) error {
+		err := l.eachHistory(ctx, month-11, end, want, given, func(k HouseholdKey, m rules.Month) error {
+			if m == month {
+				before[k] = hhState{counts: true}
+				return nil
+			}
 			return w.add(receipt.HistoryRow{InsurerNo: k.InsurerNo, HouseholdID: k.HouseholdID, ServiceMonth: m.String()})
 		})
 		if err != nil {

@@ -21,29 +21,39 @@ func historyLedger(t *testing.T) (*Ledger, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hist := h1History(t, dir, "2025-01", "2025-02")
+	runH1(t, l, dir, "2025-04", 1000000, hist)
+	runH1(t, l, dir, "2025-05", 50000)
+	runH1(t, l, dir, "2025-06", 1000000)
+	return l, dir
+}
+
+// h1History writes a history file in which H1 counts in the given months.
+func h1History(t *testing.T, dir string, months ...string) string {
+	t.Helper()
+	var rows []receipt.HistoryRow
+	for _, m := range months {
+		rows = append(rows, receipt.HistoryRow{InsurerNo: "06139999", HouseholdID: "H1", ServiceMonth: m})
+	}
+	return writeCSV(t, filepath.Join(dir, "history.csv"), func(f *os.File) error { return receipt.WriteHistoryCSV(f, rows) })
+}
+
+// runH1 runs month m on the ledger with H1's one receipt of the given cost and the history
+// files given.
+func runH1(t *testing.T, l *Ledger, dir, m string, cost int64, history ...string) *Result {
+	t.Helper()
 	members := []receipt.MemberRow{{InsurerNo: "06139999", PersonID: "P1", HouseholdID: "H1", BirthDate: "1980-05-05",
 		Sex: "1", ValidFrom: "2020-01", CategoryU70: "U"}}
-	hist := writeCSV(t, filepath.Join(dir, "history.csv"), func(f *os.File) error {
-		return receipt.WriteHistoryCSV(f, []receipt.HistoryRow{
-			{InsurerNo: "06139999", HouseholdID: "H1", ServiceMonth: "2025-01"},
-			{InsurerNo: "06139999", HouseholdID: "H1", ServiceMonth: "2025-02"},
-		})
+	mp := writeCSV(t, filepath.Join(dir, "members-"+m+".csv"), func(f *os.File) error { return receipt.WriteMembersCSV(f, members) })
+	rp := writeCSV(t, filepath.Join(dir, "receipts-"+m+".csv"), func(f *os.File) error {
+		return receipt.WriteReceiptsCSV(f, []receipt.Row{historyReceipt(m, cost)})
 	})
-	plan := map[string]int64{"2025-04": 1000000, "2025-05": 50000, "2025-06": 1000000}
-	for _, m := range []string{"2025-04", "2025-05", "2025-06"} {
-		mp := writeCSV(t, filepath.Join(dir, "members-"+m+".csv"), func(f *os.File) error { return receipt.WriteMembersCSV(f, members) })
-		rp := writeCSV(t, filepath.Join(dir, "receipts-"+m+".csv"), func(f *os.File) error {
-			return receipt.WriteReceiptsCSV(f, []receipt.Row{historyReceipt(m, plan[m])})
-		})
-		cfg := pipeline.Config{Month: month(t, m), Members: []string{mp}, Receipts: []string{rp}, Out: filepath.Join(dir, "out-"+m)}
-		if m == "2025-04" {
-			cfg.History = []string{hist}
-		}
-		if _, err := l.Run(context.Background(), cfg); err != nil {
-			t.Fatalf("%s: %v", m, err)
-		}
+	res, err := l.Run(context.Background(), pipeline.Config{Month: month(t, m), Members: []string{mp}, Receipts: []string{rp},
+		History: history, Out: filepath.Join(dir, "out-"+m)})
+	if err != nil {
+		t.Fatalf("%s: %v", m, err)
 	}
-	return l, dir
+	return res
 }
 
 func historyReceipt(m string, cost int64) receipt.Row {
@@ -130,29 +140,8 @@ func TestBackfilledMonthCascades(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	members := []receipt.MemberRow{{InsurerNo: "06139999", PersonID: "P1", HouseholdID: "H1", BirthDate: "1980-05-05",
-		Sex: "1", ValidFrom: "2020-01", CategoryU70: "U"}}
-	hist := writeCSV(t, filepath.Join(dir, "history.csv"), func(f *os.File) error {
-		var rows []receipt.HistoryRow
-		for _, m := range []string{"2025-01", "2025-02", "2025-03"} {
-			rows = append(rows, receipt.HistoryRow{InsurerNo: "06139999", HouseholdID: "H1", ServiceMonth: m})
-		}
-		return receipt.WriteHistoryCSV(f, rows)
-	})
-	run := func(m string, cost int64, history []string) *Result {
-		mp := writeCSV(t, filepath.Join(dir, "members-"+m+".csv"), func(f *os.File) error { return receipt.WriteMembersCSV(f, members) })
-		rp := writeCSV(t, filepath.Join(dir, "receipts-"+m+".csv"), func(f *os.File) error {
-			return receipt.WriteReceiptsCSV(f, []receipt.Row{historyReceipt(m, cost)})
-		})
-		res, err := l.Run(context.Background(), pipeline.Config{Month: month(t, m), Members: []string{mp}, Receipts: []string{rp},
-			History: history, Out: filepath.Join(dir, "out-"+m)})
-		if err != nil {
-			t.Fatalf("%s: %v", m, err)
-		}
-		return res
-	}
-	run("2025-04", 1000000, []string{hist})
-	res := run("2025-03", 50000, nil)
+	runH1(t, l, dir, "2025-04", 1000000, h1History(t, dir, "2025-01", "2025-02", "2025-03"))
+	res := runH1(t, l, dir, "2025-03", 50000)
 	want := output.Adjustment{InsurerNo: "06139999", HouseholdID: "H1", ServiceMonth: "2025-04",
 		PreviousCash: 255600, NewCash: 212570, Delta: -43030, Cause: output.CauseTasukaiCascade}
 	if len(res.Adjustments) != 1 || res.Adjustments[0] != want {

@@ -38,78 +38,128 @@ func rec(id, person string, file int32, line int64) Receipt {
 		Setting: rules.Inpatient, Cost: 100000, Copay: 30000, Paid: 30000}
 }
 
-// TestJoinAndHouseholds runs receipts and members through both passes, in memory and on disk,
-// and checks the joins, the rejects and the households handed to the rules.
+// TestJoinAndHouseholds runs receipts and members through both ways, person partitions and
+// a Directory, in memory and on disk, and checks the joins, the rejects and the households
+// handed to the rules: the same on every way.
 func TestJoinAndHouseholds(t *testing.T) {
-	for _, dir := range []string{"", t.TempDir()} {
-		persons, _ := NewSpill(dir, 3, 2)
-		households, _ := NewSpill(dir, 4, 2)
-		a, b := NewPersonPart(persons, 0), NewPersonPart(persons, 1)
-		mems := []Member{member("P1", "H1", "2020-01", "", rules.U70U), member("P2", "H1", "2020-01", "", rules.U70U),
-			member("P3", "H2", "2020-01", "2025-08", rules.U70A), member("P4", "H3", "2020-01", "", rules.U70E)}
-		for i := range mems {
-			if err := a.Member(&mems[i]); err != nil {
-				t.Fatal(err)
-			}
-		}
-		recs := []Receipt{rec("R1", "P1", 0, 2), rec("R2", "P2", 0, 3), rec("R1", "P1", 1, 9), rec("R3", "P3", 0, 4), rec("R4", "nobody", 0, 5)}
-		for i := range recs {
-			if err := b.Receipt(&recs[i]); err != nil {
-				t.Fatal(err)
-			}
-		}
-		a.Flush()
-		b.Flush()
-		rejects := map[string]string{}
-		out := NewHouseholdPart(households, 0)
-		var passed int64
-		for p := 0; p < persons.Parts(); p++ {
-			part, err := persons.Read(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n, _, err := Join(part, month("2025-10"), func(string) bool { return true }, out, func(r *Receipt, reason, _ string) error {
+	mems := []Member{member("P1", "H1", "2020-01", "", rules.U70U), member("P2", "H1", "2020-01", "", rules.U70U),
+		member("P3", "H2", "2020-01", "2025-08", rules.U70A), member("P4", "H3", "2020-01", "", rules.U70E)}
+	recs := []Receipt{rec("R1", "P1", 0, 2), rec("R2", "P2", 0, 3), rec("R1", "P1", 1, 9), rec("R3", "P3", 0, 4), rec("R4", "nobody", 0, 5)}
+	for _, way := range []string{"partitions", "directory"} {
+		for _, dir := range []string{"", t.TempDir()} {
+			households, _ := NewSpill(sub(dir, "households"), 4, 3)
+			rejects := map[string]string{}
+			reject := func(r *Receipt, reason, _ string) error {
 				rejects[fmt.Sprintf("%s@%d:%d", r.ID, r.File, r.Line)] = reason
 				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
 			}
-			passed += n
-		}
-		out.Flush()
-		want := map[string]string{"R1@1:9": "DUPLICATE_RECEIPT", "R3@0:4": "NOT_ELIGIBLE", "R4@0:5": "UNKNOWN_PERSON"}
-		if passed != 2 || fmt.Sprint(rejects) != fmt.Sprint(want) {
-			t.Fatalf("dir %q: passed %d, rejects %v, want 2 and %v", dir, passed, rejects, want)
-		}
-		var seen []string
-		for q := 0; q < households.Parts(); q++ {
-			part, err := households.Read(q)
-			if err != nil {
-				t.Fatal(err)
+			if way == "partitions" {
+				joinByPartitions(t, dir, mems, recs, households, reject)
+			} else {
+				joinByDirectory(t, mems, recs, households, reject)
 			}
-			err = Households(part, month("2025-10"), true, func(h *Household) error {
-				seen = append(seen, fmt.Sprintf("%s:%d/%d", h.HouseholdID, len(h.Receipts), len(h.Rules.Members)))
-				for i, r := range h.Rules.Receipts {
-					if h.Persons[r.Member] != h.Receipts[i].PersonID {
-						t.Errorf("receipt %s mapped to member %s", r.ID, h.Persons[r.Member])
-					}
+			var seen []string
+			for q := 0; q < households.Parts(); q++ {
+				part, err := households.Read(q)
+				if err != nil {
+					t.Fatal(err)
 				}
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
+				err = Households(part, month("2025-10"), true, reject, func(h *Household) error {
+					seen = append(seen, fmt.Sprintf("%s:%d/%d", h.HouseholdID, len(h.Receipts), len(h.Rules.Members)))
+					for i, r := range h.Rules.Receipts {
+						if h.Persons[r.Member] != h.Receipts[i].PersonID {
+							t.Errorf("receipt %s mapped to member %s", r.ID, h.Persons[r.Member])
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
 			}
+			want := map[string]string{"R1@1:9": "DUPLICATE_RECEIPT", "R3@0:4": "NOT_ELIGIBLE", "R4@0:5": "UNKNOWN_PERSON"}
+			if fmt.Sprint(rejects) != fmt.Sprint(want) {
+				t.Errorf("%s, dir %q: rejects %v, want %v", way, dir, rejects, want)
+			}
+			// H1 with its two receipts and two members; H3 only with a member (all households
+			// asked for); H2's only person is no longer eligible in October.
+			got := fmt.Sprint(seen)
+			if len(seen) != 2 || !(got == "[H1:2/2 H3:0/1]" || got == "[H3:0/1 H1:2/2]") {
+				t.Errorf("%s, dir %q: households %v", way, dir, seen)
+			}
+			households.Close()
 		}
-		// H1 with its two receipts and two members; H3 only with a member (all households
-		// asked for); H2's only person is no longer eligible in October.
-		got := fmt.Sprint(seen)
-		if len(seen) != 2 || !(got == "[H1:2/2 H3:0/1]" || got == "[H3:0/1 H1:2/2]") {
-			t.Fatalf("dir %q: households %v", dir, seen)
-		}
-		persons.Close()
-		households.Close()
 	}
+}
+
+func sub(dir, name string) string {
+	if dir == "" {
+		return ""
+	}
+	return dir + "/" + name
+}
+
+func joinByPartitions(t *testing.T, dir string, mems []Member, recs []Receipt, households *Spill, reject func(*Receipt, string, string) error) {
+	t.Helper()
+	persons, _ := NewSpill(sub(dir, "persons"), 3, 2)
+	defer persons.Close()
+	a, b := NewPersonPart(persons, 0), NewPersonPart(persons, 1)
+	for i := range mems {
+		if err := a.Member(&mems[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range recs {
+		if err := b.Receipt(&recs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.Flush()
+	b.Flush()
+	out := NewHouseholdPart(households, 0)
+	for p := 0; p < persons.Parts(); p++ {
+		part, err := persons.Read(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := Join(part, month("2025-10"), func(string) bool { return true }, out, reject); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out.Flush()
+}
+
+func joinByDirectory(t *testing.T, mems []Member, recs []Receipt, households *Spill, reject func(*Receipt, string, string) error) {
+	t.Helper()
+	d := NewDirectory(month("2025-10"))
+	a, b := d.Shard(), d.Shard()
+	base := d.Reserve(2)
+	for i := range mems[:2] { // two rows reserved and set by another shard, the rest appended
+		if err := b.Set(base+i, &mems[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range mems[2:] {
+		if err := a.Add(&mems[2+i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.Seal()
+	out, members := NewHouseholdPart(households, 0), NewHouseholdPart(households, 1)
+	if err := d.EmitInForce(members, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	for i := range recs {
+		reason, detail, err := d.Join(&recs[i], out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reason != "" {
+			reject(&recs[i], reason, detail)
+		}
+	}
+	out.Flush()
+	members.Flush()
 }
 
 func TestHalfLimitsFromEligibility(t *testing.T) {

@@ -1,7 +1,10 @@
 package aggregate
 
 import (
+	"cmp"
 	"fmt"
+
+	"github.com/kougaku/batch/receipt"
 
 	"github.com/kougaku/batch/rules"
 )
@@ -35,7 +38,12 @@ type sortKey struct {
 // one receipt (with all set, for every household with a member row in force too), in the order
 // of the household hash (then insurer, household id), which is the order of the outputs
 // whatever the number of partitions or workers.
-func Households(part Part, month rules.Month, all bool, fn func(h *Household) error) error {
+//
+// Duplicates are found here: of the receipts of one person with one receipt_id, the one read
+// first (file, then line) is kept and every other goes to reject as DUPLICATE_RECEIPT (nil
+// reject: a duplicate is an error). The receipt id embeds the institution and the person's
+// receipt number, so a repeated id is in practice a repeated claim of that person.
+func Households(part Part, month rules.Month, all bool, reject func(r *Receipt, reason, detail string) error, fn func(h *Household) error) error {
 	recs, mems, hist, err := decodeAll(part)
 	if err != nil {
 		return err
@@ -43,8 +51,14 @@ func Households(part Part, month rules.Month, all bool, fn func(h *Household) er
 	rk := keys(len(recs), func(i int) (string, string) { return recs[i].InsurerNo, recs[i].HouseholdID })
 	sortKeys(rk, func(a, b sortKey) int {
 		x, y := &recs[a.idx], &recs[b.idx]
-		return compare4(x.InsurerNo, y.InsurerNo, x.HouseholdID, y.HouseholdID, x.PersonID, y.PersonID, x.ID, y.ID)
+		if c := compare4(x.InsurerNo, y.InsurerNo, x.HouseholdID, y.HouseholdID, x.PersonID, y.PersonID, x.ID, y.ID); c != 0 {
+			return c
+		}
+		return cmp.Or(cmp.Compare(x.File, y.File), cmp.Compare(x.Line, y.Line))
 	})
+	if rk, err = dropDuplicates(recs, rk, reject); err != nil {
+		return err
+	}
 	mk := keys(len(mems), func(i int) (string, string) { return mems[i].InsurerNo, mems[i].HouseholdID })
 	sortKeys(mk, func(a, b sortKey) int {
 		x, y := &mems[a.idx], &mems[b.idx]
@@ -83,6 +97,28 @@ func Households(part Part, month rules.Month, all bool, fn func(h *Household) er
 		i, mi, hi = j, mj, hj
 	}
 	return nil
+}
+
+// dropDuplicates removes from sorted keys every receipt that repeats the person and id of the
+// one before it, passing it to reject.
+func dropDuplicates(recs []Receipt, rk []sortKey, reject func(r *Receipt, reason, detail string) error) ([]sortKey, error) {
+	out := rk[:0]
+	for i, k := range rk {
+		if i > 0 {
+			r, p := &recs[k.idx], &recs[rk[i-1].idx]
+			if k.hash == rk[i-1].hash && r.ID == p.ID && r.PersonID == p.PersonID && r.InsurerNo == p.InsurerNo && r.HouseholdID == p.HouseholdID {
+				if reject == nil {
+					return nil, fmt.Errorf("aggregate: receipt %s of person %s appears twice", r.ID, r.PersonID)
+				}
+				if err := reject(r, receipt.DuplicateReceipt, "receipt_id already read"); err != nil {
+					return nil, err
+				}
+				continue
+			}
+		}
+		out = append(out, k)
+	}
+	return out, nil
 }
 
 // nextHousehold is the smaller (hash, insurer, household) at the heads of the receipts and

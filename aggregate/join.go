@@ -79,15 +79,12 @@ func (p *HouseholdPart) Flush() error { return p.w.Flush() }
 
 // Join resolves the receipts of one person partition against the member rows in it, for
 // service month month. Receipts that cannot be joined become rejects (UNKNOWN_INSURER,
-// UNKNOWN_PERSON, NOT_ELIGIBLE, BIRTHDATE_MISMATCH, SEX_MISMATCH, DUPLICATE_RECEIPT); joined
+// UNKNOWN_PERSON, NOT_ELIGIBLE, BIRTHDATE_MISMATCH, SEX_MISMATCH; duplicates are found in
+// the household pass, on this way and on the Directory's alike); joined
 // receipts and the member rows in force go to out. knownInsurer tells whether the members
 // master has the insurer at all. It returns the count and paid of the receipts it passed on.
 //
-// Both sides are sorted by (person hash, insurer, person) and merged, so the join needs no map. Receipts of
-// one person are in (receipt id, file, line) order: of two receipts with one id, the one read
-// first is kept and the other is DUPLICATE_RECEIPT. Duplicates are therefore found among the
-// receipts of one person; the receipt id embeds the institution and the person's receipt
-// number, so a repeated id is in practice a repeated claim of that person.
+// Both sides are sorted by (person hash, insurer, person) and merged, so the join needs no map.
 func Join(part Part, month rules.Month, knownInsurer func(string) bool, out *HouseholdPart,
 	reject func(r *Receipt, reason, detail string) error) (passed, paid int64, err error) {
 	recs, mems, err := decodeHeads(part)
@@ -133,8 +130,7 @@ func Join(part Part, month rules.Month, knownInsurer func(string) bool, out *Hou
 		}
 		for k := i; k < j; k++ {
 			r := &recs[rk[k].idx]
-			dup := k > i && r.ID == recs[rk[k-1].idx].ID
-			reason, detail := check(r, dup, len(rows) > 0, m, month, knownInsurer)
+			reason, detail := check(r, len(rows) > 0, m, month, knownInsurer)
 			if reason != "" {
 				if err := reject(&r.Receipt, reason, detail); err != nil {
 					return 0, 0, err
@@ -235,10 +231,8 @@ func halfLimits(rows []Member, m *Member, month rules.Month) bool {
 }
 
 // check says why a receipt cannot be joined, or "" when it can.
-func check(r *headRec, dup, known bool, m *Member, month rules.Month, knownInsurer func(string) bool) (reason, detail string) {
+func check(r *headRec, known bool, m *Member, month rules.Month, knownInsurer func(string) bool) (reason, detail string) {
 	switch {
-	case dup:
-		return receipt.DuplicateReceipt, "receipt_id already read"
 	case strings.Trim(r.InsurerNo, "7") == "" || !knownInsurer(r.InsurerNo):
 		return receipt.UnknownInsurer, fmt.Sprintf("insurer %q is not in the members master", r.InsurerNo)
 	case !known:

@@ -385,7 +385,7 @@ func (s *simulation) month(ctx context.Context, m rules.Month) (MonthInput, erro
 				if err != nil {
 					return err
 				}
-				if err := aggregate.Households(data, m, false, w.household); err != nil {
+				if err := aggregate.Households(data, m, false, nil, w.household); err != nil {
 					return err
 				}
 			}

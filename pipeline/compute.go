@@ -176,7 +176,10 @@ func (r *run) compute(ctx context.Context, parts *aggregate.Spill, w *writers) (
 					return err
 				}
 				c.out = newPartResult(data.Receipts())
-				if err := aggregate.Households(data, r.month, r.KeepMembers, c.household); err != nil {
+				if err := aggregate.Households(data, r.month, r.KeepMembers, func(x *aggregate.Receipt, reason, detail string) error {
+					r.rejects.receipt(x, reason, detail)
+					return nil
+				}, c.household); err != nil {
 					return err
 				}
 				results[q] <- c.out

@@ -32,30 +32,34 @@ func synthConfig(dir string, month rules.Month, out string) Config {
 }
 
 // TestByteIdentical runs one month with 1 worker in memory, with 4 workers in memory, and with
-// 3 workers on a budget so small that it spills to disk in many partitions: every Parquet file
-// must be the same to the byte.
+// 3 workers on a budget so small that it spills to disk in many partitions, each with the
+// members master in memory and by person partitions: every Parquet file must be the same to
+// the byte.
 func TestByteIdentical(t *testing.T) {
 	dir, month := synthMonth(t, 4000)
 	variants := []struct {
-		name    string
-		workers int
-		budget  int64
-		spill   bool
+		name             string
+		workers          int
+		budget           int64
+		spill            bool
+		personPartitions bool
 	}{
-		{"1 worker", 1, 0, false},
-		{"4 workers", 4, 0, false},
-		{"3 workers spilled", 3, 4 << 20, true},
+		{"1 worker", 1, 0, false, false},
+		{"4 workers", 4, 0, false, false},
+		{"3 workers spilled", 3, 4 << 20, true, false},
+		{"2 workers by person partitions", 2, 0, false, true},
+		{"3 workers spilled by person partitions", 3, 4 << 20, true, true},
 	}
 	var first map[string][]byte
 	for _, v := range variants {
 		cfg := synthConfig(dir, month, filepath.Join(dir, "out-"+v.name))
-		cfg.Workers, cfg.MemoryBudget, cfg.RowGroupRows = v.workers, v.budget, 1000
+		cfg.Workers, cfg.MemoryBudget, cfg.RowGroupRows, cfg.PersonPartitions = v.workers, v.budget, 1000, v.personPartitions
 		sum, err := Run(context.Background(), cfg)
 		if err != nil {
 			t.Fatalf("%s: %v", v.name, err)
 		}
-		if sum.Spilled != v.spill || (v.spill && sum.Partitions < 4) {
-			t.Fatalf("%s: spilled %v in %d partitions", v.name, sum.Spilled, sum.Partitions)
+		if sum.Spilled != v.spill || (v.spill && sum.Partitions < 4) || sum.MembersInMemory == v.personPartitions {
+			t.Fatalf("%s: spilled %v in %d partitions, members in memory %v", v.name, sum.Spilled, sum.Partitions, sum.MembersInMemory)
 		}
 		if !sum.Manifest.Reconciliation.Balanced || sum.Manifest.Reconciliation.ReceiptsRejected == 0 {
 			t.Fatalf("%s: %+v", v.name, sum.Manifest.Reconciliation)

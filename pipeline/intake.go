@@ -27,6 +27,19 @@ type intakeStats struct {
 // person partition. The members master is routed by its own writer at the same time.
 func (r *run) intake(ctx context.Context, persons *aggregate.Spill) error {
 	g, ctx := errgroup.WithContext(ctx)
+	r.routeReceipts(ctx, g, func(w int) (func(*aggregate.Receipt) error, func() error) {
+		route := aggregate.NewPersonPart(persons, w)
+		return route.Receipt, route.Flush
+	})
+	route := aggregate.NewPersonPart(persons, r.workers) // the members' own writer
+	g.Go(guard(func() error { return r.readMembers(ctx, route.Member, route.Flush) }))
+	return g.Wait()
+}
+
+// routeReceipts starts in g the readers of every receipts file, which hand their batches
+// through a bounded channel to r.workers workers; worker w checks each receipt and hands it
+// to the route that newRoute(w) gives, and calls flush when the batches are done.
+func (r *run) routeReceipts(ctx context.Context, g *errgroup.Group, newRoute func(w int) (route func(*aggregate.Receipt) error, flush func() error)) {
 	batches := make(chan fileBatch, 2*r.workers)
 	readers, rctx := errgroup.WithContext(ctx)
 	readers.SetLimit(r.workers)
@@ -39,7 +52,7 @@ func (r *run) intake(ctx context.Context, persons *aggregate.Spill) error {
 		return readers.Wait()
 	})
 	for w := 0; w < r.workers; w++ {
-		route := aggregate.NewPersonPart(persons, w)
+		route, flush := newRoute(w)
 		g.Go(guard(func() error {
 			for b := range batches {
 				err := r.routeBatch(ctx, b, route)
@@ -51,12 +64,9 @@ func (r *run) intake(ctx context.Context, persons *aggregate.Spill) error {
 					return err
 				}
 			}
-			return route.Flush()
+			return flush()
 		}))
 	}
-	route := aggregate.NewPersonPart(persons, r.workers) // the members' own writer
-	g.Go(guard(func() error { return r.readMembers(ctx, route) }))
-	return g.Wait()
 }
 
 // fileBatch is a record batch and the index of the file it came from.
@@ -106,7 +116,7 @@ func lineOf(source string) int64 {
 }
 
 // routeBatch checks every receipt of a batch and routes it, or rejects it.
-func (r *run) routeBatch(ctx context.Context, b fileBatch, route *aggregate.PersonPart) error {
+func (r *run) routeBatch(ctx context.Context, b fileBatch, route func(x *aggregate.Receipt) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -135,7 +145,7 @@ func (r *run) routeBatch(ctx context.Context, b fileBatch, route *aggregate.Pers
 			r.rejects.receipt(&x, reason, detail)
 			continue
 		}
-		if err := route.Receipt(&x); err != nil {
+		if err := route(&x); err != nil {
 			return err
 		}
 	}

@@ -2,33 +2,43 @@ package pipeline
 
 import (
 	"context"
+	"strings"
 
 	"github.com/kougaku/batch/aggregate"
 	"github.com/kougaku/batch/receipt"
 	"github.com/kougaku/batch/rules"
 )
 
-// readMembers routes the members master into the person partitions and notes every insurer
-// it names. A row the reader accepted has valid fields (it checks dates, months and codes).
-func (r *run) readMembers(ctx context.Context, route *aggregate.PersonPart) error {
+// readMembers hands every row of the members master to add (into the person partitions, or
+// into a Directory) and notes every insurer it names. A row the reader accepted has valid fields (it checks dates, months and codes).
+func (r *run) readMembers(ctx context.Context, add func(*aggregate.Member) error, flush func() error) error {
 	for i, f := range r.memberFiles {
-		var rows int64
-		fi := int32(i)
-		err := receipt.ReadMembers(ctx, f, func(m receipt.MemberRow, line int64) error {
-			rows++
-			r.insurers[m.InsurerNo] = struct{}{}
-			x, err := memberOf(&m, fi, line)
-			if err != nil {
-				return &receipt.FileError{File: f, Line: line, Err: err}
-			}
-			return route.Member(&x)
-		})
-		if err != nil {
+		if err := r.readMemberFile(ctx, int32(i), f, add); err != nil {
 			return err
 		}
-		r.memberRows[f] = rows
 	}
-	return route.Flush()
+	return flush()
+}
+
+// readMemberFile hands every row of one members file to add, and counts them.
+func (r *run) readMemberFile(ctx context.Context, fi int32, f string, add func(*aggregate.Member) error) error {
+	var rows int64
+	err := receipt.ReadMembers(ctx, f, func(m receipt.MemberRow, line int64) error {
+		rows++
+		if _, ok := r.insurers[m.InsurerNo]; !ok {
+			r.insurers[strings.Clone(m.InsurerNo)] = struct{}{} // m's strings alias the page
+		}
+		x, err := memberOf(&m, fi, line)
+		if err != nil {
+			return &receipt.FileError{File: f, Line: line, Err: err}
+		}
+		return add(&x)
+	})
+	if err != nil {
+		return err
+	}
+	r.memberRows[f] = rows
+	return nil
 }
 
 func memberOf(m *receipt.MemberRow, file int32, line int64) (aggregate.Member, error) {

@@ -75,13 +75,7 @@ func TestRejectReasons(t *testing.T) {
 		return receipt.Row{ReceiptID: id, ServiceMonth: month, InsurerNo: ins, PersonID: person, InstitutionID: "1311111111",
 			Kind: "medical", Setting: "inpatient", Cost: 500000, Copay: 150000, Paid: 150000}
 	}
-	cases := []struct {
-		reason  string
-		members []receipt.MemberRow
-		rows    []receipt.Row
-		raw     string // a raw CSV line instead of rows
-		rejects int
-	}{
+	cases := []rejectCase{
 		{reason: receipt.BadRecord, raw: month + "-X,2025-10," + ins + ",Q1,1311111111,medical,inpatient,,12a00,3000,3000,,,", rejects: 1},
 		{reason: receipt.DuplicateReceipt, rows: []receipt.Row{rec[0]}, rejects: 1},
 		{reason: receipt.UnknownInsurer, rows: []receipt.Row{func() receipt.Row { r := bad("X1", "Q1"); r.InsurerNo = "99999999"; return r }()}, rejects: 1},
@@ -106,44 +100,66 @@ func TestRejectReasons(t *testing.T) {
 			rows: []receipt.Row{bad("X1", "Q1"), bad("X2", "Q2")}, rejects: 2},
 	}
 	for _, c := range cases {
-		t.Run(c.reason, func(t *testing.T) {
-			dir := t.TempDir()
-			rows := append(append([]receipt.Row(nil), rec...), c.rows...)
-			mp, rp, hp := writeInputs(t, dir, "csv", append(append([]receipt.MemberRow(nil), mem...), c.members...), rows, hist)
-			if c.raw != "" {
-				f, err := os.OpenFile(rp, os.O_APPEND|os.O_WRONLY, 0)
-				if err != nil {
-					t.Fatal(err)
-				}
-				fmt.Fprintf(f, "%s\n", c.raw)
-				f.Close()
+		for _, way := range []bool{false, true} {
+			name := c.reason + "/directory"
+			if way {
+				name = c.reason + "/person_partitions"
 			}
-			got := runMonth(t, dir, Config{Month: m, Members: []string{mp}, Receipts: []string{rp}, History: []string{hp}, Out: filepath.Join(dir, "out")})
-			if !reflect.DeepEqual(got.households, base.households) || !reflect.DeepEqual(got.receipts, base.receipts) || !reflect.DeepEqual(got.persons, base.persons) {
-				t.Errorf("the good rows' results changed")
-			}
-			if len(got.rejects) != c.rejects {
-				t.Fatalf("rejects %+v, want %d", got.rejects, c.rejects)
-			}
-			for k, rj := range got.rejects {
-				wantLine := len(rec) + 2 + k // header is line 1, the bad rows come last
-				if rj.Reason != c.reason || rj.Source != fmt.Sprintf("%s:%d", rp, wantLine) || rj.Detail == "" {
-					t.Errorf("reject %+v, want %s at %s:%d", rj, c.reason, rp, wantLine)
-				}
-			}
-			r := got.summary.Manifest.Reconciliation
-			if !r.Balanced || r.ReceiptsRead != r.ReceiptsAccepted+r.ReceiptsRejected || r.PaidRead != r.PaidAccepted+r.PaidRejected ||
-				r.ReceiptsRejected != int64(c.rejects) || got.summary.Manifest.RejectsByReason[c.reason] != int64(c.rejects) {
-				t.Errorf("manifest %+v by reason %v", r, got.summary.Manifest.RejectsByReason)
-			}
-			// A conflict names the member row that disagreed, where the master has it (the
-			// second of the two rows added last).
-			if want := fmt.Sprintf("(%s:%d)", mp, len(mem)+len(c.members)+1); c.reason == receipt.CategoryConflict && !strings.HasSuffix(got.rejects[0].Detail, want) {
-				t.Errorf("conflict detail %q, want it to end %s", got.rejects[0].Detail, want)
-			}
-			if c.reason != receipt.BadRecord && !strings.HasPrefix(got.rejects[0].ReceiptID, "X") && c.reason != receipt.DuplicateReceipt {
-				t.Errorf("reject names receipt %q", got.rejects[0].ReceiptID)
-			}
-		})
+			t.Run(name, func(t *testing.T) { c.run(t, m, mem, rec, hist, base, way) })
+		}
+	}
+}
+
+// rejectCase is one bad input of TestRejectReasons.
+type rejectCase struct {
+	reason  string
+	members []receipt.MemberRow
+	rows    []receipt.Row
+	raw     string // a raw CSV line instead of rows
+	rejects int
+}
+
+// run runs the case, by the directory or by person partitions.
+func (c rejectCase) run(t *testing.T, m rules.Month, mem []receipt.MemberRow, rec []receipt.Row, hist []receipt.HistoryRow, base runOutputs, personPartitions bool) {
+	dir := t.TempDir()
+	rows := append(append([]receipt.Row(nil), rec...), c.rows...)
+	mp, rp, hp := writeInputs(t, dir, "csv", append(append([]receipt.MemberRow(nil), mem...), c.members...), rows, hist)
+	if c.raw != "" {
+		f, err := os.OpenFile(rp, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(f, "%s\n", c.raw)
+		f.Close()
+	}
+	got := runMonth(t, dir, Config{Month: m, Members: []string{mp}, Receipts: []string{rp}, History: []string{hp}, Out: filepath.Join(dir, "out"),
+		PersonPartitions: personPartitions})
+	if got.summary.MembersInMemory == personPartitions {
+		t.Fatalf("members in memory %v with PersonPartitions %v", got.summary.MembersInMemory, personPartitions)
+	}
+	if !reflect.DeepEqual(got.households, base.households) || !reflect.DeepEqual(got.receipts, base.receipts) || !reflect.DeepEqual(got.persons, base.persons) {
+		t.Errorf("the good rows' results changed")
+	}
+	if len(got.rejects) != c.rejects {
+		t.Fatalf("rejects %+v, want %d", got.rejects, c.rejects)
+	}
+	for k, rj := range got.rejects {
+		wantLine := len(rec) + 2 + k // header is line 1, the bad rows come last
+		if rj.Reason != c.reason || rj.Source != fmt.Sprintf("%s:%d", rp, wantLine) || rj.Detail == "" {
+			t.Errorf("reject %+v, want %s at %s:%d", rj, c.reason, rp, wantLine)
+		}
+	}
+	r := got.summary.Manifest.Reconciliation
+	if !r.Balanced || r.ReceiptsRead != r.ReceiptsAccepted+r.ReceiptsRejected || r.PaidRead != r.PaidAccepted+r.PaidRejected ||
+		r.ReceiptsRejected != int64(c.rejects) || got.summary.Manifest.RejectsByReason[c.reason] != int64(c.rejects) {
+		t.Errorf("manifest %+v by reason %v", r, got.summary.Manifest.RejectsByReason)
+	}
+	// A conflict names the member row that disagreed, where the master has it (the
+	// second of the two rows added last).
+	if want := fmt.Sprintf("(%s:%d)", mp, len(mem)+len(c.members)+1); c.reason == receipt.CategoryConflict && !strings.HasSuffix(got.rejects[0].Detail, want) {
+		t.Errorf("conflict detail %q, want it to end %s", got.rejects[0].Detail, want)
+	}
+	if c.reason != receipt.BadRecord && !strings.HasPrefix(got.rejects[0].ReceiptID, "X") && c.reason != receipt.DuplicateReceipt {
+		t.Errorf("reject names receipt %q", got.rejects[0].ReceiptID)
 	}
 }

@@ -46,6 +46,10 @@ type Config struct {
 	KeepMembers bool
 	// Corrections accepts the cancel column (a correction run on a ledger).
 	Corrections bool
+	// PersonPartitions joins receipts to members through person partitions even when the
+	// members master would fit in memory: the way of a master too large for the budget,
+	// chosen by tests to compare the two ways.
+	PersonPartitions bool
 	// BeforeCommit, when set, runs with the finished but not yet committed output directory;
 	// an error abandons the run. The ledger commits the month and adds its adjustments here.
 	BeforeCommit func(d *output.Dir, s *Summary) error
@@ -70,7 +74,10 @@ type Summary struct {
 	BenefitInKind  int64
 	Partitions     int
 	Spilled        bool
-	Elapsed        time.Duration
+	// MembersInMemory tells the way of the join: the members master held in memory
+	// (aggregate.Directory), or person partitions.
+	MembersInMemory bool
+	Elapsed         time.Duration
 }
 
 // ProvisionalError refuses a month whose rule table is not enacted.
@@ -284,30 +291,21 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 		"estimated_receipts", r.progress.Estimated.Load(), "partitions", parts, "spill", spillDir != "", "workers", r.workers)
 	digests := r.startDigests(ctx)
 
-	r.stage("intake")
-	persons, err := aggregate.NewSpill(sub(spillDir, "persons"), parts, r.workers+1)
-	if err != nil {
-		return nil, err
-	}
-	persons.SetChunkSize(r.chunkSize(parts))
-	defer persons.Close()
-	if err := r.intake(ctx, persons); err != nil {
-		return nil, err
-	}
-	r.log.Info("intake done", "receipts_read", r.read.rows.Load(), "rejected", len(r.rejects.rows))
-
-	r.stage("join")
-	households, err := aggregate.NewSpill(sub(spillDir, "households"), parts, r.workers+1)
+	households, err := aggregate.NewSpill(sub(spillDir, "households"), parts, r.workers+2)
 	if err != nil {
 		return nil, err
 	}
 	households.SetChunkSize(r.chunkSize(parts))
 	defer households.Close()
-	if err := r.join(ctx, persons, households); err != nil {
+	inMemory := r.directoryFits()
+	if inMemory {
+		err = r.joinInMemory(ctx, households)
+	} else {
+		err = r.joinByPartitions(ctx, parts, spillDir, households)
+	}
+	if err != nil {
 		return nil, err
 	}
-	persons.Close()
-	r.log.Info("join done", "rejected", len(r.rejects.rows))
 
 	r.stage("compute")
 	w, err := openWriters(dir, output.Options{MaxRowsPerRowGroup: r.RowGroupRows}, r.KeepMembers)
@@ -327,7 +325,11 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.finish(dir, w, tot, inputs, parts, spillDir != "")
+	sum, err := r.finish(dir, w, tot, inputs, parts, spillDir != "")
+	if sum != nil {
+		sum.MembersInMemory = inMemory
+	}
+	return sum, err
 }
 
 func (r *run) stage(s string) {
@@ -348,6 +350,46 @@ func sub(dir, name string) string {
 		return ""
 	}
 	return filepath.Join(dir, name)
+}
+
+// joinInMemory reads the members master into a directory, then the receipts, joined as
+// they come, into the household partitions.
+func (r *run) joinInMemory(ctx context.Context, households *aggregate.Spill) error {
+	r.stage("members")
+	t0 := time.Now()
+	d, err := r.loadDirectory(ctx)
+	if err != nil {
+		return err
+	}
+	r.log.Info("members master in memory", "rows", d.Rows(), "seconds", time.Since(t0).Seconds())
+	r.stage("intake")
+	if err := r.intakeDirect(ctx, d, households); err != nil {
+		return err
+	}
+	r.log.Info("intake and join done", "receipts_read", r.read.rows.Load(), "rejected", len(r.rejects.rows))
+	return nil
+}
+
+// joinByPartitions routes receipts and member rows into person partitions (pass 1), then
+// joins each partition into the household partitions (pass 2).
+func (r *run) joinByPartitions(ctx context.Context, parts int, spillDir string, households *aggregate.Spill) error {
+	r.stage("intake")
+	persons, err := aggregate.NewSpill(sub(spillDir, "persons"), parts, r.workers+1)
+	if err != nil {
+		return err
+	}
+	persons.SetChunkSize(r.chunkSize(parts))
+	defer persons.Close()
+	if err := r.intake(ctx, persons); err != nil {
+		return err
+	}
+	r.log.Info("intake done", "receipts_read", r.read.rows.Load(), "rejected", len(r.rejects.rows))
+	r.stage("join")
+	if err := r.join(ctx, persons, households); err != nil {
+		return err
+	}
+	r.log.Info("join done", "rejected", len(r.rejects.rows))
+	return nil
 }
 
 // join runs pass 2 over the person partitions, and routes the history alongside.

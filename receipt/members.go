@@ -10,29 +10,49 @@ import (
 )
 
 // ReadMembers streams the members table (CSV or Parquet) to fn, with each row's line (CSV) or
-// row number (Parquet), which Position formats. Unlike receipts, a bad member row is not skipped: a wrong
+// row number (Parquet), which Position formats. The row's strings are valid during fn only
+// (from a Parquet file they alias the decoded page, sparing a master of millions of rows as
+// many allocations): fn copies what it keeps. Unlike receipts, a bad member row is not skipped: a wrong
 // master would misjudge every receipt of that person, so it stops the run with a *FileError
 // that points at the row. fn's error stops the read and is returned as is.
 func ReadMembers(ctx context.Context, file string, fn func(m MemberRow, line int64) error) error {
-	return readTable(ctx, file, memberColumns, memberRequired, memberFromCSV, checkMember, fn)
+	return readTable(ctx, file, memberColumns, memberRequired, memberFromCSV, checkMember, true, fn)
+}
+
+// ReadMembersRows is ReadMembers over rows [from, to) of a Parquet members file (row numbers
+// from 0), so that several goroutines can read one large master at once.
+func ReadMembersRows(ctx context.Context, file string, from, to int64, fn func(m MemberRow, line int64) error) error {
+	if formatOf(file) != extParquet {
+		return &FileError{File: file, Err: errors.New("reading a range of rows needs a .parquet file")}
+	}
+	var row MemberRow
+	return readTableParquet(ctx, file, memberColumns, memberRequired, true, [][2]int64{{from, to}}, func(v []string, line int64) error {
+		row = memberFromCSV(v)
+		if err := checkMember(&row); err != nil {
+			return &FileError{File: file, Line: line, Err: err}
+		}
+		return fn(row, line)
+	})
 }
 
 // ReadHistory streams the counting-month history table (CSV or Parquet) to fn, like
 // ReadMembers: a bad row is a *FileError.
 func ReadHistory(ctx context.Context, file string, fn func(h HistoryRow, line int64) error) error {
-	return readTable(ctx, file, historyColumns, historyRequired, historyFromCSV, checkHistory, fn)
+	return readTable(ctx, file, historyColumns, historyRequired, historyFromCSV, checkHistory, false, fn)
 }
 
 // readTable reads a master table of row type T from CSV or Parquet (fromCSV builds T from
-// the row's trimmed values in columns order), checks every row and passes it to fn.
+// the row's trimmed values in columns order), checks every row and passes it to fn. With
+// transient, the strings of a Parquet row alias the page and are valid during fn only.
 func readTable[T any](ctx context.Context, file string, columns, required []string,
-	fromCSV func(v []string) T, check func(*T) error,
+	fromCSV func(v []string) T, check func(*T) error, transient bool,
 	fn func(T, int64) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	var row T // one for the whole read: check takes its address
 	deliver := func(v []string, line int64) error {
-		row := fromCSV(v)
+		row = fromCSV(v)
 		if err := check(&row); err != nil {
 			return &FileError{File: file, Line: line, Err: err}
 		}
@@ -40,7 +60,7 @@ func readTable[T any](ctx context.Context, file string, columns, required []stri
 	}
 	switch formatOf(file) {
 	case extParquet:
-		return readTableParquet(ctx, file, columns, required, deliver)
+		return readTableParquet(ctx, file, columns, required, transient, nil, deliver)
 	case extCSV:
 		f, err := os.Open(file)
 		if err != nil {

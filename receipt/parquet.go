@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/deprecated"
@@ -91,9 +92,17 @@ func containsKind(ks []parquet.Kind, k parquet.Kind) bool {
 // scanColumns runs r.Scan, telling fn's errors (returned as they are) from the file's
 // (a *FileError near the row where the read stopped).
 func scanColumns(ctx context.Context, file string, r *pqcol.Reader, fn func(b *pqcol.Batch) error) error {
+	return scanColumnRanges(ctx, file, r, nil, fn)
+}
+
+// scanColumnRanges is scanColumns over the given row ranges (nil: every row).
+func scanColumnRanges(ctx context.Context, file string, r *pqcol.Reader, ranges [][2]int64, fn func(b *pqcol.Batch) error) error {
+	if ranges == nil {
+		ranges = [][2]int64{{0, r.NumRows()}}
+	}
 	var own error
 	var at int64
-	err := r.Scan(ctx, func(b *pqcol.Batch) error {
+	err := r.ScanRanges(ctx, ranges, func(b *pqcol.Batch) error {
 		at = b.First + int64(b.Len)
 		own = fn(b)
 		return own
@@ -107,7 +116,10 @@ func scanColumns(ctx context.Context, file string, r *pqcol.Reader, fn func(b *p
 
 // readTableParquet reads a master table and gives fn each row's trimmed values in columns
 // order ("" for an absent column or a null), as readTableCSV does; line is the row number.
-func readTableParquet(ctx context.Context, file string, columns, required []string, fn func(v []string, line int64) error) error {
+// With transient the values alias the decoded page (valid during fn only), else repeating
+// values are interned and the rest allocated. ranges, when not nil, limits the read to those
+// rows.
+func readTableParquet(ctx context.Context, file string, columns, required []string, transient bool, ranges [][2]int64, fn func(v []string, line int64) error) error {
 	r, pos, err := openColumns(file, columns, required)
 	if err != nil {
 		return err
@@ -116,7 +128,7 @@ func readTableParquet(ctx context.Context, file string, columns, required []stri
 	v := make([]string, len(columns))
 	views := make([]pqcol.Bytes, len(columns))
 	interns := make([]pqcol.Interner, len(columns))
-	return scanColumns(ctx, file, r, func(b *pqcol.Batch) error {
+	return scanColumnRanges(ctx, file, r, ranges, func(b *pqcol.Batch) error {
 		for c, p := range pos {
 			if p >= 0 {
 				views[c] = b.Bytes(p)
@@ -125,7 +137,13 @@ func readTableParquet(ctx context.Context, file string, columns, required []stri
 		for i := range b.Len {
 			for c, p := range pos {
 				v[c] = ""
-				if p >= 0 {
+				switch {
+				case p < 0:
+				case transient:
+					if b := bytes.TrimSpace(views[c].At(i)); len(b) > 0 {
+						v[c] = unsafe.String(&b[0], len(b))
+					}
+				default:
 					v[c] = interns[c].String(bytes.TrimSpace(views[c].At(i)))
 				}
 			}

@@ -1,0 +1,312 @@
+package aggregate
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"unsafe"
+
+	"github.com/kougaku/batch/receipt"
+	"github.com/kougaku/batch/rules"
+)
+
+// A Directory is the members master of a month held in memory, keyed by (insurer, person),
+// so that receipts are joined to their member as they are read and go straight into
+// household partitions: the person partitions, their spill and their sort are skipped. It is
+// the way of a month whose master fits the memory budget (DirectoryBytes tells how much it
+// takes); a larger master goes through person partitions and Join. Both ways make the same
+// records, so their outputs are the same byte for byte.
+//
+// Invariants:
+//   - rows and the shards' arenas hold no pointers, so the collector never scans them, however many
+//     millions of rows the master has;
+//   - each shard is filled by one goroutine, the rows it Sets being reserved beforehand;
+//     after Seal the directory is read-only, and Join and KnownInsurer may be called from
+//     any number of goroutines;
+//   - a person's rows are chained from their first row (next), and after Seal that first
+//     row holds the decision of the month for the person: the row in force and the
+//     75歳到達月特例, made by the same functions as Join's (inForce, halfLimits).
+type Directory struct {
+	month    rules.Month
+	rows     []dirRow
+	shards   []*DirectoryShard
+	slots    []int32 // open addressing on the person hash: index+1 of a person's first row
+	insurers map[string]struct{}
+	sealed   bool
+}
+
+type dirRow struct {
+	hash           uint64
+	line           int64
+	off            uint32 // the row's strings in its shard's arena: insurer, person, household, sex
+	insLen, perLen uint16
+	hhLen          uint16
+	sexLen         uint8
+	shard          uint8
+	u70            rules.ClassU70
+	o70            rules.Class70
+	firstOfPerson  bool
+	halfNow        bool // on a person's first row: the 75歳到達月特例 applies this month
+	birth          uint32
+	from, to, half rules.Month
+	file           int32
+	next           int32 // the person's next row, -1 at the end
+	inForce        int32 // on a person's first row: their row in force, -1 when none
+}
+
+// DirectoryBytes is what a directory of rows member rows takes at most, its strings
+// included (idBytes per row on average): the caller compares it with its memory budget.
+func DirectoryBytes(rows, idBytes int64) int64 {
+	return rows * (int64(unsafe.Sizeof(dirRow{})) + 4*4 + idBytes)
+}
+
+// NewDirectory returns an empty directory for service month month.
+func NewDirectory(month rules.Month) *Directory {
+	return &Directory{month: month, insurers: map[string]struct{}{}}
+}
+
+// Reserve makes room for n rows and returns the index of the first, for shards to Set: the
+// rows of a Parquet file, whose count its footer gives, are filled by several shards at once.
+// It is called before the shards that fill the rows start.
+func (d *Directory) Reserve(n int) int {
+	base := len(d.rows)
+	d.rows = slices.Grow(d.rows, n)[:base+n]
+	clear(d.rows[base:]) // Grow's new room is zeroed, but not what a former reslice left
+	return base
+}
+
+// Grow makes room for n more rows without reserving them, so that reserving the rows of
+// several files, or appending, does not copy the rows already there.
+func (d *Directory) Grow(n int) { d.rows = slices.Grow(d.rows, n) }
+
+// Grow sizes the shard's arena for about n more bytes of ids.
+func (s *DirectoryShard) Grow(n int) { s.arena = slices.Grow(s.arena, n) }
+
+// Shard returns a new shard, for one goroutine (at most 256 shards).
+func (d *Directory) Shard() *DirectoryShard {
+	s := &DirectoryShard{d: d, id: uint8(len(d.shards)), insurers: map[string]struct{}{}}
+	d.shards = append(d.shards, s)
+	return s
+}
+
+// A DirectoryShard fills rows of a directory from one goroutine: it keeps the strings of the
+// rows it fills in an arena of its own, and the insurers it saw.
+type DirectoryShard struct {
+	d        *Directory
+	id       uint8
+	arena    []byte
+	insurers map[string]struct{}
+	// lastInsurer spares a map look-up per row: masters come grouped by insurer.
+	lastInsurer string
+}
+
+// Set fills reserved row i with m (the shard copies its strings).
+func (s *DirectoryShard) Set(i int, m *Member) error {
+	if s.d.sealed {
+		return fmt.Errorf("aggregate: directory: a row set after Seal")
+	}
+	if len(m.InsurerNo) > math.MaxUint16 || len(m.PersonID) > math.MaxUint16 || len(m.HouseholdID) > math.MaxUint16 || len(m.Sex) > math.MaxUint8 {
+		return fmt.Errorf("aggregate: directory: an id longer than 65,535 bytes")
+	}
+	if len(s.arena)+len(m.InsurerNo)+len(m.PersonID)+len(m.HouseholdID)+len(m.Sex) > math.MaxUint32 || i >= math.MaxInt32-1 {
+		return fmt.Errorf("aggregate: directory: more than 4 GiB of ids or 2^31 rows: run with a smaller --memory to take the way of partitions")
+	}
+	if m.InsurerNo != s.lastInsurer {
+		if _, ok := s.insurers[m.InsurerNo]; !ok {
+			s.insurers[strings.Clone(m.InsurerNo)] = struct{}{}
+		}
+		s.lastInsurer = strings.Clone(m.InsurerNo)
+	}
+	s.d.rows[i] = dirRow{hash: Hash2(m.InsurerNo, m.PersonID), off: uint32(len(s.arena)), shard: s.id,
+		insLen: uint16(len(m.InsurerNo)), perLen: uint16(len(m.PersonID)), hhLen: uint16(len(m.HouseholdID)), sexLen: uint8(len(m.Sex)),
+		u70: m.ClassU70, o70: m.Class70, birth: uint32(packDate(m.Birth)), from: m.From, to: m.To, half: m.HalfMonth,
+		file: m.File, line: m.Line, next: -1, inForce: -1}
+	s.arena = append(s.arena, m.InsurerNo...)
+	s.arena = append(s.arena, m.PersonID...)
+	s.arena = append(s.arena, m.HouseholdID...)
+	s.arena = append(s.arena, m.Sex...)
+	return nil
+}
+
+// Add appends a row: for a master whose row count is not known beforehand (CSV), read by
+// one goroutine while no other shard fills reserved rows.
+func (s *DirectoryShard) Add(m *Member) error { return s.Set(s.d.Reserve(1), m) }
+
+// Rows is the number of member rows added.
+func (d *Directory) Rows() int { return len(d.rows) }
+
+// Seal groups the rows by person and decides each person's row in force for the month.
+func (d *Directory) Seal() {
+	d.sealed = true
+	for _, sh := range d.shards {
+		for ins := range sh.insurers {
+			d.insurers[ins] = struct{}{}
+		}
+	}
+	size := 1
+	for size < 2*len(d.rows) {
+		size <<= 1
+	}
+	d.slots = make([]int32, size)
+	mask := uint64(size - 1)
+	for i := range d.rows {
+		r := &d.rows[i]
+		ins, per := d.insurer(r), d.person(r)
+		for k := r.hash & mask; ; k = (k + 1) & mask {
+			s := d.slots[k]
+			if s == 0 {
+				d.slots[k] = int32(i + 1)
+				r.firstOfPerson = true
+				break
+			}
+			head := &d.rows[s-1]
+			if head.hash == r.hash && d.insurer(head) == ins && d.person(head) == per {
+				r.next, head.next = head.next, int32(i) // chain after the first row
+				break
+			}
+		}
+	}
+	var group []Member
+	var index []int32
+	for i := range d.rows {
+		if !d.rows[i].firstOfPerson {
+			continue
+		}
+		group, index = group[:0], index[:0]
+		for k := int32(i); k >= 0; k = d.rows[k].next {
+			group, index = append(group, d.member(k)), append(index, k)
+		}
+		sortRows(group, index)
+		head := &d.rows[i]
+		if m := inForce(group, d.month); m != nil {
+			for j := range group {
+				if &group[j] == m {
+					head.inForce = index[j]
+				}
+			}
+			head.halfNow = halfLimits(group, m, d.month)
+		}
+	}
+}
+
+// sortRows puts one person's rows in the order Join sorts them, (from, file, line), which
+// decides inForce's choice between rows that start in the same month. index moves along.
+func sortRows(group []Member, index []int32) {
+	less := func(a, b *Member) bool {
+		if a.From != b.From {
+			return a.From < b.From
+		}
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		return a.Line < b.Line
+	}
+	for i := 1; i < len(group); i++ {
+		for j := i; j > 0 && less(&group[j], &group[j-1]); j-- {
+			group[j], group[j-1] = group[j-1], group[j]
+			index[j], index[j-1] = index[j-1], index[j]
+		}
+	}
+}
+
+// member builds row k as a Member whose strings alias the arena.
+func (d *Directory) member(k int32) Member {
+	r := &d.rows[k]
+	return Member{InsurerNo: d.insurer(r), PersonID: d.person(r), HouseholdID: d.household(r), Birth: unpackDate(uint64(r.birth)),
+		Sex: d.sex(r), From: r.from, To: r.to, ClassU70: r.u70, Class70: r.o70, HalfMonth: r.half, File: r.file, Line: r.line}
+}
+
+func (d *Directory) str(r *dirRow, off uint32, n uint16) string {
+	if n == 0 {
+		return ""
+	}
+	return unsafe.String(&d.shards[r.shard].arena[r.off+off], int(n))
+}
+
+func (d *Directory) insurer(r *dirRow) string { return d.str(r, 0, r.insLen) }
+func (d *Directory) person(r *dirRow) string  { return d.str(r, uint32(r.insLen), r.perLen) }
+func (d *Directory) household(r *dirRow) string {
+	return d.str(r, uint32(r.insLen)+uint32(r.perLen), r.hhLen)
+}
+func (d *Directory) sex(r *dirRow) string {
+	return d.str(r, uint32(r.insLen)+uint32(r.perLen)+uint32(r.hhLen), uint16(r.sexLen))
+}
+
+// KnownInsurer reports whether the master has any row of the insurer.
+func (d *Directory) KnownInsurer(ins string) bool { _, ok := d.insurers[ins]; return ok }
+
+// EmitInForce appends the row in force of every person who has one to its household's
+// partition, with the month's 75歳到達月特例 decided, as Join does for the persons of a
+// person partition. Worker w of n takes every n-th person.
+func (d *Directory) EmitInForce(out *HouseholdPart, w, n int) error {
+	for i := w; i < len(d.rows); i += n {
+		head := &d.rows[i]
+		if !head.firstOfPerson || head.inForce < 0 {
+			continue
+		}
+		m := d.inForceRow(head)
+		if err := out.Member(&m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// inForceRow is a person's row in force as a Member.
+func (d *Directory) inForceRow(head *dirRow) Member {
+	m := d.member(head.inForce)
+	m.HalfNow = head.halfNow
+	return m
+}
+
+// find returns the first row of (insurer, person), or nil.
+func (d *Directory) find(hash uint64, ins, per string) *dirRow {
+	if len(d.slots) == 0 {
+		return nil
+	}
+	mask := uint64(len(d.slots) - 1)
+	for k := hash & mask; ; k = (k + 1) & mask {
+		s := d.slots[k]
+		if s == 0 {
+			return nil
+		}
+		r := &d.rows[s-1]
+		if r.hash == hash && d.insurer(r) == ins && d.person(r) == per {
+			return r
+		}
+	}
+}
+
+// Join joins one receipt to its member and appends it to its household's partition, or says
+// why it cannot be joined (UNKNOWN_INSURER, UNKNOWN_PERSON, NOT_ELIGIBLE,
+// BIRTHDATE_MISMATCH, SEX_MISMATCH), with the checks of Join in the same order. Duplicates
+// are found later, in the household pass, on both ways.
+func (d *Directory) Join(r *Receipt, out *HouseholdPart) (reason, detail string, err error) {
+	if strings.Trim(r.InsurerNo, "7") == "" || !d.KnownInsurer(r.InsurerNo) {
+		return receipt.UnknownInsurer, fmt.Sprintf("insurer %q is not in the members master", r.InsurerNo), nil
+	}
+	head := d.find(Hash2(r.InsurerNo, r.PersonID), r.InsurerNo, r.PersonID)
+	if head == nil {
+		return receipt.UnknownPerson, fmt.Sprintf("person %q has no row in the members master of insurer %s", r.PersonID, r.InsurerNo), nil
+	}
+	if head.inForce < 0 {
+		return receipt.NotEligible, fmt.Sprintf("no eligibility row of person %q covers %s", r.PersonID, d.month), nil
+	}
+	m := &d.rows[head.inForce]
+	birth := unpackDate(uint64(m.birth))
+	if r.BirthDate != "" && !sameDate(r.BirthDate, birth) {
+		return receipt.BirthdateMismatch, fmt.Sprintf("receipt birth_date %s, members master %s", r.BirthDate, birth), nil
+	}
+	if sex := d.sex(m); r.Sex != "" && sex != "" && r.Sex != sex {
+		return receipt.SexMismatch, fmt.Sprintf("receipt sex %s, members master %s", r.Sex, sex), nil
+	}
+	out.e.b = out.e.b[:0]
+	out.e.byte1(tagJoined)
+	out.e.s(d.household(m))
+	out.e.u(uint64(m.birth))
+	out.e.bool1(head.halfNow)
+	out.e.receiptHead(r)
+	out.e.receiptBody(r)
+	return "", "", out.w.Append(out.part(d.insurer(m), d.household(m)), out.e.b)
+}

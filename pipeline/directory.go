@@ -1,0 +1,163 @@
+package pipeline
+
+import (
+	"context"
+	"os"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kougaku/batch/aggregate"
+	"github.com/kougaku/batch/pqcol"
+	"github.com/kougaku/batch/receipt"
+)
+
+// The members master of a month that fits the memory budget is held in memory (an
+// aggregate.Directory) and receipts are joined to it as they are read: the intake writes
+// household partitions directly, and the person partitions with their spill, sort and merge
+// are skipped. A larger master takes the way of person partitions (intake, then join). Both
+// ways write the same records into the household partitions, so the outputs are the same.
+
+const (
+	// directoryShare is the part of the memory budget a directory may take: the intake's
+	// readers, batches and partition buffers need the rest while it is held.
+	directoryShare = 0.4
+	// memberIDBytes is what the ids of a member row (insurer, person, household, sex) take
+	// on average, for the estimate; a generated master has about 30.
+	memberIDBytes = 40
+	// csvMemberRowBytes is the least a CSV member row takes, to bound the row count of a CSV
+	// master from its size.
+	csvMemberRowBytes = 40
+)
+
+// directoryFits tells whether the members master fits a directory within the budget: the
+// row count from the Parquet footers, or a generous count from the size of a CSV.
+func (r *run) directoryFits() bool {
+	if r.PersonPartitions {
+		return false
+	}
+	var rows int64
+	for _, f := range r.memberFiles {
+		if isParquet(f) {
+			pr, err := pqcol.Open(f)
+			if err != nil {
+				return false // the read proper will report it
+			}
+			rows += pr.NumRows()
+			pr.Close()
+			continue
+		}
+		st, err := os.Stat(f)
+		if err != nil {
+			return false
+		}
+		rows += st.Size()/csvMemberRowBytes + 1
+	}
+	return float64(aggregate.DirectoryBytes(rows, memberIDBytes)) <= directoryShare*float64(r.MemoryBudget)
+}
+
+// loadDirectory reads the members master into a sealed directory: every Parquet file split
+// among the workers by row ranges, each filling rows reserved from the file's footer count;
+// then every CSV file by one goroutine.
+func (r *run) loadDirectory(ctx context.Context) (*aggregate.Directory, error) {
+	d := aggregate.NewDirectory(r.month)
+	shards := make([]*aggregate.DirectoryShard, r.workers)
+	for w := range shards {
+		shards[w] = d.Shard()
+	}
+	type task struct {
+		file     int32
+		base     int
+		from, to int64
+	}
+	var tasks []task
+	counts := make([]int64, len(r.memberFiles))
+	var total int64
+	for i, f := range r.memberFiles {
+		if !isParquet(f) {
+			continue
+		}
+		pr, err := pqcol.Open(f)
+		if err != nil {
+			return nil, &receipt.FileError{File: f, Err: err}
+		}
+		counts[i] = pr.NumRows()
+		total += counts[i]
+		pr.Close()
+	}
+	d.Grow(int(total))
+	for w := range shards {
+		shards[w].Grow(int(total) * memberIDBytes / len(shards))
+	}
+	for i, f := range r.memberFiles {
+		if !isParquet(f) {
+			continue
+		}
+		n := counts[i]
+		base := d.Reserve(int(n))
+		for w := int64(0); w < int64(r.workers); w++ {
+			if from, to := n*w/int64(r.workers), n*(w+1)/int64(r.workers); to > from {
+				tasks = append(tasks, task{file: int32(i), base: base, from: from, to: to})
+			}
+		}
+		r.memberRows[f] = n
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for w, sh := range shards {
+		g.Go(guard(func() error {
+			for k := w; k < len(tasks); k += len(shards) {
+				t := tasks[k]
+				f := r.memberFiles[t.file]
+				err := receipt.ReadMembersRows(gctx, f, t.from, t.to, func(m receipt.MemberRow, line int64) error {
+					x, err := memberOf(&m, t.file, line)
+					if err != nil {
+						return &receipt.FileError{File: f, Line: line, Err: err}
+					}
+					return sh.Set(t.base+int(line-1), &x)
+				})
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for i, f := range r.memberFiles {
+		if isParquet(f) {
+			continue
+		}
+		if err := r.readMemberFile(ctx, int32(i), f, shards[0].Add); err != nil {
+			return nil, err
+		}
+	}
+	d.Seal()
+	return d, nil
+}
+
+// intakeDirect reads the receipts and joins each to the directory as it comes, writing the
+// household partitions: joined receipts from the workers, the member rows in force and the
+// history from writers of their own.
+func (r *run) intakeDirect(ctx context.Context, d *aggregate.Directory, households *aggregate.Spill) error {
+	g, ctx := errgroup.WithContext(ctx)
+	r.routeReceipts(ctx, g, func(w int) (func(*aggregate.Receipt) error, func() error) {
+		out := aggregate.NewHouseholdPart(households, w)
+		return func(x *aggregate.Receipt) error {
+			reason, detail, err := d.Join(x, out)
+			if reason != "" {
+				r.rejects.receipt(x, reason, detail)
+			}
+			return err
+		}, out.Flush
+	})
+	g.Go(guard(func() error {
+		out := aggregate.NewHouseholdPart(households, r.workers)
+		if err := d.EmitInForce(out, 0, 1); err != nil {
+			return err
+		}
+		return out.Flush()
+	}))
+	g.Go(guard(func() error { return r.readHistory(ctx, aggregate.NewHouseholdPart(households, r.workers+1)) }))
+	return g.Wait()
+}

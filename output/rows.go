@@ -20,6 +20,13 @@ package output
 //   - no dictionary on institution_id and prescriber_id either: a row group of a national
 //     month holds most of the country's institutions, past dictMaxBytes, and on a generated
 //     month the plain file came out smaller and the writer a fifth faster.
+//   - ",delta" (DELTA_BINARY_PACKED) on the amounts that are rarely zero (cost, copay, paid,
+//     outpatient_paid, copay_total, paid_total): 8 bytes a value shrink to the bits their
+//     differences need before zstd sees them, and zstd is most of the writers' time. On a
+//     generated month this cut the CPU of writing receipt_benefit by 15% and of
+//     person_month and household_month by a fifth, for files 2–6% larger. The amounts that
+//     are mostly zero stay PLAIN: zstd takes runs of zeros quickly and to almost nothing,
+//     and one nonzero value widens a whole block of 32 packed differences.
 
 // File names inside a run directory.
 const (
@@ -58,8 +65,8 @@ type HouseholdMonth struct {
 	// CountsForTasukai says whether this month counts toward later months' 多数回 count.
 	CountsForTasukai bool   `parquet:"counts_for_tasukai"`
 	Receipts         int    `parquet:"receipts"`
-	CopayTotal       int64  `parquet:"copay_total"`
-	PaidTotal        int64  `parquet:"paid_total"`
+	CopayTotal       int64  `parquet:"copay_total,delta"`
+	PaidTotal        int64  `parquet:"paid_total,delta"`
 	BenefitInKind    int64  `parquet:"benefit_in_kind"`
 	BenefitCash      int64  `parquet:"benefit_cash"`
 	StageA           int64  `parquet:"stage_a"`
@@ -79,9 +86,9 @@ type ReceiptBenefit struct {
 	ServiceMonth string `parquet:"service_month,dict"`
 	Kind         string `parquet:"kind,dict"`
 	Setting      string `parquet:"setting,dict"`
-	Cost         int64  `parquet:"cost"`
-	Copay        int64  `parquet:"copay"`
-	Paid         int64  `parquet:"paid"`
+	Cost         int64  `parquet:"cost,delta"`
+	Copay        int64  `parquet:"copay,delta"`
+	Paid         int64  `parquet:"paid,delta"`
 	// Included is false for receipts that did not enter the household sum (e.g. a u70
 	// receipt below the 21,000 yen threshold).
 	Included    bool  `parquet:"included"`
@@ -100,7 +107,7 @@ type PersonMonth struct {
 	PersonID              string `parquet:"person_id"`
 	ServiceMonth          string `parquet:"service_month,dict"`
 	AgeGroup              string `parquet:"age_group,dict"` // AgeGroupU70 or AgeGroup70Plus
-	OutpatientPaid        int64  `parquet:"outpatient_paid"`
+	OutpatientPaid        int64  `parquet:"outpatient_paid,delta"`
 	OutpatientBenefitCash int64  `parquet:"outpatient_benefit_cash"`
 	InpatientPaid         int64  `parquet:"inpatient_paid"`
 	BenefitCash           int64  `parquet:"benefit_cash"`

@@ -3,7 +3,8 @@ package output
 // Invariants of a Parquet file written here (this file keeps them):
 //
 //  1. Bounded memory. Rows passed to Write are encoded into the current row group's column
-//     buffers before Write returns, and the slice is not retained. Encoded (zstd) pages of
+//     buffers before Write returns, but for fewer than pageCheckRows rows copied to wait for
+//     the next (invariant 3), and the slice is not retained. Encoded (zstd) pages of
 //     the current row group are held until the row group is flushed, so memory is bounded
 //     by one row group's compressed size, plus one page buffer per column, plus the
 //     footer metadata (a few hundred bytes per row group and column).
@@ -14,7 +15,9 @@ package output
 //     parquet-go encodes on the calling goroutine, zstd output depends only on its input
 //     and level, the key/value metadata is empty, and created_by is fixed per binary
 //     (createdBy below) instead of carrying anything about time or host. Batch boundaries
-//     of Write calls do not change the bytes.
+//     of Write calls do not change the bytes: parquet-go decides to close a page after
+//     each run of rows it is handed (at most pageCheckRows at a time), so Write hands it
+//     only runs that end on the same rows whatever the batches (see Write).
 //  4. A file counts as written only after Close returned nil: the footer is written and
 //     the file fsynced. Any error is sticky and marks the file failed in its Dir, which
 //     then refuses to Commit.
@@ -54,7 +57,7 @@ var noBounds = map[string]bool{"receipt_id": true, "household_id": true, "person
 	"institution_id": true, "prescriber_id": true, "source": true, "detail": true}
 
 // formatVersion names the layout of the files (columns, encodings). Change it with them.
-const formatVersion = "1"
+const formatVersion = "2"
 
 // Options tunes a Writer. The zero value is the production setting.
 type Options struct {
@@ -68,13 +71,17 @@ type Options struct {
 // Writer writes rows of type T to one Parquet file of a Dir, zstd-compressed.
 // A Writer is not safe for concurrent use.
 type Writer[T any] struct {
-	name   string
-	dir    *Dir
-	st     *fileState
-	pw     *parquet.GenericWriter[T]
-	rows   int64
-	closed bool
-	err    error // first failure, sticky (invariant 4)
+	name string
+	dir  *Dir
+	st   *fileState
+	pw   *parquet.GenericWriter[T]
+	// groupRows is MaxRowsPerRowGroup; handed counts the rows given to pw, and pending
+	// holds the rows after them, fewer than a run to the next check point (invariant 3).
+	groupRows int64
+	handed    int64
+	pending   []T
+	closed    bool
+	err       error // first failure, sticky (invariant 4)
 }
 
 // NewWriter creates name in d's temporary directory. T must be a struct with parquet tags.
@@ -115,14 +122,26 @@ func NewWriter[T any](d *Dir, name string, opt Options) (*Writer[T], error) {
 		return nil, err
 	}
 	return &Writer[T]{
-		name: name,
-		dir:  d,
-		st:   st,
-		pw:   parquet.NewGenericWriter[T](f, options...),
+		name:      name,
+		dir:       d,
+		st:        st,
+		pw:        parquet.NewGenericWriter[T](f, options...),
+		groupRows: maxRows,
 	}, nil
 }
 
+// pageCheckRows is the longest run of rows parquet-go's GenericWriter writes before it
+// checks whether a column's page is full (maxRowsPerWrite in its writer.go). A page ends
+// after the run in which it filled, so where runs end decides the page boundaries.
+const pageCheckRows = 64
+
 // Write appends rows. It may write a row group to the file; rows is not retained.
+//
+// Rows reach parquet-go in runs that end on check points, rows that are multiples of
+// pageCheckRows into their row group or the end of the group: parquet-go then looks at
+// its pages after the same rows whatever the batch sizes, and the pages, hence the
+// bytes, are the same (invariant 3). Rows short of the next check point wait in pending
+// (fewer than pageCheckRows, copied) until more rows or Close complete them.
 func (w *Writer[T]) Write(rows []T) error {
 	if w.err != nil {
 		return w.err
@@ -130,8 +149,39 @@ func (w *Writer[T]) Write(rows []T) error {
 	if w.closed {
 		return fmt.Errorf("output: %s: write after close", w.name)
 	}
+	for len(rows) > 0 {
+		inGroup := w.handed % w.groupRows
+		room := w.groupRows - inGroup
+		next := min(pageCheckRows-inGroup%pageCheckRows, room) // rows to the next check point
+		if len(w.pending) > 0 || len(rows) < int(next) {
+			n := min(int(next)-len(w.pending), len(rows))
+			w.pending = append(w.pending, rows[:n]...)
+			rows = rows[n:]
+			if len(w.pending) == int(next) {
+				if err := w.hand(w.pending); err != nil {
+					return err
+				}
+				clear(w.pending) // drop the references to the caller's strings
+				w.pending = w.pending[:0]
+			}
+			continue
+		}
+		n := int(room)
+		if int64(len(rows)) < room {
+			n = int(next) + (len(rows)-int(next))/pageCheckRows*pageCheckRows
+		}
+		if err := w.hand(rows[:n]); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+// hand gives rows to parquet-go and counts them; a failure is sticky.
+func (w *Writer[T]) hand(rows []T) error {
 	n, err := w.pw.Write(rows)
-	w.rows += int64(n)
+	w.handed += int64(n)
 	if err == nil && n != len(rows) {
 		err = io.ErrShortWrite
 	}
@@ -148,13 +198,19 @@ func (w *Writer[T]) Close() error {
 	if w.closed {
 		return w.err
 	}
+	if len(w.pending) > 0 {
+		if err := w.hand(w.pending); err != nil {
+			return err
+		}
+		w.pending = nil
+	}
 	w.closed = true
 	w.err = w.dir.finish(w.st, w.pw.Close())
 	return w.err
 }
 
 // Rows is the number of rows written so far.
-func (w *Writer[T]) Rows() int64 { return w.rows }
+func (w *Writer[T]) Rows() int64 { return w.handed + int64(len(w.pending)) }
 
 // Name is the file's name inside the run directory.
 func (w *Writer[T]) Name() string { return w.name }

@@ -1,6 +1,7 @@
 package output
 
 import (
+	"math"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -148,6 +149,93 @@ func TestIdenticalBytes(t *testing.T) {
 	for _, s := range digests[1:] {
 		if s != digests[0] {
 			t.Fatalf("digests differ: %v", digests)
+		}
+	}
+}
+
+// TestIdenticalBytesFullPages is TestIdenticalBytes with pages that fill up: parquet-go
+// closes a page after the run of rows in which it filled, so runs cut where the batches
+// end would move page boundaries. Row groups of 100,003 rows (not a multiple of the runs)
+// and pages of 16 KiB put many page and group ends between batch ends.
+func TestIdenticalBytesFullPages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("300k rows")
+	}
+	rows := receiptBenefits(300_000, 0, false)
+	opts := []Options{{}, {MaxRowsPerRowGroup: 100_003, PageBufferSize: 16 << 10}}
+	for _, opt := range opts {
+		var digests []string
+		for _, batch := range []int{300_000, 4096, 1000, 63, 7, 1} {
+			d := newDir(t)
+			p := writeRows(t, d, ReceiptBenefitFile, opt, rows, batch)
+			_, sum, err := Digest(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			digests = append(digests, sum)
+			if batch == 7 {
+				got, err := ReadAll[ReceiptBenefit](p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				equalRows(t, got, rows)
+			}
+		}
+		for i, s := range digests[1:] {
+			if s != digests[0] {
+				t.Errorf("options %+v: batch sizes give different files (%d: %s, first %s)", opt, i+1, s, digests[0])
+			}
+		}
+	}
+}
+
+// TestAmountEncodings: the amounts tagged ",delta" are written DELTA_BINARY_PACKED and read
+// back exactly, extremes and negatives included (their differences overflow int64), over
+// several row groups and pages; the mostly-zero amounts stay PLAIN.
+func TestAmountEncodings(t *testing.T) {
+	rows := receiptBenefits(20_000, 0, false)
+	extremes := []int64{math.MinInt64, math.MaxInt64, -1, 0, math.MinInt64, 1, math.MaxInt64, -7}
+	for i := range rows {
+		if i%3 == 0 {
+			rows[i].Cost = extremes[i%len(extremes)]
+			rows[i].Copay = -extremes[(i+3)%len(extremes)]
+			rows[i].Paid = extremes[(i+5)%len(extremes)] / 3
+		}
+	}
+	rows[5].Tokutei, rows[5].PrescriberID = "長", "" // the other columns keep working
+	d := newDir(t)
+	p := writeRows(t, d, ReceiptBenefitFile, Options{MaxRowsPerRowGroup: 7_000, PageBufferSize: 4 << 10}, rows, 999)
+	got, err := ReadAll[ReceiptBenefit](p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalRows(t, got, rows)
+	_, pf, err := openParquet(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]format.Encoding{"cost": format.DeltaBinaryPacked, "copay": format.DeltaBinaryPacked,
+		"paid": format.DeltaBinaryPacked, "benefit_cash": format.Plain}
+	groups := pf.Metadata().RowGroups
+	if len(groups) != 3 {
+		t.Fatalf("%d row groups, want 3", len(groups))
+	}
+	for _, rg := range groups {
+		for _, col := range rg.Columns {
+			enc, ok := want[strings.Join(col.MetaData.PathInSchema, ".")]
+			if !ok {
+				continue
+			}
+			var pages int32
+			for _, s := range col.MetaData.EncodingStats {
+				if s.PageType != format.DataPageV2 || s.Encoding != enc {
+					t.Errorf("%v: pages %v, want all %v", col.MetaData.PathInSchema, col.MetaData.EncodingStats, enc)
+				}
+				pages += s.Count
+			}
+			if pages < 2 {
+				t.Errorf("%v: %d pages in a row group, want several", col.MetaData.PathInSchema, pages)
+			}
 		}
 	}
 }

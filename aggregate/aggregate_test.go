@@ -131,8 +131,8 @@ func joinByPartitions(t *testing.T, dir string, mems []Member, recs []Receipt, h
 
 func joinByDirectory(t *testing.T, mems []Member, recs []Receipt, households *Spill, reject func(*Receipt, string, string) error) {
 	t.Helper()
-	d := NewDirectory(month("2025-10"))
-	a, b := d.Shard(), d.Shard()
+	d := NewDirectory(month("2025-10"), 1)
+	a, b := d.Shard(0), d.Shard(16)
 	base := d.Reserve(2)
 	for i := range mems[:2] { // two rows reserved and set by another shard, the rest appended
 		if err := b.Set(base+i, &mems[i]); err != nil {

@@ -3,7 +3,6 @@ package aggregate
 import (
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"unsafe"
 
@@ -61,9 +60,11 @@ func DirectoryBytes(rows, idBytes int64) int64 {
 	return rows * (int64(unsafe.Sizeof(dirRow{})) + 4*4 + idBytes)
 }
 
-// NewDirectory returns an empty directory for service month month.
-func NewDirectory(month rules.Month) *Directory {
-	return &Directory{month: month, insurers: map[string]struct{}{}}
+// NewDirectory returns an empty directory for service month month, with room for rows
+// rows (0 if unknown). The room is taken at once and left to be touched by the shards that
+// fill it: zeroing half a gigabyte up front, on one goroutine, cost a second.
+func NewDirectory(month rules.Month, rows int) *Directory {
+	return &Directory{month: month, rows: make([]dirRow, 0, rows), insurers: map[string]struct{}{}}
 }
 
 // Reserve makes room for n rows and returns the index of the first, for shards to Set: the
@@ -71,21 +72,18 @@ func NewDirectory(month rules.Month) *Directory {
 // It is called before the shards that fill the rows start.
 func (d *Directory) Reserve(n int) int {
 	base := len(d.rows)
-	d.rows = slices.Grow(d.rows, n)[:base+n]
-	clear(d.rows[base:]) // Grow's new room is zeroed, but not what a former reslice left
+	if base+n <= cap(d.rows) {
+		d.rows = d.rows[:base+n] // never written: zero
+	} else {
+		d.rows = append(d.rows, make([]dirRow, n)...)
+	}
 	return base
 }
 
-// Grow makes room for n more rows without reserving them, so that reserving the rows of
-// several files, or appending, does not copy the rows already there.
-func (d *Directory) Grow(n int) { d.rows = slices.Grow(d.rows, n) }
-
-// Grow sizes the shard's arena for about n more bytes of ids.
-func (s *DirectoryShard) Grow(n int) { s.arena = slices.Grow(s.arena, n) }
-
-// Shard returns a new shard, for one goroutine (at most 256 shards).
-func (d *Directory) Shard() *DirectoryShard {
-	s := &DirectoryShard{d: d, id: uint8(len(d.shards)), insurers: map[string]struct{}{}}
+// Shard returns a new shard, for one goroutine (at most 256 shards), with room for about
+// idBytes bytes of ids.
+func (d *Directory) Shard(idBytes int) *DirectoryShard {
+	s := &DirectoryShard{d: d, id: uint8(len(d.shards)), arena: make([]byte, 0, idBytes), insurers: map[string]struct{}{}}
 	d.shards = append(d.shards, s)
 	return s
 }
@@ -283,11 +281,19 @@ func (d *Directory) find(hash uint64, ins, per string) *dirRow {
 // BIRTHDATE_MISMATCH, SEX_MISMATCH), with the checks of Join in the same order. Duplicates
 // are found later, in the household pass, on both ways.
 func (d *Directory) Join(r *Receipt, out *HouseholdPart) (reason, detail string, err error) {
-	if strings.Trim(r.InsurerNo, "7") == "" || !d.KnownInsurer(r.InsurerNo) {
+	unknownInsurer := func() (string, string, error) {
 		return receipt.UnknownInsurer, fmt.Sprintf("insurer %q is not in the members master", r.InsurerNo), nil
 	}
+	if strings.Trim(r.InsurerNo, "7") == "" {
+		return unknownInsurer()
+	}
+	// A person found is a person of a known insurer: the insurers are looked up only for
+	// the receipts of persons the master lacks.
 	head := d.find(Hash2(r.InsurerNo, r.PersonID), r.InsurerNo, r.PersonID)
 	if head == nil {
+		if !d.KnownInsurer(r.InsurerNo) {
+			return unknownInsurer()
+		}
 		return receipt.UnknownPerson, fmt.Sprintf("person %q has no row in the members master of insurer %s", r.PersonID, r.InsurerNo), nil
 	}
 	if head.inForce < 0 {
@@ -306,7 +312,12 @@ func (d *Directory) Join(r *Receipt, out *HouseholdPart) (reason, detail string,
 	out.e.s(d.household(m))
 	out.e.u(uint64(m.birth))
 	out.e.bool1(head.halfNow)
+	// The receipt's own birth date and sex are checked; nothing after the join reads them,
+	// so they are not carried into the household partition.
+	bd, sex := r.BirthDate, r.Sex
+	r.BirthDate, r.Sex = "", ""
 	out.e.receiptHead(r)
+	r.BirthDate, r.Sex = bd, sex
 	out.e.receiptBody(r)
 	return "", "", out.w.Append(out.part(d.insurer(m), d.household(m)), out.e.b)
 }

@@ -59,11 +59,6 @@ func (r *run) directoryFits() bool {
 // among the workers by row ranges, each filling rows reserved from the file's footer count;
 // then every CSV file by one goroutine.
 func (r *run) loadDirectory(ctx context.Context) (*aggregate.Directory, error) {
-	d := aggregate.NewDirectory(r.month)
-	shards := make([]*aggregate.DirectoryShard, r.workers)
-	for w := range shards {
-		shards[w] = d.Shard()
-	}
 	type task struct {
 		file     int32
 		base     int
@@ -84,9 +79,10 @@ func (r *run) loadDirectory(ctx context.Context) (*aggregate.Directory, error) {
 		total += counts[i]
 		pr.Close()
 	}
-	d.Grow(int(total))
+	d := aggregate.NewDirectory(r.month, int(total))
+	shards := make([]*aggregate.DirectoryShard, r.workers)
 	for w := range shards {
-		shards[w].Grow(int(total) * memberIDBytes / len(shards))
+		shards[w] = d.Shard(int(total) * memberIDBytes / len(shards))
 	}
 	for i, f := range r.memberFiles {
 		if !isParquet(f) {

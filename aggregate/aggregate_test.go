@@ -144,7 +144,7 @@ func joinByDirectory(t *testing.T, mems []Member, recs []Receipt, households *Sp
 			t.Fatal(err)
 		}
 	}
-	d.Seal()
+	d.Seal(2)
 	out, members := NewHouseholdPart(households, 0), NewHouseholdPart(households, 1)
 	if err := d.EmitInForce(members, 0, 1); err != nil {
 		t.Fatal(err)

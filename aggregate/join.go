@@ -41,8 +41,9 @@ func (p *PersonPart) Flush() error { return p.w.Flush() }
 
 // HouseholdPart routes records into household partitions.
 type HouseholdPart struct {
-	w *PartWriter
-	e enc
+	w      *PartWriter
+	e      enc
+	warmed int32 // see Directory.Warm
 }
 
 // NewHouseholdPart returns worker w's router into s.
@@ -62,9 +63,14 @@ func (p *HouseholdPart) joined(r *headRec, m *Member, half bool) error {
 
 // Member appends a member row in force this month to its household partition.
 func (p *HouseholdPart) Member(m *Member) error {
+	return p.member(m, Hash2(m.InsurerNo, m.HouseholdID))
+}
+
+// member is Member with the household hash already computed.
+func (p *HouseholdPart) member(m *Member, hhHash uint64) error {
 	p.e.b = p.e.b[:0]
 	p.e.member(m)
-	return p.w.Append(p.part(m.InsurerNo, m.HouseholdID), p.e.b)
+	return p.w.Append(PartOf(hhHash, p.w.s.parts), p.e.b)
 }
 
 // History appends a prior counting month to its household partition.

@@ -19,8 +19,10 @@ import (
 
 const (
 	// directoryShare is the part of the memory budget a directory may take: the intake's
-	// readers, batches and partition buffers need the rest while it is held.
-	directoryShare = 0.4
+	// readers, batches and partition buffers (some 0.3 GB on the 10M month) and the
+	// collector's headroom need the rest while it is held. It is freed before the
+	// household pass.
+	directoryShare = 0.5
 	// memberIDBytes is what the ids of a member row (insurer, person, household, sex) take
 	// on average, for the estimate; a generated master has about 30.
 	memberIDBytes = 40
@@ -52,7 +54,11 @@ func (r *run) directoryFits() bool {
 		}
 		rows += st.Size()/csvMemberRowBytes + 1
 	}
-	return float64(aggregate.DirectoryBytes(rows, memberIDBytes)) <= directoryShare*float64(r.MemoryBudget)
+	need := aggregate.DirectoryBytes(rows, memberIDBytes)
+	fits := float64(need) <= directoryShare*float64(r.MemoryBudget)
+	r.log.Info("join planned", "members_in_memory", fits, "member_rows", rows, "directory_bytes", need,
+		"directory_budget", int64(directoryShare*float64(r.MemoryBudget)))
+	return fits
 }
 
 // loadDirectory reads the members master into a sealed directory: every Parquet file split
@@ -128,7 +134,7 @@ func (r *run) loadDirectory(ctx context.Context) (*aggregate.Directory, error) {
 			return nil, err
 		}
 	}
-	d.Seal()
+	d.Seal(r.workers)
 	return d, nil
 }
 
@@ -137,10 +143,11 @@ func (r *run) loadDirectory(ctx context.Context) (*aggregate.Directory, error) {
 // history from writers of their own.
 func (r *run) intakeDirect(ctx context.Context, d *aggregate.Directory, households *aggregate.Spill) error {
 	g, ctx := errgroup.WithContext(ctx)
-	r.routeReceipts(ctx, g, func(w int) (func(*aggregate.Receipt) error, func() error) {
+	r.routeReceipts(ctx, g, func(w int) (func([]uint64), func(*aggregate.Receipt, uint64) error, func() error) {
 		out := aggregate.NewHouseholdPart(households, w)
-		return func(x *aggregate.Receipt) error {
-			reason, detail, err := d.Join(x, out)
+		warm := func(hashes []uint64) { d.Warm(hashes, out) }
+		return warm, func(x *aggregate.Receipt, hash uint64) error {
+			reason, detail, err := d.JoinHashed(x, hash, out)
 			if reason != "" {
 				r.rejects.receipt(x, reason, detail)
 			}

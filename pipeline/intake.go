@@ -27,9 +27,9 @@ type intakeStats struct {
 // person partition. The members master is routed by its own writer at the same time.
 func (r *run) intake(ctx context.Context, persons *aggregate.Spill) error {
 	g, ctx := errgroup.WithContext(ctx)
-	r.routeReceipts(ctx, g, func(w int) (func(*aggregate.Receipt) error, func() error) {
+	r.routeReceipts(ctx, g, func(w int) (func([]uint64), func(*aggregate.Receipt, uint64) error, func() error) {
 		route := aggregate.NewPersonPart(persons, w)
-		return route.Receipt, route.Flush
+		return nil, func(x *aggregate.Receipt, _ uint64) error { return route.Receipt(x) }, route.Flush
 	})
 	route := aggregate.NewPersonPart(persons, r.workers) // the members' own writer
 	g.Go(guard(func() error { return r.readMembers(ctx, route.Member, route.Flush) }))
@@ -38,8 +38,9 @@ func (r *run) intake(ctx context.Context, persons *aggregate.Spill) error {
 
 // routeReceipts starts in g the readers of every receipts file, which hand their batches
 // through a bounded channel to r.workers workers; worker w checks each receipt and hands it
-// to the route that newRoute(w) gives, and calls flush when the batches are done.
-func (r *run) routeReceipts(ctx context.Context, g *errgroup.Group, newRoute func(w int) (route func(*aggregate.Receipt) error, flush func() error)) {
+// to the route that newRoute(w) gives (with warm, see routeBatch), and calls flush when the
+// batches are done.
+func (r *run) routeReceipts(ctx context.Context, g *errgroup.Group, newRoute func(w int) (warm func(hashes []uint64), route func(*aggregate.Receipt, uint64) error, flush func() error)) {
 	batches := make(chan fileBatch, 2*r.workers)
 	readers, rctx := errgroup.WithContext(ctx)
 	readers.SetLimit(r.workers)
@@ -52,10 +53,10 @@ func (r *run) routeReceipts(ctx context.Context, g *errgroup.Group, newRoute fun
 		return readers.Wait()
 	})
 	for w := 0; w < r.workers; w++ {
-		route, flush := newRoute(w)
+		warm, route, flush := newRoute(w)
 		g.Go(guard(func() error {
 			for b := range batches {
-				err := r.routeBatch(ctx, b, route)
+				err := r.routeBatch(ctx, b, warm, route)
 				b.rec.Release()
 				if err != nil {
 					for b := range batches { // drain, releasing, so readers can finish
@@ -115,8 +116,13 @@ func lineOf(source string) int64 {
 	return n
 }
 
-// routeBatch checks every receipt of a batch and routes it, or rejects it.
-func (r *run) routeBatch(ctx context.Context, b fileBatch, route func(x *aggregate.Receipt) error) error {
+// warmBlock is how many rows routeBatch warms at once (see aggregate.Directory.Warm).
+const warmBlock = 32
+
+// routeBatch checks every receipt of a batch and routes it, or rejects it. With warm, the
+// rows are taken in blocks: the person hashes of a block are computed and given to warm
+// first, then each row is routed with its hash; without, route gets 0.
+func (r *run) routeBatch(ctx context.Context, b fileBatch, warm func(hashes []uint64), route func(x *aggregate.Receipt, hash uint64) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -130,7 +136,17 @@ func (r *run) routeBatch(ctx context.Context, b fileBatch, route func(x *aggrega
 	cancels := rec.Column(receipt.ColCancel).(*array.Boolean)
 	month := r.month.String()
 	var x aggregate.Receipt
-	for i := 0; i < int(rec.NumRows()); i++ {
+	var hashes [warmBlock]uint64
+	n := int(rec.NumRows())
+	for i := 0; i < n; i++ {
+		if k := i % warmBlock; k == 0 && warm != nil {
+			end := min(i+warmBlock, n)
+			for j := i; j < end; j++ {
+				hashes[j-i] = aggregate.Hash2(insurers.Value(j), persons.Value(j))
+			}
+			warm(hashes[:end-i])
+		}
+		hash := hashes[i%warmBlock]
 		x = aggregate.Receipt{File: fi, Line: lines.Value(i), ID: ids.Value(i), InsurerNo: insurers.Value(i),
 			PersonID: persons.Value(i), InstitutionID: insts.Value(i), PrescriberID: prescribers.Value(i),
 			Cost: costs.Value(i), Copay: copays.Value(i), Paid: paids.Value(i),
@@ -145,7 +161,7 @@ func (r *run) routeBatch(ctx context.Context, b fileBatch, route func(x *aggrega
 			r.rejects.receipt(&x, reason, detail)
 			continue
 		}
-		if err := route(&x); err != nil {
+		if err := route(&x, hash); err != nil {
 			return err
 		}
 	}

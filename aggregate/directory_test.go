@@ -1,0 +1,102 @@
+package aggregate
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"unsafe"
+
+	"github.com/kougaku/batch/rules"
+)
+
+// TestDirectorySealIsScheduleFree seals the same master on 1 and on 8 goroutines, filled by
+// 1 and by 3 shards, and checks that every person gets the same row in force and the same
+// halving: which row heads a person's group may differ, the decision may not. The master has
+// persons with several rows (class changes, gaps, rows that end before the month) and a
+// 75th birthday in the month, so that inForce and halfLimits have choices to make.
+func TestDirectorySealIsScheduleFree(t *testing.T) {
+	oct := month("2025-10")
+	rows := directoryRows(20_000)
+	decide := func(shards, workers int) map[string]string {
+		d := NewDirectory(oct, len(rows))
+		sh := make([]*DirectoryShard, shards)
+		for i := range sh {
+			sh[i] = d.Shard(0)
+		}
+		base := d.Reserve(len(rows))
+		for i := range rows {
+			if err := sh[i%shards].Set(base+i, &rows[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d.Seal(workers)
+		got := map[string]string{}
+		for i := range rows {
+			m := &rows[i]
+			head := d.find(Hash2(m.InsurerNo, m.PersonID), m.InsurerNo, m.PersonID)
+			if head == nil {
+				t.Fatalf("person %s not found", m.PersonID)
+			}
+			v := "none"
+			if head.inForce >= 0 {
+				r := d.inForceRow(head)
+				v = fmt.Sprintf("line %d half %v", r.Line, r.HalfNow)
+			}
+			got[m.PersonID] = v
+		}
+		return got
+	}
+	want := decide(1, 1)
+	inForce, half := 0, 0
+	for _, v := range want {
+		if v != "none" {
+			inForce++
+		}
+		if v[len(v)-4:] == "true" {
+			half++
+		}
+	}
+	if inForce == 0 || inForce == len(want) || half == 0 {
+		t.Fatalf("the master makes no choices: %d of %d persons in force, %d halved", inForce, len(want), half)
+	}
+	for _, c := range [][2]int{{3, 8}, {1, 8}, {3, 2}} {
+		if got := decide(c[0], c[1]); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%d shards, %d goroutines: decisions differ from one goroutine's", c[0], c[1])
+		}
+	}
+}
+
+// directoryRows makes persons of one to three eligibility rows around October 2025.
+func directoryRows(persons int) []Member {
+	rnd := rand.New(rand.NewPCG(7, 11))
+	var rows []Member
+	line := int64(1)
+	for p := range persons {
+		id := fmt.Sprintf("P%06d", p)
+		birth := rules.Date{Year: 1940 + rnd.IntN(60), Month: 1 + rnd.IntN(12), Day: 1 + rnd.IntN(28)}
+		if p%50 == 0 {
+			birth = rules.Date{Year: 1950, Month: 10, Day: 15} // 75 in October 2025
+		}
+		n := 1 + rnd.IntN(3)
+		from := month("2020-01") + rules.Month(rnd.IntN(60))
+		for k := 0; k < n; k++ {
+			m := member(id, fmt.Sprintf("H%06d", p/2), "2020-01", "", rules.U70U)
+			m.Birth, m.From, m.Line = birth, from, line
+			line++
+			if k < n-1 || rnd.IntN(4) == 0 {
+				m.To = from + rules.Month(rnd.IntN(12))
+			}
+			rows = append(rows, m)
+			from = max(from+rules.Month(rnd.IntN(6)), m.From) // rows may start in the same month
+		}
+	}
+	rnd.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
+	return rows
+}
+
+// A member row is a cache line: the look-up of a receipt's person touches one.
+func TestDirRowIsACacheLine(t *testing.T) {
+	if n := unsafe.Sizeof(dirRow{}); n != 64 {
+		t.Fatalf("dirRow is %d bytes", n)
+	}
+}

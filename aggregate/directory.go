@@ -388,8 +388,6 @@ func (d *Directory) JoinHashed(r *Receipt, hash uint64, out *HouseholdPart) (rea
 	out.e.b = out.e.b[:0]
 	out.e.byte1(tagJoined)
 	out.e.s(d.household(m))
-	out.e.u(uint64(m.birth))
-	out.e.bool1(head.halfNow)
 	// The receipt's own birth date and sex are checked; nothing after the join reads them,
 	// so they are not carried into the household partition.
 	bd, sex := r.BirthDate, r.Sex

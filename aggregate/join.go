@@ -55,9 +55,9 @@ func (p *HouseholdPart) part(insurer, household string) int {
 
 // joined appends a receipt joined to its member (raw is its record after the tag) to the
 // household's partition.
-func (p *HouseholdPart) joined(r *headRec, m *Member, half bool) error {
+func (p *HouseholdPart) joined(r *headRec, m *Member) error {
 	p.e.b = p.e.b[:0]
-	p.e.joined(m.HouseholdID, m.Birth, half, r.raw)
+	p.e.joined(m.HouseholdID, r.raw)
 	return p.w.Append(p.part(m.InsurerNo, m.HouseholdID), p.e.b)
 }
 
@@ -143,7 +143,7 @@ func Join(part Part, month rules.Month, knownInsurer func(string) bool, out *Hou
 				}
 				continue
 			}
-			if err := out.joined(r, m, m.HalfNow); err != nil {
+			if err := out.joined(r, m); err != nil {
 				return 0, 0, err
 			}
 			passed++

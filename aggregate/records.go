@@ -18,10 +18,9 @@ type Receipt struct {
 	BirthDate, Sex                                       string // as the receipt gives them; may be empty
 	Cancel                                               bool
 
-	// Set by the join.
+	// Set by the join. (The member's birth date and halving reach the rules from the
+	// member row in force, not from the receipt.)
 	HouseholdID string
-	Birth       rules.Date
-	HalfLimits  bool
 }
 
 // OpenEnd is the valid_to of an open eligibility row.
@@ -132,21 +131,26 @@ func (d *dec) skipReceiptBody() {
 	d.byte1()
 }
 
-// joined writes a joined receipt: the member's household, birth date and halving, then the
-// receipt record as it came (raw starts after its tag).
-func (e *enc) joined(householdID string, birth rules.Date, half bool, raw []byte) {
+// joined writes a joined receipt: the member's household, then the receipt record as it
+// came (raw starts after its tag).
+func (e *enc) joined(householdID string, raw []byte) {
 	e.byte1(tagJoined)
 	e.s(householdID)
-	e.u(packDate(birth))
-	e.bool1(half)
 	e.b = append(e.b, raw...)
 }
 
+// joined reads a joined receipt. The receipt's own birth date and sex, checked by the join,
+// are passed over: nothing after the join reads them.
 func (d *dec) joined(r *Receipt) {
 	r.HouseholdID = d.s()
-	r.Birth = unpackDate(d.u())
-	r.HalfLimits = d.bool1()
-	d.receiptHead(r)
+	r.File = int32(d.u())
+	r.Line = int64(d.u())
+	r.InsurerNo = d.s()
+	r.PersonID = d.s()
+	r.ID = d.s()
+	d.skipS()
+	d.skipS()
+	r.Paid = d.i()
 	d.receiptBody(r)
 }
 

@@ -35,6 +35,9 @@ type Directory struct {
 	slots    []int32 // open addressing on the person hash: index+1 of a person's first row
 	insurers map[string]struct{}
 	sealed   bool
+	// knownInsurer, when set, tells the insurers of the whole master, for a directory of
+	// some of its persons (JoinPartition).
+	knownInsurer func(string) bool
 }
 
 // dirRow is one member row: 64 bytes, a cache line (a test holds it to that size).
@@ -278,7 +281,13 @@ func (d *Directory) sex(r *dirRow) string {
 }
 
 // KnownInsurer reports whether the master has any row of the insurer.
-func (d *Directory) KnownInsurer(ins string) bool { _, ok := d.insurers[ins]; return ok }
+func (d *Directory) KnownInsurer(ins string) bool {
+	if d.knownInsurer != nil {
+		return d.knownInsurer(ins)
+	}
+	_, ok := d.insurers[ins]
+	return ok
+}
 
 // EmitInForce appends the row in force of every person who has one to its household's
 // partition, with the month's 75歳到達月特例 decided, as Join does for the persons of a

@@ -119,18 +119,6 @@ func (d *dec) receiptBody(r *Receipt) {
 	r.Cancel = d.bool1()
 }
 
-// skipReceiptBody moves past a body without building its strings.
-func (d *dec) skipReceiptBody() {
-	d.skipS()
-	d.skipS()
-	d.byte1()
-	d.byte1()
-	d.byte1()
-	d.i()
-	d.i()
-	d.byte1()
-}
-
 // joined writes a joined receipt: the member's household, then the receipt record as it
 // came (raw starts after its tag).
 func (e *enc) joined(householdID string, raw []byte) {

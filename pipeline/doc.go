@@ -3,14 +3,25 @@
 // outputs and the reconciled manifest into a directory that appears whole or not at all. It
 // owns the concurrency, the memory budget and the manifest.
 //
-// The month goes through three passes, each bounded in memory by partitioning:
+// A receipt meets its eligibility row in one of two ways, chosen from the size of the members
+// master against the memory budget (logged as "join planned"):
 //
+//	members  the master read on every worker into an aggregate.Directory held in memory
 //	intake   readers (one per file, concurrently) → Arrow batches → checks per receipt →
-//	         person partitions (by hash of insurer and person), with the members master
+//	         the receipt joined to its person in the directory → household partitions (by
+//	         hash of insurer and household), with the member rows in force and the history
+//
+// or, for a master too large for the budget, two passes bounded by partitioning:
+//
+//	intake   readers → Arrow batches → checks per receipt → person partitions (by hash of
+//	         insurer and person), with the members master
 //	join     per person partition: receipts meet their eligibility rows → household
-//	         partitions (by hash of insurer and household), with the history
-//	compute  per household partition: households in hash order → rules → rows, written in
-//	         partition order by one writer per output file
+//	         partitions, with the history
+//
+// Both ways write the same records into the household partitions; then
+//
+//	compute  per household partition: duplicates dropped, households in hash order → rules
+//	         → rows, written in partition order by one writer per output file
 //
 // Partitions are ranges of the hash space, so the order of the outputs is the hash order
 // whatever the number of partitions or workers: outputs are byte-identical at any --workers.

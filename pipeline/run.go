@@ -422,7 +422,7 @@ func (r *run) join(ctx context.Context, persons, households *aggregate.Spill) er
 				if err != nil {
 					return err
 				}
-				if _, _, err := aggregate.Join(data, r.month, known, out, func(x *aggregate.Receipt, reason, detail string) error {
+				if err := aggregate.JoinPartition(data, r.month, known, out, func(x *aggregate.Receipt, reason, detail string) error {
 					r.rejects.receipt(x, reason, detail)
 					return nil
 				}); err != nil {

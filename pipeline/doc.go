@@ -15,8 +15,8 @@
 //
 //	intake   readers → Arrow batches → checks per receipt → person partitions (by hash of
 //	         insurer and person), with the members master
-//	join     per person partition: receipts meet their eligibility rows → household
-//	         partitions, with the history
+//	join     per person partition: a directory of its member rows, probed by its receipts
+//	         → household partitions, with the history
 //
 // Both ways write the same records into the household partitions; then
 //

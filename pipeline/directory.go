@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"os"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -103,6 +104,7 @@ func (r *run) loadDirectory(ctx context.Context) (*aggregate.Directory, error) {
 		}
 		r.memberRows[f] = n
 	}
+	t0 := time.Now()
 	g, gctx := errgroup.WithContext(ctx)
 	for w, sh := range shards {
 		g.Go(guard(func() error {
@@ -134,7 +136,10 @@ func (r *run) loadDirectory(ctx context.Context) (*aggregate.Directory, error) {
 			return nil, err
 		}
 	}
+	r.log.Debug("members read", "seconds", time.Since(t0).Seconds())
+	t0 = time.Now()
 	d.Seal(r.workers)
+	r.log.Debug("members directory sealed", "seconds", time.Since(t0).Seconds())
 	return d, nil
 }
 

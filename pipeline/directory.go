@@ -9,7 +9,6 @@ import (
 
 	"github.com/kougaku/batch/aggregate"
 	"github.com/kougaku/batch/pqcol"
-	"github.com/kougaku/batch/receipt"
 )
 
 // The members master of a month that fits the memory budget is held in memory (an
@@ -62,79 +61,32 @@ func (r *run) directoryFits() bool {
 	return fits
 }
 
-// loadDirectory reads the members master into a sealed directory: every Parquet file split
-// among the workers by row ranges, each filling rows reserved from the file's footer count;
-// then every CSV file by one goroutine.
+// loadDirectory reads the members master into a sealed directory on every worker: the rows
+// of the Parquet files are reserved from their footers' counts and filled in place, CSV rows
+// are appended.
 func (r *run) loadDirectory(ctx context.Context) (*aggregate.Directory, error) {
-	type task struct {
-		file     int32
-		base     int
-		from, to int64
-	}
-	var tasks []task
-	counts := make([]int64, len(r.memberFiles))
-	var total int64
-	for i, f := range r.memberFiles {
-		if !isParquet(f) {
-			continue
-		}
-		pr, err := pqcol.Open(f)
-		if err != nil {
-			return nil, &receipt.FileError{File: f, Err: err}
-		}
-		counts[i] = pr.NumRows()
-		total += counts[i]
-		pr.Close()
+	ranges, total, err := r.memberRanges(r.workers)
+	if err != nil {
+		return nil, err
 	}
 	d := aggregate.NewDirectory(r.month, int(total))
+	d.Reserve(int(total))
 	shards := make([]*aggregate.DirectoryShard, r.workers)
 	for w := range shards {
 		shards[w] = d.Shard(int(total) * memberIDBytes / len(shards))
 	}
-	for i, f := range r.memberFiles {
-		if !isParquet(f) {
-			continue
-		}
-		n := counts[i]
-		base := d.Reserve(int(n))
-		for w := int64(0); w < int64(r.workers); w++ {
-			if from, to := n*w/int64(r.workers), n*(w+1)/int64(r.workers); to > from {
-				tasks = append(tasks, task{file: int32(i), base: base, from: from, to: to})
-			}
-		}
-		r.memberRows[f] = n
-	}
 	t0 := time.Now()
-	g, gctx := errgroup.WithContext(ctx)
-	for w, sh := range shards {
-		g.Go(guard(func() error {
-			for k := w; k < len(tasks); k += len(shards) {
-				t := tasks[k]
-				f := r.memberFiles[t.file]
-				err := receipt.ReadMembersRows(gctx, f, t.from, t.to, func(m receipt.MemberRow, line int64) error {
-					x, err := memberOf(&m, t.file, line)
-					if err != nil {
-						return &receipt.FileError{File: f, Line: line, Err: err}
-					}
-					return sh.Set(t.base+int(line-1), &x)
-				})
-				if err != nil {
-					return err
-				}
+	err = r.readMembers(ctx, ranges, r.workers, func(w int) (func(*aggregate.Member, int64) error, func() error) {
+		sh := shards[w]
+		return func(m *aggregate.Member, index int64) error {
+			if index < 0 {
+				return sh.Add(m)
 			}
-			return nil
-		}))
-	}
-	if err := g.Wait(); err != nil {
+			return sh.Set(int(index), m)
+		}, func() error { return nil }
+	})
+	if err != nil {
 		return nil, err
-	}
-	for i, f := range r.memberFiles {
-		if isParquet(f) {
-			continue
-		}
-		if err := r.readMemberFile(ctx, int32(i), f, shards[0].Add); err != nil {
-			return nil, err
-		}
 	}
 	r.log.Debug("members read", "seconds", time.Since(t0).Seconds())
 	t0 = time.Now()

@@ -31,8 +31,17 @@ func (r *run) intake(ctx context.Context, persons *aggregate.Spill) error {
 		route := aggregate.NewPersonPart(persons, w)
 		return nil, func(x *aggregate.Receipt, _ uint64) error { return route.Receipt(x) }, route.Flush
 	})
-	route := aggregate.NewPersonPart(persons, r.workers) // the members' own writer
-	g.Go(guard(func() error { return r.readMembers(ctx, route.Member, route.Flush) }))
+	// The members master, read at the same time by workers and writers of its own.
+	g.Go(func() error {
+		ranges, _, err := r.memberRanges(r.workers)
+		if err != nil {
+			return err
+		}
+		return r.readMembers(ctx, ranges, r.workers, func(w int) (func(*aggregate.Member, int64) error, func() error) {
+			route := aggregate.NewPersonPart(persons, r.workers+w)
+			return func(m *aggregate.Member, _ int64) error { return route.Member(m) }, route.Flush
+		})
+	})
 	return g.Wait()
 }
 

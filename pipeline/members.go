@@ -3,30 +3,121 @@ package pipeline
 import (
 	"context"
 	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/kougaku/batch/aggregate"
+	"github.com/kougaku/batch/pqcol"
 	"github.com/kougaku/batch/receipt"
 	"github.com/kougaku/batch/rules"
 )
 
-// readMembers hands every row of the members master to add (into the person partitions, or
-// into a Directory) and notes every insurer it names. A row the reader accepted has valid fields (it checks dates, months and codes).
-func (r *run) readMembers(ctx context.Context, add func(*aggregate.Member) error, flush func() error) error {
+// The members master is read on every worker: each Parquet file is cut into one range of rows
+// per worker (its row count comes from its footer), and worker w reads ranges w, w+n, ...
+// into a sink of its own; CSV files, whose rows are not known beforehand, are read whole
+// afterwards by worker 0's sink. Every insurer the master names is noted for the join.
+
+// memberRange is a range of rows [from, to) of the Parquet members file of index file,
+// whose rows start at base among the rows of all the Parquet members files.
+type memberRange struct {
+	file     int32
+	base     int64
+	from, to int64
+}
+
+// memberRanges counts the rows of the Parquet members files and cuts each into n ranges. It
+// also records each file's row count for the manifest.
+func (r *run) memberRanges(n int) (ranges []memberRange, total int64, err error) {
 	for i, f := range r.memberFiles {
-		if err := r.readMemberFile(ctx, int32(i), f, add); err != nil {
+		if !isParquet(f) {
+			continue
+		}
+		pr, err := pqcol.Open(f)
+		if err != nil {
+			return nil, 0, &receipt.FileError{File: f, Err: err}
+		}
+		rows := pr.NumRows()
+		pr.Close()
+		for w := int64(0); w < int64(n); w++ {
+			if from, to := rows*w/int64(n), rows*(w+1)/int64(n); to > from {
+				ranges = append(ranges, memberRange{file: int32(i), base: total, from: from, to: to})
+			}
+		}
+		r.memberRows[f] = rows
+		total += rows
+	}
+	return ranges, total, nil
+}
+
+// readMembers reads the members master on n workers. add(w) gives worker w's sink, which
+// takes a row and its index among the rows of the Parquet files (-1 for a CSV row), and its
+// flush, called once every row is in (the CSV files come after the Parquet ranges, so that a
+// sink that appends never runs beside sinks that fill reserved rows).
+func (r *run) readMembers(ctx context.Context, ranges []memberRange, n int,
+	add func(w int) (sink func(m *aggregate.Member, index int64) error, flush func() error)) error {
+	sinks := make([]func(*aggregate.Member, int64) error, n)
+	flushes := make([]func() error, n)
+	for w := range n {
+		sinks[w], flushes[w] = add(w)
+	}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	for w := range n {
+		g.Go(guard(func() error {
+			insurers := map[string]struct{}{}
+			for k := w; k < len(ranges); k += n {
+				t := ranges[k]
+				f := r.memberFiles[t.file]
+				err := receipt.ReadMembersRows(gctx, f, t.from, t.to, func(m receipt.MemberRow, line int64) error {
+					if _, ok := insurers[m.InsurerNo]; !ok {
+						insurers[strings.Clone(m.InsurerNo)] = struct{}{} // m's strings alias the page
+					}
+					x, err := memberOf(&m, t.file, line)
+					if err != nil {
+						return &receipt.FileError{File: f, Line: line, Err: err}
+					}
+					return sinks[w](&x, t.base+line-1)
+				})
+				if err != nil {
+					return err
+				}
+			}
+			mu.Lock()
+			for ins := range insurers {
+				r.insurers[ins] = struct{}{}
+			}
+			mu.Unlock()
+			return nil
+		}))
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i, f := range r.memberFiles {
+		if isParquet(f) {
+			continue
+		}
+		if err := r.readMemberFile(ctx, int32(i), f, r.insurers, func(m *aggregate.Member) error { return sinks[0](m, -1) }); err != nil {
 			return err
 		}
 	}
-	return flush()
+	for _, flush := range flushes {
+		if err := flush(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// readMemberFile hands every row of one members file to add, and counts them.
-func (r *run) readMemberFile(ctx context.Context, fi int32, f string, add func(*aggregate.Member) error) error {
+// readMemberFile hands every row of one members file to add, notes its insurers and counts
+// its rows.
+func (r *run) readMemberFile(ctx context.Context, fi int32, f string, insurers map[string]struct{}, add func(*aggregate.Member) error) error {
 	var rows int64
 	err := receipt.ReadMembers(ctx, f, func(m receipt.MemberRow, line int64) error {
 		rows++
-		if _, ok := r.insurers[m.InsurerNo]; !ok {
-			r.insurers[strings.Clone(m.InsurerNo)] = struct{}{} // m's strings alias the page
+		if _, ok := insurers[m.InsurerNo]; !ok {
+			insurers[strings.Clone(m.InsurerNo)] = struct{}{} // m's strings alias the page
 		}
 		x, err := memberOf(&m, fi, line)
 		if err != nil {

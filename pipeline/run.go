@@ -305,7 +305,7 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	households.SetChunkSize(r.chunkSize(parts))
+	households.SetChunkSize(r.chunkSize(parts, r.workers+2))
 	defer households.Close()
 	inMemory := r.directoryFits()
 	if inMemory {
@@ -349,10 +349,10 @@ func (r *run) stage(s string) {
 	r.log.Debug("stage", "stage", s, "heap_inuse_mib", ms.HeapInuse>>20, "heap_sys_mib", ms.HeapSys>>20, "gc_cycles", ms.NumGC)
 }
 
-// chunkSize keeps the spill writers' buffers, (workers+1) × parts chunks for each of the two
-// spills, within a sixteenth of the budget.
-func (r *run) chunkSize(parts int) int {
-	return int(min(int64(aggregate.ChunkSize), r.MemoryBudget/16/int64((r.workers+1)*parts)))
+// chunkSize keeps the buffers of a spill's writers, writers × parts chunks, within a
+// sixteenth of the budget (the two spills of the partitions way are written at once).
+func (r *run) chunkSize(parts, writers int) int {
+	return int(min(int64(aggregate.ChunkSize), r.MemoryBudget/16/int64(writers*parts)))
 }
 
 func sub(dir, name string) string {
@@ -384,11 +384,11 @@ func (r *run) joinInMemory(ctx context.Context, households *aggregate.Spill) err
 // joins each partition into the household partitions (pass 2).
 func (r *run) joinByPartitions(ctx context.Context, parts int, spillDir string, households *aggregate.Spill) error {
 	r.stage("intake")
-	persons, err := aggregate.NewSpill(sub(spillDir, "persons"), parts, r.workers+1)
+	persons, err := aggregate.NewSpill(sub(spillDir, "persons"), parts, 2*r.workers) // receipts' and members' writers
 	if err != nil {
 		return err
 	}
-	persons.SetChunkSize(r.chunkSize(parts))
+	persons.SetChunkSize(r.chunkSize(parts, 2*r.workers))
 	defer persons.Close()
 	if err := r.intake(ctx, persons); err != nil {
 		return err

@@ -3,11 +3,14 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/kougaku/batch/output"
+	"github.com/kougaku/batch/receipt"
 	"github.com/kougaku/batch/rules"
 	"github.com/kougaku/batch/synth"
 )
@@ -82,6 +85,59 @@ func TestByteIdentical(t *testing.T) {
 		for name, b := range files {
 			if !bytes.Equal(b, first[name]) {
 				t.Errorf("%s: %s differs from the 1-worker run", v.name, name)
+			}
+		}
+	}
+}
+
+// TestMembersSplitAcrossFiles cuts the members master of a month into a Parquet file, a CSV
+// file and another Parquet file, in its order, and runs the month from them on both ways of
+// the join, on one worker and on three: every Parquet output must be the bytes of the run
+// from the master in one file. The members are read by row ranges on every worker, CSV files
+// after them, so this takes every path of that read.
+func TestMembersSplitAcrossFiles(t *testing.T) {
+	dir, month := synthMonth(t, 2000)
+	var rows []receipt.MemberRow
+	master := filepath.Join(dir, "in", synth.MembersFile)
+	err := receipt.ReadMembers(context.Background(), master, func(m receipt.MemberRow, _ int64) error {
+		rows = append(rows, receipt.MemberRow{InsurerNo: strings.Clone(m.InsurerNo), PersonID: strings.Clone(m.PersonID),
+			HouseholdID: strings.Clone(m.HouseholdID), BirthDate: strings.Clone(m.BirthDate), Sex: strings.Clone(m.Sex),
+			ValidFrom: strings.Clone(m.ValidFrom), ValidTo: strings.Clone(m.ValidTo), CategoryU70: strings.Clone(m.CategoryU70),
+			Category70: strings.Clone(m.Category70), HalfLimitsMonth: strings.Clone(m.HalfLimitsMonth)})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	third := len(rows) / 3
+	a, b, c := filepath.Join(dir, "a.parquet"), filepath.Join(dir, "b.csv"), filepath.Join(dir, "c.parquet")
+	writeParquet(t, a, rows[:third])
+	writeCSV(t, b, func(f *os.File) error { return receipt.WriteMembersCSV(f, rows[third:2*third]) })
+	writeParquet(t, c, rows[2*third:])
+
+	outputs := func(cfg Config) map[string][]byte {
+		if _, err := Run(context.Background(), cfg); err != nil {
+			t.Fatal(err)
+		}
+		files := map[string][]byte{}
+		for _, name := range []string{output.HouseholdMonthFile, output.ReceiptBenefitFile, output.PersonMonthFile, output.RejectsFile} {
+			data, err := os.ReadFile(filepath.Join(cfg.Out, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[name] = data
+		}
+		return files
+	}
+	want := outputs(synthConfig(dir, month, filepath.Join(dir, "out-one")))
+	for _, workers := range []int{1, 3} {
+		for _, byPartitions := range []bool{false, true} {
+			cfg := synthConfig(dir, month, filepath.Join(dir, fmt.Sprintf("out-%d-%v", workers, byPartitions)))
+			cfg.Members, cfg.Workers, cfg.PersonPartitions = []string{a, b, c}, workers, byPartitions
+			for name, data := range outputs(cfg) {
+				if !bytes.Equal(data, want[name]) {
+					t.Errorf("%d workers, by partitions %v: %s differs from the run on one members file", workers, byPartitions, name)
+				}
 			}
 		}
 	}

@@ -40,12 +40,11 @@ func (r *run) directoryFits() bool {
 	var rows int64
 	for _, f := range r.memberFiles {
 		if isParquet(f) {
-			pr, err := pqcol.Open(f)
+			n, err := pqcol.NumRows(f)
 			if err != nil {
 				return false // the read proper will report it
 			}
-			rows += pr.NumRows()
-			pr.Close()
+			rows += n
 			continue
 		}
 		st, err := os.Stat(f)

@@ -361,3 +361,16 @@ func TestScanRangesRefusesDisorder(t *testing.T) {
 		}
 	}
 }
+
+// NumRows reads the count from the footer alone, and refuses what is not Parquet.
+func TestNumRows(t *testing.T) {
+	path := writeRows(t, makeRows(1234, 5))
+	if n, err := NumRows(path); err != nil || n != 1234 {
+		t.Fatalf("NumRows = %d, %v; want 1234", n, err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.parquet")
+	os.WriteFile(bad, []byte("not parquet at all"), 0o644)
+	if _, err := NumRows(bad); err == nil {
+		t.Fatal("NumRows of a file that is not Parquet: no error")
+	}
+}

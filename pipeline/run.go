@@ -384,11 +384,11 @@ func (r *run) joinInMemory(ctx context.Context, households *aggregate.Spill) err
 // joins each partition into the household partitions (pass 2).
 func (r *run) joinByPartitions(ctx context.Context, parts int, spillDir string, households *aggregate.Spill) error {
 	r.stage("intake")
-	persons, err := aggregate.NewSpill(sub(spillDir, "persons"), parts, 2*r.workers) // receipts' and members' writers
+	persons, err := aggregate.NewSpill(sub(spillDir, "persons"), parts, r.workers+1) // the receipts' writers and the members'
 	if err != nil {
 		return err
 	}
-	persons.SetChunkSize(r.chunkSize(parts, 2*r.workers))
+	persons.SetChunkSize(r.chunkSize(parts, r.workers+1))
 	defer persons.Close()
 	if err := r.intake(ctx, persons); err != nil {
 		return err

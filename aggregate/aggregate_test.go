@@ -144,7 +144,9 @@ func joinByDirectory(t *testing.T, mems []Member, recs []Receipt, households *Sp
 			t.Fatal(err)
 		}
 	}
-	d.Seal(2)
+	if err := d.Seal(2); err != nil {
+		t.Fatal(err)
+	}
 	out, members := NewHouseholdPart(households, 0), NewHouseholdPart(households, 1)
 	if err := d.EmitInForce(members, 0, 1); err != nil {
 		t.Fatal(err)

@@ -1,8 +1,11 @@
 package aggregate
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"runtime/debug"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -87,9 +90,15 @@ func (d *Directory) Reserve(n int) int {
 	return base
 }
 
-// Shard returns a new shard, for one goroutine (at most 256 shards), with room for about
-// idBytes bytes of ids.
+// MaxShards is the most shards a directory has (a row names its shard in a byte).
+const MaxShards = 256
+
+// Shard returns a new shard, for one goroutine, with room for about idBytes bytes of ids; it
+// panics past MaxShards shards.
 func (d *Directory) Shard(idBytes int) *DirectoryShard {
+	if len(d.shards) == MaxShards {
+		panic("aggregate: directory: more than MaxShards shards")
+	}
 	s := &DirectoryShard{d: d, id: uint8(len(d.shards)), arena: make([]byte, 0, idBytes), insurers: map[string]struct{}{}}
 	d.shards = append(d.shards, s)
 	return s
@@ -144,7 +153,7 @@ func (d *Directory) Rows() int { return len(d.rows) }
 // Seal groups the rows by person and decides each person's row in force for the month, on
 // workers goroutines. Which of a person's rows heads the group depends on the scheduling;
 // nothing else does: a person's rows are put in order before the decision is made.
-func (d *Directory) Seal(workers int) {
+func (d *Directory) Seal(workers int) error {
 	d.sealed = true
 	for _, sh := range d.shards {
 		for ins := range sh.insurers {
@@ -157,22 +166,35 @@ func (d *Directory) Seal(workers int) {
 	}
 	d.slots = make([]int32, size)
 	workers = max(workers, 1)
-	d.inParallel(workers, d.insert)
-	d.inParallel(workers, d.decide)
+	if err := d.inParallel(workers, d.insert); err != nil {
+		return err
+	}
+	return d.inParallel(workers, d.decide)
 }
 
-// inParallel runs fn over [0, len(rows)) cut in workers ranges, one goroutine each.
-func (d *Directory) inParallel(workers int, fn func(from, to int)) {
+// inParallel runs fn over [0, len(rows)) cut in workers ranges, one goroutine each; a
+// goroutine's panic comes back as an error, as a worker's does in the pipeline.
+func (d *Directory) inParallel(workers int, fn func(from, to int)) error {
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failed error
 	n := len(d.rows)
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() {
+				if p := recover(); p != nil {
+					mu.Lock()
+					failed = errors.Join(failed, fmt.Errorf("aggregate: directory: internal error: %v\n%s", p, debug.Stack()))
+					mu.Unlock()
+				}
+			}()
 			fn(n*w/workers, n*(w+1)/workers)
 		}()
 	}
 	wg.Wait()
+	return failed
 }
 
 // insert puts rows [from, to) into the slots: the first row of a person claims an empty
@@ -240,21 +262,40 @@ func (d *Directory) decide(from, to int) {
 // sortRows puts one person's rows in the order Join sorts them, (from, file, line), which
 // decides inForce's choice between rows that start in the same month. index moves along.
 func sortRows(group []Member, index []int32) {
-	less := func(a, b *Member) bool {
-		if a.From != b.From {
-			return a.From < b.From
-		}
-		if a.File != b.File {
-			return a.File < b.File
-		}
-		return a.Line < b.Line
+	if len(group) > 16 { // a person with many rows: n log n, not the insertion sort's n²
+		sort.Sort(rowsByStart{group, index})
+		return
 	}
 	for i := 1; i < len(group); i++ {
-		for j := i; j > 0 && less(&group[j], &group[j-1]); j-- {
+		for j := i; j > 0 && startsBefore(&group[j], &group[j-1]); j-- {
 			group[j], group[j-1] = group[j-1], group[j]
 			index[j], index[j-1] = index[j-1], index[j]
 		}
 	}
+}
+
+// startsBefore orders rows by (from, file, line): a total order, file and line being unique.
+func startsBefore(a, b *Member) bool {
+	if a.From != b.From {
+		return a.From < b.From
+	}
+	if a.File != b.File {
+		return a.File < b.File
+	}
+	return a.Line < b.Line
+}
+
+// rowsByStart sorts a person's rows and their indexes together.
+type rowsByStart struct {
+	group []Member
+	index []int32
+}
+
+func (s rowsByStart) Len() int           { return len(s.group) }
+func (s rowsByStart) Less(i, j int) bool { return startsBefore(&s.group[i], &s.group[j]) }
+func (s rowsByStart) Swap(i, j int) {
+	s.group[i], s.group[j] = s.group[j], s.group[i]
+	s.index[i], s.index[j] = s.index[j], s.index[i]
 }
 
 // member builds row k as a Member whose strings alias the arena.

@@ -29,7 +29,9 @@ func TestDirectorySealIsScheduleFree(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		d.Seal(workers)
+		if err := d.Seal(workers); err != nil {
+			t.Fatal(err)
+		}
 		got := map[string]string{}
 		for i := range rows {
 			m := &rows[i]
@@ -78,6 +80,9 @@ func directoryRows(persons int) []Member {
 			birth = rules.Date{Year: 1950, Month: 10, Day: 15} // 75 in October 2025
 		}
 		n := 1 + rnd.IntN(3)
+		if p == 17 {
+			n = 300 // a person of many rows: sorted n log n, and still the same decision
+		}
 		from := month("2020-01") + rules.Month(rnd.IntN(60))
 		for k := 0; k < n; k++ {
 			m := member(id, fmt.Sprintf("H%06d", p/2), "2020-01", "", rules.U70U)

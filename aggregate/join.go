@@ -108,7 +108,9 @@ func JoinPartition(part Part, month rules.Month, knownInsurer func(string) bool,
 			return dc.err
 		}
 	}
-	d.Seal(1)
+	if err := d.Seal(1); err != nil {
+		return err
+	}
 	if err := d.EmitInForce(out, 0, 1); err != nil {
 		return err
 	}

@@ -52,6 +52,7 @@ func TestByteIdentical(t *testing.T) {
 		{"3 workers spilled", 3, 4 << 20, true, false},
 		{"2 workers by person partitions", 2, 0, false, true},
 		{"3 workers spilled by person partitions", 3, 4 << 20, true, true},
+		{"300 workers (more than a directory's shards)", 300, 0, false, false},
 	}
 	var first map[string][]byte
 	for _, v := range variants {

@@ -64,18 +64,19 @@ func (r *run) directoryFits() bool {
 // of the Parquet files are reserved from their footers' counts and filled in place, CSV rows
 // are appended.
 func (r *run) loadDirectory(ctx context.Context) (*aggregate.Directory, error) {
-	ranges, total, err := r.memberRanges(r.workers)
+	readers := min(r.workers, aggregate.MaxShards)
+	ranges, total, err := r.memberRanges(readers)
 	if err != nil {
 		return nil, err
 	}
 	d := aggregate.NewDirectory(r.month, int(total))
 	d.Reserve(int(total))
-	shards := make([]*aggregate.DirectoryShard, r.workers)
+	shards := make([]*aggregate.DirectoryShard, readers)
 	for w := range shards {
 		shards[w] = d.Shard(int(total) * memberIDBytes / len(shards))
 	}
 	t0 := time.Now()
-	err = r.readMembers(ctx, ranges, r.workers, func(w int) (func(*aggregate.Member, int64) error, func() error) {
+	err = r.readMembers(ctx, ranges, readers, func(w int) (func(*aggregate.Member, int64) error, func() error) {
 		sh := shards[w]
 		return func(m *aggregate.Member, index int64) error {
 			if index < 0 {
@@ -89,7 +90,9 @@ func (r *run) loadDirectory(ctx context.Context) (*aggregate.Directory, error) {
 	}
 	r.log.Debug("members read", "seconds", time.Since(t0).Seconds())
 	t0 = time.Now()
-	d.Seal(r.workers)
+	if err := d.Seal(r.workers); err != nil {
+		return nil, err
+	}
 	r.log.Debug("members directory sealed", "seconds", time.Since(t0).Seconds())
 	return d, nil
 }

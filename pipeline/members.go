@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -67,7 +68,9 @@ func (r *run) readMembers(ctx context.Context, ranges []memberRange, n int,
 			for k := w; k < len(ranges); k += n {
 				t := ranges[k]
 				f := r.memberFiles[t.file]
+				read := int64(0)
 				err := receipt.ReadMembersRows(gctx, f, t.from, t.to, func(m receipt.MemberRow, line int64) error {
+					read++
 					if _, ok := insurers[m.InsurerNo]; !ok {
 						insurers[strings.Clone(m.InsurerNo)] = struct{}{} // m's strings alias the page
 					}
@@ -77,6 +80,10 @@ func (r *run) readMembers(ctx context.Context, ranges []memberRange, n int,
 					}
 					return sinks[w](&x, t.base+line-1)
 				})
+				if err == nil && read != t.to-t.from {
+					// Rows reserved from the footer's count must all be filled.
+					err = &receipt.FileError{File: f, Err: fmt.Errorf("rows %d to %d: read %d rows, the footer promised %d", t.from+1, t.to, read, t.to-t.from)}
+				}
 				if err != nil {
 					return err
 				}

@@ -59,6 +59,10 @@ func Open(path string, columns ...string) (r *Reader, err error) {
 		f.Close()
 		return nil, fmt.Errorf("%s: parquet: %w", path, err)
 	}
+	if err := rowsAgree(pf); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	r = &Reader{path: path, file: f, pf: pf}
 	if err := r.Select(columns...); err != nil {
 		f.Close()
@@ -91,7 +95,23 @@ func NumRows(path string) (n int64, err error) {
 	if err != nil {
 		return 0, fmt.Errorf("%s: parquet: %w", path, err)
 	}
+	if err := rowsAgree(pf); err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
 	return pf.NumRows(), nil
+}
+
+// rowsAgree checks that the footer's row count is the sum of its row groups': a reader that
+// sizes anything from the one must find every row in the others.
+func rowsAgree(pf *parquet.File) error {
+	var sum int64
+	for _, g := range pf.RowGroups() {
+		sum += g.NumRows()
+	}
+	if sum != pf.NumRows() {
+		return fmt.Errorf("damaged file: the footer says %d rows, its row groups hold %d", pf.NumRows(), sum)
+	}
+	return nil
 }
 
 // Select chooses the columns Scan reads, in the order of the views. Every name must be a

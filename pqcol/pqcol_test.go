@@ -3,16 +3,20 @@ package pqcol
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/encoding"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+	"github.com/parquet-go/parquet-go/format"
 )
 
 type sample struct {
@@ -372,5 +376,36 @@ func TestNumRows(t *testing.T) {
 	os.WriteFile(bad, []byte("not parquet at all"), 0o644)
 	if _, err := NumRows(bad); err == nil {
 		t.Fatal("NumRows of a file that is not Parquet: no error")
+	}
+}
+
+// A footer whose row count is not the sum of its row groups' is refused: readers size their
+// work from it (the members directory reserves its rows from it).
+func TestFooterRowsMustAgree(t *testing.T) {
+	path := writeRows(t, makeRows(100, 3))
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := int(binary.LittleEndian.Uint32(b[len(b)-8:]))
+	var md format.FileMetaData
+	if err := thrift.Unmarshal(new(thrift.CompactProtocol), b[len(b)-8-l:len(b)-8], &md); err != nil {
+		t.Fatal(err)
+	}
+	md.NumRows++
+	footer, err := thrift.Marshal(new(thrift.CompactProtocol), &md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := append(append([]byte(nil), b[:len(b)-8-l]...), footer...)
+	out = append(binary.LittleEndian.AppendUint32(out, uint32(len(footer))), "PAR1"...)
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NumRows(path); err == nil || !strings.Contains(err.Error(), "footer says 101 rows") {
+		t.Errorf("NumRows: %v", err)
+	}
+	if _, err := Open(path); err == nil {
+		t.Errorf("Open: no error")
 	}
 }

@@ -122,7 +122,7 @@ func joinByPartitions(t *testing.T, dir string, mems []Member, recs []Receipt, h
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := JoinPartition(part, month("2025-10"), func(string) bool { return true }, out, reject); err != nil {
+		if err := JoinPartition(part, month("2025-10"), func(string) bool { return true }, out); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -152,12 +152,8 @@ func joinByDirectory(t *testing.T, mems []Member, recs []Receipt, households *Sp
 		t.Fatal(err)
 	}
 	for i := range recs {
-		reason, detail, err := d.Join(&recs[i], out)
-		if err != nil {
+		if err := d.Join(&recs[i], out); err != nil {
 			t.Fatal(err)
-		}
-		if reason != "" {
-			reject(&recs[i], reason, detail)
 		}
 	}
 	out.Flush()

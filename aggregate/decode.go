@@ -5,7 +5,7 @@ import "fmt"
 // decodeAll decodes one partition into slices sized once from its counts. The strings of the
 // records alias the partition's chunks.
 func decodeAll(part Part) (recs []Receipt, mems []Member, hist []History, err error) {
-	recs = make([]Receipt, 0, part.counts[tagReceipt]+part.counts[tagJoined])
+	recs = make([]Receipt, 0, part.Receipts())
 	mems = make([]Member, 0, part.counts[tagMember])
 	hist = make([]History, 0, part.counts[tagHistory])
 	for _, chunk := range part.Chunks {
@@ -19,6 +19,9 @@ func decodeAll(part Part) (recs []Receipt, mems []Member, hist []History, err er
 			case tagJoined:
 				recs = append(recs, Receipt{})
 				d.joined(&recs[len(recs)-1])
+			case tagRefused:
+				recs = append(recs, Receipt{})
+				d.refused(&recs[len(recs)-1])
 			case tagMember:
 				mems = append(mems, Member{})
 				d.member(&mems[len(mems)-1])
@@ -37,4 +40,6 @@ func decodeAll(part Part) (recs []Receipt, mems []Member, hist []History, err er
 }
 
 // Receipts is the number of receipts in the partition.
-func (p *Part) Receipts() int { return p.counts[tagReceipt] + p.counts[tagJoined] }
+func (p *Part) Receipts() int {
+	return p.counts[tagReceipt] + p.counts[tagJoined] + p.counts[tagRefused]
+}

@@ -399,51 +399,51 @@ func (d *Directory) find(hash uint64, ins, per string) *dirRow {
 	}
 }
 
-// Join joins one receipt to its member and appends it to its household's partition, or says
-// why it cannot be joined (UNKNOWN_INSURER, UNKNOWN_PERSON, NOT_ELIGIBLE,
-// BIRTHDATE_MISMATCH, SEX_MISMATCH), with the checks of Join in the same order. Duplicates
-// are found later, in the household pass, on both ways.
-func (d *Directory) Join(r *Receipt, out *HouseholdPart) (reason, detail string, err error) {
+// Join joins one receipt to its member and appends it to its household's partition. A
+// receipt the join refuses (UNKNOWN_INSURER, UNKNOWN_PERSON, NOT_ELIGIBLE,
+// BIRTHDATE_MISMATCH, SEX_MISMATCH, checked in that order) goes there too, with its reason:
+// the household pass rejects it, unless it repeats a receipt read before it, which makes it
+// DUPLICATE_RECEIPT whatever became of the first (the rule of CONTRACT.md §4, judged among
+// all the receipts of a person). A refused receipt of a person in force goes to the
+// household of the row in force, beside the person's other receipts; any other to a
+// household of its own person, refusedHousehold.
+func (d *Directory) Join(r *Receipt, out *HouseholdPart) error {
 	return d.JoinHashed(r, Hash2(r.InsurerNo, r.PersonID), out)
 }
 
 // JoinHashed is Join with the person hash already computed, Hash2(r.InsurerNo, r.PersonID).
-func (d *Directory) JoinHashed(r *Receipt, hash uint64, out *HouseholdPart) (reason, detail string, err error) {
-	unknownInsurer := func() (string, string, error) {
-		return receipt.UnknownInsurer, fmt.Sprintf("insurer %q is not in the members master", r.InsurerNo), nil
-	}
+func (d *Directory) JoinHashed(r *Receipt, hash uint64, out *HouseholdPart) error {
 	if strings.Trim(r.InsurerNo, "7") == "" {
-		return unknownInsurer()
+		return out.refused(r, refusedHousehold(r), 0, receipt.UnknownInsurer, fmt.Sprintf("insurer %q is not in the members master", r.InsurerNo))
 	}
 	// A person found is a person of a known insurer: the insurers are looked up only for
 	// the receipts of persons the master lacks.
 	head := d.find(hash, r.InsurerNo, r.PersonID)
 	if head == nil {
 		if !d.KnownInsurer(r.InsurerNo) {
-			return unknownInsurer()
+			return out.refused(r, refusedHousehold(r), 0, receipt.UnknownInsurer, fmt.Sprintf("insurer %q is not in the members master", r.InsurerNo))
 		}
-		return receipt.UnknownPerson, fmt.Sprintf("person %q has no row in the members master of insurer %s", r.PersonID, r.InsurerNo), nil
+		return out.refused(r, refusedHousehold(r), 0, receipt.UnknownPerson, fmt.Sprintf("person %q has no row in the members master of insurer %s", r.PersonID, r.InsurerNo))
 	}
 	if head.inForce < 0 {
-		return receipt.NotEligible, fmt.Sprintf("no eligibility row of person %q covers %s", r.PersonID, d.month), nil
+		return out.refused(r, refusedHousehold(r), 0, receipt.NotEligible, fmt.Sprintf("no eligibility row of person %q covers %s", r.PersonID, d.month))
 	}
 	m := &d.rows[head.inForce]
 	birth := unpackDate(uint64(m.birth))
 	if r.BirthDate != "" && !sameDate(r.BirthDate, birth) {
-		return receipt.BirthdateMismatch, fmt.Sprintf("receipt birth_date %s, members master %s", r.BirthDate, birth), nil
+		return out.refused(r, d.household(m), m.hhHash, receipt.BirthdateMismatch, fmt.Sprintf("receipt birth_date %s, members master %s", r.BirthDate, birth))
 	}
 	if sex := d.sex(m); r.Sex != "" && sex != "" && r.Sex != sex {
-		return receipt.SexMismatch, fmt.Sprintf("receipt sex %s, members master %s", r.Sex, sex), nil
+		return out.refused(r, d.household(m), m.hhHash, receipt.SexMismatch, fmt.Sprintf("receipt sex %s, members master %s", r.Sex, sex))
 	}
 	out.e.b = out.e.b[:0]
 	out.e.byte1(tagJoined)
 	out.e.s(d.household(m))
-	// The receipt's own birth date and sex are checked; nothing after the join reads them,
-	// so they are not carried into the household partition.
-	bd, sex := r.BirthDate, r.Sex
-	r.BirthDate, r.Sex = "", ""
-	out.e.receiptHead(r)
-	r.BirthDate, r.Sex = bd, sex
-	out.e.receiptBody(r)
-	return "", "", out.w.Append(PartOf(m.hhHash, out.w.s.parts), out.e.b)
+	out.e.receiptFields(r)
+	return out.w.Append(PartOf(m.hhHash, out.w.s.parts), out.e.b)
 }
+
+// refusedHousehold is the household a refused receipt of a person not in force goes to: one
+// of its person's own, which no real household id can be (ids have no NUL), so that the
+// copies of a receipt meet in the household pass.
+func refusedHousehold(r *Receipt) string { return "\x00" + r.PersonID }

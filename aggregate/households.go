@@ -40,9 +40,11 @@ type sortKey struct {
 // whatever the number of partitions or workers.
 //
 // Duplicates are found here: of the receipts of one person with one receipt_id, the one read
-// first (file, then line) is kept and every other goes to reject as DUPLICATE_RECEIPT (nil
-// reject: a duplicate is an error). The receipt id embeds the institution and the person's
-// receipt number, so a repeated id is in practice a repeated claim of that person.
+// first (file, then line) is kept and every other goes to reject as DUPLICATE_RECEIPT, what
+// became of the first in the join notwithstanding; then the receipts the join refused go to
+// reject with their reason (nil reject: either is an error). The receipt id embeds the
+// institution and the person's receipt number, so a repeated id is in practice a repeated
+// claim of that person.
 func Households(part Part, month rules.Month, all bool, reject func(r *Receipt, reason, detail string) error, fn func(h *Household) error) error {
 	recs, mems, hist, err := decodeAll(part)
 	if err != nil {
@@ -100,23 +102,29 @@ func Households(part Part, month rules.Month, all bool, reject func(r *Receipt, 
 }
 
 // dropDuplicates removes from sorted keys every receipt that repeats the person and id of the
-// one before it, passing it to reject.
+// one before it, passing it to reject as DUPLICATE_RECEIPT, then every receipt the join
+// refused, passing it to reject with its reason. A nil reject makes either an error.
 func dropDuplicates(recs []Receipt, rk []sortKey, reject func(r *Receipt, reason, detail string) error) ([]sortKey, error) {
 	out := rk[:0]
 	for i, k := range rk {
+		r := &recs[k.idx]
+		reason, detail := r.Refused, r.Detail
 		if i > 0 {
-			r, p := &recs[k.idx], &recs[rk[i-1].idx]
+			p := &recs[rk[i-1].idx]
 			if k.hash == rk[i-1].hash && r.ID == p.ID && r.PersonID == p.PersonID && r.InsurerNo == p.InsurerNo && r.HouseholdID == p.HouseholdID {
-				if reject == nil {
-					return nil, fmt.Errorf("aggregate: receipt %s of person %s appears twice", r.ID, r.PersonID)
-				}
-				if err := reject(r, receipt.DuplicateReceipt, "receipt_id already read"); err != nil {
-					return nil, err
-				}
-				continue
+				reason, detail = receipt.DuplicateReceipt, "receipt_id already read"
 			}
 		}
-		out = append(out, k)
+		if reason == "" {
+			out = append(out, k)
+			continue
+		}
+		if reject == nil {
+			return nil, fmt.Errorf("aggregate: receipt %s of person %s: %s (%s)", r.ID, r.PersonID, reason, detail)
+		}
+		if err := reject(r, reason, detail); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

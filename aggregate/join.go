@@ -51,6 +51,21 @@ func (p *HouseholdPart) part(insurer, household string) int {
 	return PartOf(Hash2(insurer, household), p.w.s.parts)
 }
 
+// refused appends a receipt the join refused, with its reason, to the partition of
+// household hh (hhHash 0: computed here).
+func (p *HouseholdPart) refused(r *Receipt, hh string, hhHash uint64, reason, detail string) error {
+	if hhHash == 0 {
+		hhHash = Hash2(r.InsurerNo, hh)
+	}
+	p.e.b = p.e.b[:0]
+	p.e.byte1(tagRefused)
+	p.e.s(hh)
+	p.e.s(reason)
+	p.e.s(detail)
+	p.e.receiptFields(r)
+	return p.w.Append(PartOf(hhHash, p.w.s.parts), p.e.b)
+}
+
 // Member appends a member row in force this month to its household partition.
 func (p *HouseholdPart) Member(m *Member) error {
 	return p.member(m, Hash2(m.InsurerNo, m.HouseholdID))
@@ -76,12 +91,10 @@ func (p *HouseholdPart) Flush() error { return p.w.Flush() }
 // JoinPartition joins the receipts of one person partition to the member rows in it, for
 // service month month, the way a Directory joins a month's receipts: the partition's member
 // rows become a directory of their own, its rows in force go to out, and every receipt is
-// looked up in it and goes to out joined, or to reject (UNKNOWN_INSURER, UNKNOWN_PERSON,
-// NOT_ELIGIBLE, BIRTHDATE_MISMATCH, SEX_MISMATCH; duplicates are found in the household
-// pass). knownInsurer tells whether the whole members master has the insurer (a partition
-// holds only some of its persons).
-func JoinPartition(part Part, month rules.Month, knownInsurer func(string) bool, out *HouseholdPart,
-	reject func(r *Receipt, reason, detail string) error) error {
+// looked up in it and goes to out, joined or refused with its reason (Directory.Join).
+// knownInsurer tells whether the whole members master has the insurer (a partition holds
+// only some of its persons).
+func JoinPartition(part Part, month rules.Month, knownInsurer func(string) bool, out *HouseholdPart) error {
 	d := NewDirectory(month, part.counts[tagMember])
 	d.knownInsurer = knownInsurer
 	sh := d.Shard(0)
@@ -116,11 +129,7 @@ func JoinPartition(part Part, month rules.Month, knownInsurer func(string) bool,
 	}
 	for i := range recs {
 		r := &recs[i]
-		reason, detail, err := d.JoinHashed(r, Hash2(r.InsurerNo, r.PersonID), out)
-		if err == nil && reason != "" {
-			err = reject(r, reason, detail)
-		}
-		if err != nil {
+		if err := d.JoinHashed(r, Hash2(r.InsurerNo, r.PersonID), out); err != nil {
 			return err
 		}
 	}

@@ -21,6 +21,9 @@ type Receipt struct {
 	// Set by the join. (The member's birth date and halving reach the rules from the
 	// member row in force, not from the receipt.)
 	HouseholdID string
+	// Refused and Detail are set on a receipt the join refused: the household pass rejects
+	// it with this reason, or as a duplicate.
+	Refused, Detail string
 }
 
 // OpenEnd is the valid_to of an open eligibility row.
@@ -57,6 +60,7 @@ const (
 	tagMember
 	tagHistory
 	tagJoined
+	tagRefused
 	numTags
 )
 
@@ -119,27 +123,41 @@ func (d *dec) receiptBody(r *Receipt) {
 	r.Cancel = d.bool1()
 }
 
-// joined writes a joined receipt: the member's household, then the receipt record as it
-// came (raw starts after its tag).
-func (e *enc) joined(householdID string, raw []byte) {
-	e.byte1(tagJoined)
-	e.s(householdID)
-	e.b = append(e.b, raw...)
+// receiptFields writes a receipt past the join: its head without the birth date and sex the
+// join checked (nothing after the join reads them), then its body.
+func (e *enc) receiptFields(r *Receipt) {
+	e.u(uint64(r.File))
+	e.u(uint64(r.Line))
+	e.s(r.InsurerNo)
+	e.s(r.PersonID)
+	e.s(r.ID)
+	e.i(r.Paid)
+	e.receiptBody(r)
 }
 
-// joined reads a joined receipt. The receipt's own birth date and sex, checked by the join,
-// are passed over: nothing after the join reads them.
-func (d *dec) joined(r *Receipt) {
-	r.HouseholdID = d.s()
+func (d *dec) receiptFields(r *Receipt) {
 	r.File = int32(d.u())
 	r.Line = int64(d.u())
 	r.InsurerNo = d.s()
 	r.PersonID = d.s()
 	r.ID = d.s()
-	d.skipS()
-	d.skipS()
 	r.Paid = d.i()
 	d.receiptBody(r)
+}
+
+// A joined receipt is its member's household, then its fields; a refused one (tagRefused)
+// has the reason and detail of the refusal between the two.
+
+func (d *dec) joined(r *Receipt) {
+	r.HouseholdID = d.s()
+	d.receiptFields(r)
+}
+
+func (d *dec) refused(r *Receipt) {
+	r.HouseholdID = d.s()
+	r.Refused = d.s()
+	r.Detail = d.s()
+	d.receiptFields(r)
 }
 
 func (e *enc) member(m *Member) {

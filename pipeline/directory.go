@@ -105,13 +105,7 @@ func (r *run) intakeDirect(ctx context.Context, d *aggregate.Directory, househol
 	r.routeReceipts(ctx, g, func(w int) (func([]uint64), func(*aggregate.Receipt, uint64) error, func() error) {
 		out := aggregate.NewHouseholdPart(households, w)
 		warm := func(hashes []uint64) { d.Warm(hashes, out) }
-		return warm, func(x *aggregate.Receipt, hash uint64) error {
-			reason, detail, err := d.JoinHashed(x, hash, out)
-			if reason != "" {
-				r.rejects.receipt(x, reason, detail)
-			}
-			return err
-		}, out.Flush
+		return warm, func(x *aggregate.Receipt, hash uint64) error { return d.JoinHashed(x, hash, out) }, out.Flush
 	})
 	g.Go(guard(func() error {
 		out := aggregate.NewHouseholdPart(households, r.workers)

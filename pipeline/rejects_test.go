@@ -163,3 +163,54 @@ func (c rejectCase) run(t *testing.T, m rules.Month, mem []receipt.MemberRow, re
 		t.Errorf("reject names receipt %q", got.rejects[0].ReceiptID)
 	}
 }
+
+// TestDuplicatesWhateverTheJoinSaid: of the copies of a receipt (one person, one receipt_id)
+// the first read is judged and every later one is DUPLICATE_RECEIPT, whatever the join made
+// of the first: a corrected copy of a receipt refused for its birth date is not paid, and
+// the copies of a receipt of an unknown person or of a person not insured that month are
+// duplicates after the first refusal. The same on both ways of the join.
+func TestDuplicatesWhateverTheJoinSaid(t *testing.T) {
+	m, _ := rules.ParseMonth("2025-10")
+	const ins = "06139999"
+	mem := []receipt.MemberRow{
+		{InsurerNo: ins, PersonID: "P1", HouseholdID: "H1", BirthDate: "1962-05-05", Sex: "2", ValidFrom: "2020-01", CategoryU70: "U"},
+		{InsurerNo: ins, PersonID: "P2", HouseholdID: "H2", BirthDate: "1970-01-01", Sex: "1", ValidFrom: "2020-01", ValidTo: "2025-06", CategoryU70: "U"},
+	}
+	row := func(id, person, birth string) receipt.Row {
+		return receipt.Row{ReceiptID: id, ServiceMonth: "2025-10", InsurerNo: ins, PersonID: person, InstitutionID: "1311111111",
+			Kind: "medical", Setting: "inpatient", Cost: 1000000, Copay: 300000, Paid: 300000, BirthDate: birth}
+	}
+	rec := []receipt.Row{
+		row("R1", "P1", "1962-05-06"), // line 2: refused, its birth date is wrong
+		row("R1", "P1", "1962-05-05"), // line 3: the corrected copy: a duplicate
+		row("R9", "NOBODY", ""),       // line 4
+		row("R9", "NOBODY", ""),       // line 5
+		row("R7", "P2", ""),           // line 6: P2 is not insured in October
+		row("R7", "P2", ""),           // line 7
+		row("R2", "P1", ""),           // line 8: accepted
+		row("R2", "P1", ""),           // line 9
+	}
+	want := map[int]string{2: receipt.BirthdateMismatch, 3: receipt.DuplicateReceipt, 4: receipt.UnknownPerson, 5: receipt.DuplicateReceipt,
+		6: receipt.NotEligible, 7: receipt.DuplicateReceipt, 9: receipt.DuplicateReceipt}
+	for _, byPartitions := range []bool{false, true} {
+		dir := t.TempDir()
+		mp, rp, hp := writeInputs(t, dir, "csv", mem, rec, nil)
+		got := runMonth(t, dir, Config{Month: m, Members: []string{mp}, Receipts: []string{rp}, History: []string{hp},
+			Out: filepath.Join(dir, "out"), PersonPartitions: byPartitions})
+		if len(got.receipts) != 1 || got.receipts[0].ReceiptID != "R2" {
+			t.Errorf("by partitions %v: accepted %+v, want R2 alone", byPartitions, got.receipts)
+		}
+		seen := map[int]string{}
+		for _, rj := range got.rejects {
+			var line int
+			fmt.Sscanf(rj.Source[strings.LastIndex(rj.Source, ":")+1:], "%d", &line)
+			seen[line] = rj.Reason
+		}
+		if fmt.Sprint(seen) != fmt.Sprint(want) {
+			t.Errorf("by partitions %v: rejects by line %v, want %v", byPartitions, seen, want)
+		}
+		if r := got.summary.Manifest.Reconciliation; !r.Balanced || r.ReceiptsRejected != 7 {
+			t.Errorf("by partitions %v: reconciliation %+v", byPartitions, r)
+		}
+	}
+}

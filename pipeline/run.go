@@ -423,10 +423,7 @@ func (r *run) join(ctx context.Context, persons, households *aggregate.Spill) er
 				if err != nil {
 					return err
 				}
-				if err := aggregate.JoinPartition(data, r.month, known, out, func(x *aggregate.Receipt, reason, detail string) error {
-					r.rejects.receipt(x, reason, detail)
-					return nil
-				}); err != nil {
+				if err := aggregate.JoinPartition(data, r.month, known, out); err != nil {
 					return err
 				}
 				r.log.Debug("partition joined", "partition", p, "seconds", time.Since(t0).Seconds())

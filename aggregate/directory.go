@@ -19,18 +19,20 @@ import (
 // so that receipts are joined to their member as they are read and go straight into
 // household partitions: the person partitions, their spill and their sort are skipped. It is
 // the way of a month whose master fits the memory budget (DirectoryBytes tells how much it
-// takes); a larger master goes through person partitions and Join. Both ways make the same
-// records, so their outputs are the same byte for byte.
+// takes); a larger master goes through person partitions, and JoinPartition makes a
+// directory of each partition's members. Both ways make the same records, so their outputs
+// are the same byte for byte.
 //
 // Invariants:
-//   - rows and the shards' arenas hold no pointers, so the collector never scans them, however many
-//     millions of rows the master has;
+//   - rows and the shards' arenas hold no pointers, so the collector never scans them,
+//     however many millions of rows the master has;
 //   - each shard is filled by one goroutine, the rows it Sets being reserved beforehand;
 //     after Seal the directory is read-only, and Join and KnownInsurer may be called from
 //     any number of goroutines;
 //   - a person's rows are chained from their first row (next), and after Seal that first
 //     row holds the decision of the month for the person: the row in force and the
-//     75歳到達月特例, made by the same functions as Join's (inForce, halfLimits).
+//     75歳到達月特例, made from the person's rows in (from, file, line) order by inForce
+//     and halfLimits, whatever the order they were chained in.
 type Directory struct {
 	month    rules.Month
 	rows     []dirRow
@@ -259,8 +261,8 @@ func (d *Directory) decide(from, to int) {
 	}
 }
 
-// sortRows puts one person's rows in the order Join sorts them, (from, file, line), which
-// decides inForce's choice between rows that start in the same month. index moves along.
+// sortRows puts one person's rows in (from, file, line) order, which decides inForce's
+// choice between rows that start in the same month. index moves along.
 func sortRows(group []Member, index []int32) {
 	if len(group) > 16 { // a person with many rows: n log n, not the insertion sort's n²
 		sort.Sort(rowsByStart{group, index})
@@ -331,8 +333,8 @@ func (d *Directory) KnownInsurer(ins string) bool {
 }
 
 // EmitInForce appends the row in force of every person who has one to its household's
-// partition, with the month's 75歳到達月特例 decided, as Join does for the persons of a
-// person partition. Worker w of n takes every n-th person.
+// partition, with the month's 75歳到達月特例 decided. Worker w of n takes every n-th row
+// (persons whose first row it is).
 func (d *Directory) EmitInForce(out *HouseholdPart, w, n int) error {
 	for i := w; i < len(d.rows); i += n {
 		head := &d.rows[i]

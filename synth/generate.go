@@ -212,9 +212,10 @@ func (g *generator) run(ctx context.Context) (Summary, error) {
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.SetLimit(g.cfg.Workers)
 	// The members task is the longest single one: start it first.
+	membersPath, historyPath := sum.Files[0], sum.Files[1] // the loop below appends to sum.Files
 	eg.Go(func() error {
 		var err error
-		sum.Persons, err = g.writeMembers(ctx, sum.Files[0], sum.Files[1])
+		sum.Persons, err = g.writeMembers(ctx, membersPath, historyPath)
 		return err
 	})
 	for i, p := range ps {

@@ -43,7 +43,16 @@ type Directory struct {
 	// knownInsurer, when set, tells the insurers of the whole master, for a directory of
 	// some of its persons (JoinPartition).
 	knownInsurer func(string) bool
+	// halfDecided: the rows are a ledger's rows in force, whose half_limits_month holds the
+	// month's 75歳到達月特例 decision; none is derived (see HalfDecided).
+	halfDecided bool
 }
+
+// HalfDecided tells the directory that its rows are the rows in force that a ledger kept
+// of the month, with the month's 75歳到達月特例 decision in their half_limits_month: the
+// person's other rows, which the derivation looks at (does eligibility begin or end in the
+// month?), are not among them, so nothing is derived. Called before Seal.
+func (d *Directory) HalfDecided() { d.halfDecided = true }
 
 // dirRow is one member row: 64 bytes, a cache line (a test holds it to that size).
 type dirRow struct {
@@ -256,7 +265,11 @@ func (d *Directory) decide(from, to int) {
 					head.inForce = index[j]
 				}
 			}
-			head.halfNow = halfLimits(group, m, d.month)
+			if d.halfDecided {
+				head.halfNow = m.HalfMonth == d.month
+			} else {
+				head.halfNow = halfLimits(group, m, d.month)
+			}
 		}
 	}
 }

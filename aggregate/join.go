@@ -93,10 +93,11 @@ func (p *HouseholdPart) Flush() error { return p.w.Flush() }
 // rows become a directory of their own, its rows in force go to out, and every receipt is
 // looked up in it and goes to out, joined or refused with its reason (Directory.Join).
 // knownInsurer tells whether the whole members master has the insurer (a partition holds
-// only some of its persons).
-func JoinPartition(part Part, month rules.Month, knownInsurer func(string) bool, out *HouseholdPart) error {
+// only some of its persons); halfDecided is Directory.HalfDecided.
+func JoinPartition(part Part, month rules.Month, knownInsurer func(string) bool, halfDecided bool, out *HouseholdPart) error {
 	d := NewDirectory(month, part.counts[tagMember])
 	d.knownInsurer = knownInsurer
+	d.halfDecided = halfDecided
 	sh := d.Shard(0)
 	recs := make([]Receipt, 0, part.counts[tagReceipt])
 	var m Member

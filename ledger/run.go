@@ -202,7 +202,7 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 	run := cfg
 	run.Receipts = append([]string{in.receipts}, cfg.Receipts...)
 	if !full {
-		run.Members = []string{in.members}
+		run.Members, run.MembersDecided = []string{in.members}, true
 	}
 	run.History = []string{hist}
 	run.Corrections, run.KeepMembers = true, full
@@ -440,7 +440,7 @@ func (l *Ledger) recompute(ctx context.Context, cfg pipeline.Config, v *Version,
 		return nil, nil, err
 	}
 	out := filepath.Join(tmp, "out")
-	run := pipeline.Config{Month: v.Month, Members: []string{in.members}, Receipts: []string{in.receipts},
+	run := pipeline.Config{Month: v.Month, Members: []string{in.members}, MembersDecided: true, Receipts: []string{in.receipts},
 		History: []string{hist}, Out: out, Rules: cfg.Rules,
 		AllowProvisional: cfg.AllowProvisional, Workers: cfg.Workers, MemoryBudget: cfg.MemoryBudget,
 		CommandLine: append(append([]string(nil), cfg.CommandLine...), "(cascade "+v.Month.String()+")"), Log: cfg.Log,

@@ -59,7 +59,7 @@ type computer struct {
 func (c *computer) household(h *aggregate.Household) error {
 	if c.r.KeepMembers {
 		for _, m := range h.Rows {
-			c.out.members = append(c.out.members, memberRow(m))
+			c.out.members = append(c.out.members, memberRow(m, c.r.month))
 		}
 	}
 	if len(h.Receipts) == 0 {
@@ -222,14 +222,21 @@ func newPartResult(receipts int) *partResult {
 }
 
 // memberRow turns a member row in force back into the members table's columns.
-func memberRow(m *aggregate.Member) receipt.MemberRow {
+//
+// Its half_limits_month is the month when the 75歳到達月特例 applies in it, whether the
+// master said so or the run derived it, and otherwise the master's: the decision of the
+// month, which a rerun from the kept rows alone could not derive again (Config.MembersDecided).
+func memberRow(m *aggregate.Member, month rules.Month) receipt.MemberRow {
 	row := receipt.MemberRow{InsurerNo: m.InsurerNo, PersonID: m.PersonID, HouseholdID: m.HouseholdID,
 		BirthDate: m.Birth.String(), Sex: m.Sex, ValidFrom: m.From.String(),
 		CategoryU70: m.ClassU70.String(), Category70: m.Class70.String()}
 	if m.To != aggregate.OpenEnd {
 		row.ValidTo = m.To.String()
 	}
-	if m.HalfMonth != 0 {
+	switch {
+	case m.HalfNow:
+		row.HalfLimitsMonth = month.String()
+	case m.HalfMonth != 0 && m.HalfMonth != month:
 		row.HalfLimitsMonth = m.HalfMonth.String()
 	}
 	return row

@@ -70,6 +70,9 @@ func (r *run) loadDirectory(ctx context.Context) (*aggregate.Directory, error) {
 		return nil, err
 	}
 	d := aggregate.NewDirectory(r.month, int(total))
+	if r.MembersDecided {
+		d.HalfDecided()
+	}
 	d.Reserve(int(total))
 	shards := make([]*aggregate.DirectoryShard, readers)
 	for w := range shards {

@@ -46,6 +46,10 @@ type Config struct {
 	KeepMembers bool
 	// Corrections accepts the cancel column (a correction run on a ledger).
 	Corrections bool
+	// MembersDecided: the members are the rows in force a ledger kept of the month, whose
+	// half_limits_month holds the month's 75歳到達月特例 decision (a rerun or a cascade):
+	// nothing is derived from them, since the person's other rows are not among them.
+	MembersDecided bool
 	// PersonPartitions joins receipts to members through person partitions even when the
 	// members master would fit in memory: the way of a master too large for the budget,
 	// chosen by tests to compare the two ways.
@@ -423,7 +427,7 @@ func (r *run) join(ctx context.Context, persons, households *aggregate.Spill) er
 				if err != nil {
 					return err
 				}
-				if err := aggregate.JoinPartition(data, r.month, known, out); err != nil {
+				if err := aggregate.JoinPartition(data, r.month, known, r.MembersDecided, out); err != nil {
 					return err
 				}
 				r.log.Debug("partition joined", "partition", p, "seconds", time.Since(t0).Seconds())

@@ -43,11 +43,13 @@ func (s *rejectSet) add(file int32, line int64, r receipt.Reject) {
 	s.mu.Unlock()
 }
 
-// receipt records a reject of a receipt already read. Its ids are copied: they alias a
-// partition's buffer, which a kept reference would hold in memory to the end of the run.
+// receipt records a reject of a receipt already read. Every string is copied: ids, reason
+// and detail may alias a partition's buffer (a refusal's reason and detail come through the
+// household partitions), which a kept reference would hold in memory to the end of the run:
+// the 100M month grew to 10 GB when the details were not copied.
 func (s *rejectSet) receipt(r *aggregate.Receipt, reason, detail string) {
 	s.add(r.File, r.Line, receipt.Reject{ReceiptID: strings.Clone(r.ID), InsurerNo: strings.Clone(r.InsurerNo),
-		PersonID: strings.Clone(r.PersonID), Reason: reason, Detail: detail, Paid: r.Paid})
+		PersonID: strings.Clone(r.PersonID), Reason: strings.Clone(reason), Detail: strings.Clone(detail), Paid: r.Paid})
 }
 
 func (s *rejectSet) source(file int32, line int64) string {

@@ -8,7 +8,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 
+	"github.com/kougaku/batch/aggregate"
 	"github.com/kougaku/batch/fixtures"
 	"github.com/kougaku/batch/output"
 	"github.com/kougaku/batch/receipt"
@@ -211,6 +213,28 @@ func TestDuplicatesWhateverTheJoinSaid(t *testing.T) {
 		}
 		if r := got.summary.Manifest.Reconciliation; !r.Balanced || r.ReceiptsRejected != 7 {
 			t.Errorf("by partitions %v: reconciliation %+v", byPartitions, r)
+		}
+	}
+}
+
+// The rejects keep no string of the records they come from: those alias a partition's
+// buffer, which a kept reference would hold in memory until the end of the run.
+func TestRejectsCopyTheirStrings(t *testing.T) {
+	buf := []byte("R1" + "06139999" + "P1" + receipt.BirthdateMismatch + "the detail")
+	at := func(from, to int) string { return unsafe.String(&buf[from], to-from) }
+	r := &aggregate.Receipt{ID: at(0, 2), InsurerNo: at(2, 10), PersonID: at(10, 12), Paid: 1}
+	reason := at(12, 12+len(receipt.BirthdateMismatch))
+	detail := at(12+len(receipt.BirthdateMismatch), len(buf))
+	s := newRejectSet([]string{"f.csv"})
+	s.receipt(r, reason, detail)
+	got := s.rows[0]
+	inBuf := func(v string) bool {
+		p := uintptr(unsafe.Pointer(unsafe.StringData(v)))
+		return p >= uintptr(unsafe.Pointer(&buf[0])) && p < uintptr(unsafe.Pointer(&buf[0]))+uintptr(len(buf))
+	}
+	for _, v := range []string{got.ReceiptID, got.InsurerNo, got.PersonID, got.Reason, got.Detail} {
+		if v == "" || inBuf(v) {
+			t.Errorf("reject string %q aliases the record's buffer", v)
 		}
 	}
 }

@@ -61,7 +61,7 @@ type Config struct {
 
 // cachedPartitionReceipts is the size of a partition whose decoded receipts stay near the
 // processor's caches during the household pass (see plan).
-const cachedPartitionReceipts = 25_000
+const cachedPartitionReceipts = 50_000
 
 // DefaultMemoryBudget is the memory a run plans for unless told otherwise.
 const DefaultMemoryBudget = 2 << 30
@@ -224,11 +224,12 @@ func (r *run) plan() (parts int, spillDir string, err error) {
 	// Pass 3 holds up to workers+1 partitions at once; give them 60% of the budget and leave
 	// the rest to the readers, the writers' row groups and the collector's headroom.
 	perPart := r.MemoryBudget * 6 / 10 / int64(r.workers+1) / workingBytesPerReceipt
-	// A partition of some 25,000 receipts keeps its decoded records (5 MB) near the
+	// A partition of some 50,000 receipts keeps its decoded records (10 MB) near the
 	// processor's caches while it is sorted and walked: on the 10M month, 224 partitions
-	// instead of the budget's 56 took the household pass from 9.3 s to 8.3 s, 400 to about
-	// 8.1 s. Up to 512 partitions for that; beyond, the spill's chunks grow too small to
-	// write well (896 made the intake slower than it made the household pass faster).
+	// instead of the budget's 56 took the household pass from 9.3 s to 8.3 s. Smaller ones
+	// help it a little more, but the spill's chunks shrink with them and its system time
+	// grows: 384 partitions ran 17.6 s on average against 16.9 s for 192 (three runs each,
+	// back to back), 896 slower still. Up to 512 partitions for that.
 	cached := min(est/cachedPartitionReceipts, 512)
 	// At most 2,000 partitions: every writer keeps a file open for each.
 	parts = min(max(int(est/max(perPart, 1))+1, int(cached)), 2000)

@@ -14,8 +14,7 @@ func decodeAll(part Part) (recs []Receipt, mems []Member, hist []History, err er
 			switch tag := d.byte1(); tag {
 			case tagReceipt:
 				recs = append(recs, Receipt{})
-				d.receiptHead(&recs[len(recs)-1])
-				d.receiptBody(&recs[len(recs)-1])
+				d.receipt(&recs[len(recs)-1])
 			case tagJoined:
 				recs = append(recs, Receipt{})
 				d.joined(&recs[len(recs)-1])

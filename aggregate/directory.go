@@ -376,10 +376,10 @@ func (d *Directory) inForceRow(head *dirRow) Member {
 // out is the partition writer of the goroutine: what was loaded is folded into it, so that
 // the compiler keeps the loads.
 func (d *Directory) Warm(hashes []uint64, out *HouseholdPart) {
-	if len(d.slots) == 0 || len(hashes) > warmBlock {
+	if len(d.slots) == 0 || len(hashes) > WarmBlock {
 		return
 	}
-	var slots [warmBlock]int32
+	var slots [WarmBlock]int32
 	mask := uint64(len(d.slots) - 1)
 	for i, h := range hashes {
 		slots[i] = d.slots[h&mask]
@@ -393,8 +393,8 @@ func (d *Directory) Warm(hashes []uint64, out *HouseholdPart) {
 	out.warmed ^= sink
 }
 
-// warmBlock is the most hashes one Warm takes.
-const warmBlock = 64
+// WarmBlock is the most hashes one Warm takes, and how many a caller gives at once.
+const WarmBlock = 32
 
 // find returns the first row of (insurer, person), or nil.
 func (d *Directory) find(hash uint64, ins, per string) *dirRow {
@@ -428,37 +428,48 @@ func (d *Directory) Join(r *Receipt, out *HouseholdPart) error {
 
 // JoinHashed is Join with the person hash already computed, Hash2(r.InsurerNo, r.PersonID).
 func (d *Directory) JoinHashed(r *Receipt, hash uint64, out *HouseholdPart) error {
+	m, reason, detail := d.check(r, hash)
+	switch {
+	case reason == "":
+		return out.joined(r, d.household(m), m.hhHash)
+	case m != nil:
+		return out.refused(r, d.household(m), m.hhHash, reason, detail)
+	default:
+		hh := refusedHousehold(r)
+		return out.refused(r, hh, Hash2(r.InsurerNo, hh), reason, detail)
+	}
+}
+
+// check finds the receipt's row in force and says why the receipt cannot be joined, or "".
+// The row is nil when the person is unknown or not in force.
+func (d *Directory) check(r *Receipt, hash uint64) (m *dirRow, reason, detail string) {
 	if strings.Trim(r.InsurerNo, "7") == "" {
-		return out.refused(r, refusedHousehold(r), 0, receipt.UnknownInsurer, fmt.Sprintf("insurer %q is not in the members master", r.InsurerNo))
+		return nil, receipt.UnknownInsurer, fmt.Sprintf("insurer %q is not in the members master", r.InsurerNo)
 	}
 	// A person found is a person of a known insurer: the insurers are looked up only for
 	// the receipts of persons the master lacks.
 	head := d.find(hash, r.InsurerNo, r.PersonID)
-	if head == nil {
-		if !d.KnownInsurer(r.InsurerNo) {
-			return out.refused(r, refusedHousehold(r), 0, receipt.UnknownInsurer, fmt.Sprintf("insurer %q is not in the members master", r.InsurerNo))
-		}
-		return out.refused(r, refusedHousehold(r), 0, receipt.UnknownPerson, fmt.Sprintf("person %q has no row in the members master of insurer %s", r.PersonID, r.InsurerNo))
+	switch {
+	case head == nil && !d.KnownInsurer(r.InsurerNo):
+		return nil, receipt.UnknownInsurer, fmt.Sprintf("insurer %q is not in the members master", r.InsurerNo)
+	case head == nil:
+		return nil, receipt.UnknownPerson, fmt.Sprintf("person %q has no row in the members master of insurer %s", r.PersonID, r.InsurerNo)
+	case head.inForce < 0:
+		return nil, receipt.NotEligible, fmt.Sprintf("no eligibility row of person %q covers %s", r.PersonID, d.month)
 	}
-	if head.inForce < 0 {
-		return out.refused(r, refusedHousehold(r), 0, receipt.NotEligible, fmt.Sprintf("no eligibility row of person %q covers %s", r.PersonID, d.month))
-	}
-	m := &d.rows[head.inForce]
-	birth := unpackDate(uint64(m.birth))
-	if r.BirthDate != "" && !sameDate(r.BirthDate, birth) {
-		return out.refused(r, d.household(m), m.hhHash, receipt.BirthdateMismatch, fmt.Sprintf("receipt birth_date %s, members master %s", r.BirthDate, birth))
+	m = &d.rows[head.inForce]
+	if birth := unpackDate(uint64(m.birth)); r.BirthDate != "" && !sameDate(r.BirthDate, birth) {
+		return m, receipt.BirthdateMismatch, fmt.Sprintf("receipt birth_date %s, members master %s", r.BirthDate, birth)
 	}
 	if sex := d.sex(m); r.Sex != "" && sex != "" && r.Sex != sex {
-		return out.refused(r, d.household(m), m.hhHash, receipt.SexMismatch, fmt.Sprintf("receipt sex %s, members master %s", r.Sex, sex))
+		return m, receipt.SexMismatch, fmt.Sprintf("receipt sex %s, members master %s", r.Sex, sex)
 	}
-	out.e.b = out.e.b[:0]
-	out.e.byte1(tagJoined)
-	out.e.s(d.household(m))
-	out.e.receiptFields(r)
-	return out.w.Append(PartOf(m.hhHash, out.w.s.parts), out.e.b)
+	return m, "", ""
 }
 
 // refusedHousehold is the household a refused receipt of a person not in force goes to: one
-// of its person's own, which no real household id can be (ids have no NUL), so that the
-// copies of a receipt meet in the household pass.
+// of its person's own, so that the copies of a receipt meet in the household pass. It begins
+// with a NUL byte, which no household id of a members master is expected to (nothing refuses
+// one that does, and its receipts would then share that household's pass: harmless, since
+// these receipts are all rejected before the household is built).
 func refusedHousehold(r *Receipt) string { return "\x00" + r.PersonID }

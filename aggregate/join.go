@@ -51,12 +51,18 @@ func (p *HouseholdPart) part(insurer, household string) int {
 	return PartOf(Hash2(insurer, household), p.w.s.parts)
 }
 
+// joined appends a receipt joined to its member to the partition of household hh.
+func (p *HouseholdPart) joined(r *Receipt, hh string, hhHash uint64) error {
+	p.e.b = p.e.b[:0]
+	p.e.byte1(tagJoined)
+	p.e.s(hh)
+	p.e.receiptFields(r)
+	return p.w.Append(PartOf(hhHash, p.w.s.parts), p.e.b)
+}
+
 // refused appends a receipt the join refused, with its reason, to the partition of
-// household hh (hhHash 0: computed here).
+// household hh.
 func (p *HouseholdPart) refused(r *Receipt, hh string, hhHash uint64, reason, detail string) error {
-	if hhHash == 0 {
-		hhHash = Hash2(r.InsurerNo, hh)
-	}
 	p.e.b = p.e.b[:0]
 	p.e.byte1(tagRefused)
 	p.e.s(hh)
@@ -112,8 +118,7 @@ func JoinPartition(part Part, month rules.Month, knownInsurer func(string) bool,
 				}
 			case tagReceipt:
 				recs = append(recs, Receipt{})
-				dc.receiptHead(&recs[len(recs)-1])
-				dc.receiptBody(&recs[len(recs)-1])
+				dc.receipt(&recs[len(recs)-1])
 			default:
 				return fmt.Errorf("%w: record tag %d in a person partition", errCorrupt, tag)
 			}

@@ -69,28 +69,32 @@ func unpackDate(v uint64) rules.Date {
 	return rules.Date{Year: int(v / 10000), Month: int(v / 100 % 100), Day: int(v % 100)}
 }
 
-// A receipt record is its head (what the join needs: where it came from, whose it is, its
-// id, and the birth date and sex to check) followed by its body (everything else). The join
-// reads the head only and passes the record's bytes on untouched behind a joined head.
+// A receipt record in a person partition is its fields (receiptFields) followed by the
+// birth date and sex the join checks; past the join, in a household partition, a receipt is
+// its fields alone, behind its household (and a refusal's reason).
 
 func (e *enc) receipt(r *Receipt) {
 	e.byte1(tagReceipt)
-	e.receiptHead(r)
-	e.receiptBody(r)
+	e.receiptFields(r)
+	e.s(r.BirthDate)
+	e.s(r.Sex)
 }
 
-func (e *enc) receiptHead(r *Receipt) {
+func (d *dec) receipt(r *Receipt) {
+	d.receiptFields(r)
+	r.BirthDate = d.s()
+	r.Sex = d.s()
+}
+
+// receiptFields writes what of a receipt is read after the join: where it came from, whose
+// it is, its id and amounts, its institution and codes.
+func (e *enc) receiptFields(r *Receipt) {
 	e.u(uint64(r.File))
 	e.u(uint64(r.Line))
 	e.s(r.InsurerNo)
 	e.s(r.PersonID)
 	e.s(r.ID)
-	e.s(r.BirthDate)
-	e.s(r.Sex)
 	e.i(r.Paid)
-}
-
-func (e *enc) receiptBody(r *Receipt) {
 	e.s(r.InstitutionID)
 	e.s(r.PrescriberID)
 	e.byte1(byte(r.Kind))
@@ -101,18 +105,13 @@ func (e *enc) receiptBody(r *Receipt) {
 	e.bool1(r.Cancel)
 }
 
-func (d *dec) receiptHead(r *Receipt) {
+func (d *dec) receiptFields(r *Receipt) {
 	r.File = int32(d.u())
 	r.Line = int64(d.u())
 	r.InsurerNo = d.s()
 	r.PersonID = d.s()
 	r.ID = d.s()
-	r.BirthDate = d.s()
-	r.Sex = d.s()
 	r.Paid = d.i()
-}
-
-func (d *dec) receiptBody(r *Receipt) {
 	r.InstitutionID = d.s()
 	r.PrescriberID = d.s()
 	r.Kind = rules.Kind(d.byte1())
@@ -121,28 +120,6 @@ func (d *dec) receiptBody(r *Receipt) {
 	r.Cost = d.i()
 	r.Copay = d.i()
 	r.Cancel = d.bool1()
-}
-
-// receiptFields writes a receipt past the join: its head without the birth date and sex the
-// join checked (nothing after the join reads them), then its body.
-func (e *enc) receiptFields(r *Receipt) {
-	e.u(uint64(r.File))
-	e.u(uint64(r.Line))
-	e.s(r.InsurerNo)
-	e.s(r.PersonID)
-	e.s(r.ID)
-	e.i(r.Paid)
-	e.receiptBody(r)
-}
-
-func (d *dec) receiptFields(r *Receipt) {
-	r.File = int32(d.u())
-	r.Line = int64(d.u())
-	r.InsurerNo = d.s()
-	r.PersonID = d.s()
-	r.ID = d.s()
-	r.Paid = d.i()
-	d.receiptBody(r)
 }
 
 // A joined receipt is its member's household, then its fields; a refused one (tagRefused)

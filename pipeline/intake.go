@@ -128,9 +128,6 @@ func lineOf(source string) int64 {
 	return n
 }
 
-// warmBlock is how many rows routeBatch warms at once (see aggregate.Directory.Warm).
-const warmBlock = 32
-
 // routeBatch checks every receipt of a batch and routes it, or rejects it. With warm, the
 // rows are taken in blocks: the person hashes of a block are computed and given to warm
 // first, then each row is routed with its hash; without, route gets 0.
@@ -148,17 +145,17 @@ func (r *run) routeBatch(ctx context.Context, b fileBatch, warm func(hashes []ui
 	cancels := rec.Column(receipt.ColCancel).(*array.Boolean)
 	month := r.month.String()
 	var x aggregate.Receipt
-	var hashes [warmBlock]uint64
+	var hashes [aggregate.WarmBlock]uint64
 	n := int(rec.NumRows())
 	for i := 0; i < n; i++ {
-		if k := i % warmBlock; k == 0 && warm != nil {
-			end := min(i+warmBlock, n)
+		if i%aggregate.WarmBlock == 0 && warm != nil {
+			end := min(i+aggregate.WarmBlock, n)
 			for j := i; j < end; j++ {
 				hashes[j-i] = aggregate.Hash2(insurers.Value(j), persons.Value(j))
 			}
 			warm(hashes[:end-i])
 		}
-		hash := hashes[i%warmBlock]
+		hash := hashes[i%aggregate.WarmBlock]
 		x = aggregate.Receipt{File: fi, Line: lines.Value(i), ID: ids.Value(i), InsurerNo: insurers.Value(i),
 			PersonID: persons.Value(i), InstitutionID: insts.Value(i), PrescriberID: prescribers.Value(i),
 			Cost: costs.Value(i), Copay: copays.Value(i), Paid: paids.Value(i),

@@ -69,17 +69,10 @@ func (r *run) readMembers(ctx context.Context, ranges []memberRange, n int,
 				t := ranges[k]
 				f := r.memberFiles[t.file]
 				read := int64(0)
-				err := receipt.ReadMembersRows(gctx, f, t.from, t.to, func(m receipt.MemberRow, line int64) error {
+				err := receipt.ReadMembersRows(gctx, f, t.from, t.to, memberSink(f, t.file, insurers, func(x *aggregate.Member, line int64) error {
 					read++
-					if _, ok := insurers[m.InsurerNo]; !ok {
-						insurers[strings.Clone(m.InsurerNo)] = struct{}{} // m's strings alias the page
-					}
-					x, err := memberOf(&m, t.file, line)
-					if err != nil {
-						return &receipt.FileError{File: f, Line: line, Err: err}
-					}
-					return sinks[w](&x, t.base+line-1)
-				})
+					return sinks[w](x, t.base+line-1)
+				}))
 				if err == nil && read != t.to-t.from {
 					// Rows reserved from the footer's count must all be filled.
 					err = &receipt.FileError{File: f, Err: fmt.Errorf("rows %d to %d: read %d rows, the footer promised %d", t.from+1, t.to, read, t.to-t.from)}
@@ -119,8 +112,21 @@ func (r *run) readMembers(ctx context.Context, ranges []memberRange, n int,
 // its rows.
 func (r *run) readMemberFile(ctx context.Context, fi int32, f string, insurers map[string]struct{}, add func(*aggregate.Member) error) error {
 	var rows int64
-	err := receipt.ReadMembers(ctx, f, func(m receipt.MemberRow, line int64) error {
+	err := receipt.ReadMembers(ctx, f, memberSink(f, fi, insurers, func(x *aggregate.Member, _ int64) error {
 		rows++
+		return add(x)
+	}))
+	if err != nil {
+		return err
+	}
+	r.memberRows[f] = rows
+	return nil
+}
+
+// memberSink turns the rows of members file f (index fi) into Members for add, noting their
+// insurers; a row that does not parse is a *receipt.FileError at its line.
+func memberSink(f string, fi int32, insurers map[string]struct{}, add func(x *aggregate.Member, line int64) error) func(receipt.MemberRow, int64) error {
+	return func(m receipt.MemberRow, line int64) error {
 		if _, ok := insurers[m.InsurerNo]; !ok {
 			insurers[strings.Clone(m.InsurerNo)] = struct{}{} // m's strings alias the page
 		}
@@ -128,13 +134,8 @@ func (r *run) readMemberFile(ctx context.Context, fi int32, f string, insurers m
 		if err != nil {
 			return &receipt.FileError{File: f, Line: line, Err: err}
 		}
-		return add(&x)
-	})
-	if err != nil {
-		return err
+		return add(&x, line)
 	}
-	r.memberRows[f] = rows
-	return nil
 }
 
 func memberOf(m *receipt.MemberRow, file int32, line int64) (aggregate.Member, error) {

@@ -12,9 +12,9 @@ import (
 // ReadMembers streams the members table (CSV or Parquet) to fn, with each row's line (CSV) or
 // row number (Parquet), which Position formats. The row's strings are valid during fn only
 // (from a Parquet file they alias the decoded page, sparing a master of millions of rows as
-// many allocations): fn copies what it keeps. Unlike receipts, a bad member row is not skipped: a wrong
-// master would misjudge every receipt of that person, so it stops the run with a *FileError
-// that points at the row. fn's error stops the read and is returned as is.
+// many allocations): fn copies what it keeps. Unlike receipts, a bad member row is not
+// skipped: a wrong master would misjudge every receipt of that person, so it stops the run
+// with a *FileError that points at the row. fn's error stops the read and is returned as is.
 func ReadMembers(ctx context.Context, file string, fn func(m MemberRow, line int64) error) error {
 	return readTable(ctx, file, memberColumns, memberRequired, memberFromCSV, checkMember, true, fn)
 }
@@ -25,14 +25,8 @@ func ReadMembersRows(ctx context.Context, file string, from, to int64, fn func(m
 	if formatOf(file) != extParquet {
 		return &FileError{File: file, Err: errors.New("reading a range of rows needs a .parquet file")}
 	}
-	var row MemberRow
-	return readTableParquet(ctx, file, memberColumns, memberRequired, true, [][2]int64{{from, to}}, func(v []string, line int64) error {
-		row = memberFromCSV(v)
-		if err := checkMember(&row); err != nil {
-			return &FileError{File: file, Line: line, Err: err}
-		}
-		return fn(row, line)
-	})
+	return readTableParquet(ctx, file, memberColumns, memberRequired, true, [][2]int64{{from, to}},
+		checked(file, memberFromCSV, checkMember, fn))
 }
 
 // ReadHistory streams the counting-month history table (CSV or Parquet) to fn, like
@@ -50,14 +44,7 @@ func readTable[T any](ctx context.Context, file string, columns, required []stri
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	var row T // one for the whole read: check takes its address
-	deliver := func(v []string, line int64) error {
-		row = fromCSV(v)
-		if err := check(&row); err != nil {
-			return &FileError{File: file, Line: line, Err: err}
-		}
-		return fn(row, line)
-	}
+	deliver := checked(file, fromCSV, check, fn)
 	switch formatOf(file) {
 	case extParquet:
 		return readTableParquet(ctx, file, columns, required, transient, nil, deliver)
@@ -70,6 +57,19 @@ func readTable[T any](ctx context.Context, file string, columns, required []stri
 		return readTableCSV(ctx, file, f, columns, required, deliver)
 	}
 	return &FileError{File: file, Err: errors.New("unknown input format: want a .csv or .parquet file")}
+}
+
+// checked builds each row of a table from its values, checks it and passes it to fn; a row
+// that fails the check is a *FileError at its line.
+func checked[T any](file string, fromCSV func(v []string) T, check func(*T) error, fn func(T, int64) error) func(v []string, line int64) error {
+	var row T // one for the whole read: check takes its address
+	return func(v []string, line int64) error {
+		row = fromCSV(v)
+		if err := check(&row); err != nil {
+			return &FileError{File: file, Line: line, Err: err}
+		}
+		return fn(row, line)
+	}
 }
 
 // readTableCSV reads a CSV table and gives fn each record's trimmed values in columns order

@@ -35,35 +35,12 @@ type Reader struct {
 }
 
 // Open opens path to read the named columns (see Select).
-func Open(path string, columns ...string) (r *Reader, err error) {
-	var f *os.File
-	defer func() {
-		if p := recover(); p != nil { // parquet-go panics on some malformed footers
-			if f != nil {
-				f.Close()
-			}
-			r, err = nil, fmt.Errorf("%s: damaged file: %v", path, p)
-		}
-	}()
-	f, err = os.Open(path)
+func Open(path string, columns ...string) (*Reader, error) {
+	f, pf, err := openFile(path)
 	if err != nil {
 		return nil, err
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipBloomFilters(true))
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s: parquet: %w", path, err)
-	}
-	if err := rowsAgree(pf); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	r = &Reader{path: path, file: f, pf: pf}
+	r := &Reader{path: path, file: f, pf: pf}
 	if err := r.Select(columns...); err != nil {
 		f.Close()
 		return nil, err
@@ -73,32 +50,45 @@ func Open(path string, columns ...string) (r *Reader, err error) {
 
 // NumRows is the row count of the Parquet file at path, from its footer alone (the page
 // index, which Open reads, takes seconds on a file of tens of millions of rows).
-func NumRows(path string) (n int64, err error) {
-	var f *os.File
-	defer func() {
-		if p := recover(); p != nil {
-			n, err = 0, fmt.Errorf("%s: damaged file: %v", path, p)
-		}
-		if f != nil {
-			f.Close()
-		}
-	}()
-	f, err = os.Open(path)
+func NumRows(path string) (int64, error) {
+	f, pf, err := openFile(path, parquet.SkipPageIndex(true))
 	if err != nil {
 		return 0, err
+	}
+	f.Close()
+	return pf.NumRows(), nil
+}
+
+// openFile opens path and reads its footer, checking that its row counts agree. The caller
+// closes the *os.File.
+func openFile(path string, opts ...parquet.FileOption) (f *os.File, pf *parquet.File, err error) {
+	defer func() {
+		if p := recover(); p != nil { // parquet-go panics on some malformed footers
+			if f != nil {
+				f.Close()
+			}
+			f, pf, err = nil, nil, fmt.Errorf("%s: damaged file: %v", path, p)
+		}
+	}()
+	if f, err = os.Open(path); err != nil {
+		return nil, nil, err
+	}
+	fail := func(err error) (*os.File, *parquet.File, error) {
+		f.Close()
+		return nil, nil, err
 	}
 	st, err := f.Stat()
 	if err != nil {
-		return 0, err
+		return fail(err)
 	}
-	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipBloomFilters(true), parquet.SkipPageIndex(true))
+	pf, err = parquet.OpenFile(f, st.Size(), append([]parquet.FileOption{parquet.SkipBloomFilters(true)}, opts...)...)
 	if err != nil {
-		return 0, fmt.Errorf("%s: parquet: %w", path, err)
+		return fail(fmt.Errorf("%s: parquet: %w", path, err))
 	}
 	if err := rowsAgree(pf); err != nil {
-		return 0, fmt.Errorf("%s: %w", path, err)
+		return fail(fmt.Errorf("%s: %w", path, err))
 	}
-	return pf.NumRows(), nil
+	return f, pf, nil
 }
 
 // rowsAgree checks that the footer's row count is the sum of its row groups': a reader that

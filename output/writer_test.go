@@ -189,6 +189,24 @@ func TestIdenticalBytesFullPages(t *testing.T) {
 	}
 }
 
+// writeReadBack writes rows in batches of batch with opt, checks that they read back the
+// same and returns the file's metadata.
+func writeReadBack(t *testing.T, opt Options, rows []ReceiptBenefit, batch int) *format.FileMetaData {
+	t.Helper()
+	p := writeRows(t, newDir(t), ReceiptBenefitFile, opt, rows, batch)
+	got, err := ReadAll[ReceiptBenefit](p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalRows(t, got, rows)
+	f, pf, err := openParquet(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	return pf.Metadata()
+}
+
 // TestAmountEncodings: the amounts tagged ",delta" are written DELTA_BINARY_PACKED and read
 // back exactly, extremes and negatives included (their differences overflow int64), over
 // several row groups and pages; the mostly-zero amounts stay PLAIN.
@@ -203,20 +221,10 @@ func TestAmountEncodings(t *testing.T) {
 		}
 	}
 	rows[5].Tokutei, rows[5].PrescriberID = "長", "" // the other columns keep working
-	d := newDir(t)
-	p := writeRows(t, d, ReceiptBenefitFile, Options{MaxRowsPerRowGroup: 7_000, PageBufferSize: 4 << 10}, rows, 999)
-	got, err := ReadAll[ReceiptBenefit](p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	equalRows(t, got, rows)
-	_, pf, err := openParquet(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	md := writeReadBack(t, Options{MaxRowsPerRowGroup: 7_000, PageBufferSize: 4 << 10}, rows, 999)
 	want := map[string]format.Encoding{"cost": format.DeltaBinaryPacked, "copay": format.DeltaBinaryPacked,
 		"paid": format.DeltaBinaryPacked, "benefit_cash": format.Plain}
-	groups := pf.Metadata().RowGroups
+	groups := md.RowGroups
 	if len(groups) != 3 {
 		t.Fatalf("%d row groups, want 3", len(groups))
 	}
@@ -254,19 +262,8 @@ func TestDictionaryFallback(t *testing.T) {
 	// decided when a page is flushed, so a group needs well over dictMaxBytes of distinct
 	// ids (~11 bytes each, 64k per 256 KiB page of indexes) before it happens.
 	for _, maxRows := range []int64{0, 200_000} {
-		d := newDir(t)
-		p := writeRows(t, d, ReceiptBenefitFile, Options{MaxRowsPerRowGroup: maxRows}, rows, 10_000)
-		got, err := ReadAll[ReceiptBenefit](p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		equalRows(t, got, rows)
-
-		_, pf, err := openParquet(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for g, rg := range pf.Metadata().RowGroups {
+		md := writeReadBack(t, Options{MaxRowsPerRowGroup: maxRows}, rows, 10_000)
+		for g, rg := range md.RowGroups {
 			for _, col := range rg.Columns {
 				name := strings.Join(col.MetaData.PathInSchema, ".")
 				if name != "insurer_no" {

@@ -34,6 +34,20 @@ func synthConfig(dir string, month rules.Month, out string) Config {
 		History:  []string{filepath.Join(in, synth.HistoryFile)}, Out: out}
 }
 
+// parquetOutputs reads the Parquet files of a run directory, by name.
+func parquetOutputs(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{}
+	for _, name := range []string{output.HouseholdMonthFile, output.ReceiptBenefitFile, output.PersonMonthFile, output.RejectsFile} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[name] = data
+	}
+	return files
+}
+
 // TestByteIdentical runs one month with 1 worker in memory, with 4 workers in memory, and with
 // 3 workers on a budget so small that it spills to disk in many partitions, each with the
 // members master in memory and by person partitions: every Parquet file must be the same to
@@ -68,14 +82,7 @@ func TestByteIdentical(t *testing.T) {
 		if !sum.Manifest.Reconciliation.Balanced || sum.Manifest.Reconciliation.ReceiptsRejected == 0 {
 			t.Fatalf("%s: %+v", v.name, sum.Manifest.Reconciliation)
 		}
-		files := map[string][]byte{}
-		for _, name := range []string{output.HouseholdMonthFile, output.ReceiptBenefitFile, output.PersonMonthFile, output.RejectsFile} {
-			b, err := os.ReadFile(filepath.Join(cfg.Out, name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			files[name] = b
-		}
+		files := parquetOutputs(t, cfg.Out)
 		if groups, _ := output.RowGroups(filepath.Join(cfg.Out, output.ReceiptBenefitFile)); len(groups) < 2 {
 			t.Errorf("%s: want several row groups of at most 1000 rows, got %v", v.name, groups)
 		}
@@ -120,15 +127,7 @@ func TestMembersSplitAcrossFiles(t *testing.T) {
 		if _, err := Run(context.Background(), cfg); err != nil {
 			t.Fatal(err)
 		}
-		files := map[string][]byte{}
-		for _, name := range []string{output.HouseholdMonthFile, output.ReceiptBenefitFile, output.PersonMonthFile, output.RejectsFile} {
-			data, err := os.ReadFile(filepath.Join(cfg.Out, name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			files[name] = data
-		}
-		return files
+		return parquetOutputs(t, cfg.Out)
 	}
 	want := outputs(synthConfig(dir, month, filepath.Join(dir, "out-one")))
 	for _, workers := range []int{1, 3} {

@@ -1,13 +1,17 @@
 package aggregate
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
-// decodeAll decodes one partition into slices sized once from its counts. The strings of the
-// records alias the partition's chunks.
-func decodeAll(part Part) (recs []Receipt, mems []Member, hist []History, err error) {
-	recs = make([]Receipt, 0, part.Receipts())
-	mems = make([]Member, 0, part.counts[tagMember])
-	hist = make([]History, 0, part.counts[tagHistory])
+// decodeAll decodes one partition into s's slices, grown once from its counts. The strings of
+// the records alias the partition's chunks.
+func decodeAll(part Part, s *Scratch) (recs []Receipt, mems []Member, hist []History, err error) {
+	recs = slices.Grow(s.recs[:0], part.Receipts())
+	mems = slices.Grow(s.mems[:0], part.counts[tagMember])
+	hist = slices.Grow(s.hist[:0], part.counts[tagHistory])
+	defer func() { s.recs, s.mems, s.hist = recs, mems, hist }()
 	for _, chunk := range part.Chunks {
 		d := dec{b: chunk}
 		for len(d.b) > 0 && d.err == nil {

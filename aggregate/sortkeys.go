@@ -12,12 +12,15 @@ import (
 // orders the hashes, 16 bits a pass, and only the short runs of equal hashes (the records of
 // one household, one person) are sorted by tie. The order is the one slices.SortFunc would
 // give with the comparator "hash, then tie": a total order on the keys of a partition.
-func sortKeys(keys []sortKey, tie func(a, b sortKey) int) {
+//
+// tmp is the radix sort's buffer, grown if need be and kept for the next call.
+func sortKeys(keys []sortKey, tmp *[]sortKey, tie func(a, b sortKey) int) {
 	if len(keys) < 512 {
 		slices.SortFunc(keys, func(a, b sortKey) int { return cmp.Or(cmp.Compare(a.hash, b.hash), tie(a, b)) })
 		return
 	}
-	radixByHash(keys)
+	*tmp = slices.Grow((*tmp)[:0], len(keys))[:len(keys)]
+	radixByHash(keys, *tmp)
 	for i := 0; i < len(keys); {
 		j := i + 1
 		for j < len(keys) && keys[j].hash == keys[i].hash {
@@ -30,9 +33,9 @@ func sortKeys(keys []sortKey, tie func(a, b sortKey) int) {
 	}
 }
 
-// radixByHash is a stable LSD radix sort on the hash, four passes of 16 bits.
-func radixByHash(keys []sortKey) {
-	tmp := make([]sortKey, len(keys))
+// radixByHash is a stable LSD radix sort on the hash, four passes of 16 bits, through tmp (as
+// long as keys).
+func radixByHash(keys, tmp []sortKey) {
 	var count [1 << 16]int
 	src, dst := keys, tmp
 	for shift := uint(0); shift < 64; shift += 16 {

@@ -148,6 +148,13 @@ type Part struct {
 
 // Read returns partition p whole and forgets it: a partition is read once.
 func (s *Spill) Read(p int) (Part, error) {
+	part, _, err := s.readInto(p, nil)
+	return part, err
+}
+
+// readInto is Read with the bytes of the partition's files read into buf, grown if it is too
+// small; it returns the buffer it used, for the next partition.
+func (s *Spill) readInto(p int, buf []byte) (Part, []byte, error) {
 	var part Part
 	for _, pw := range s.writers {
 		for t := range part.counts {
@@ -156,22 +163,44 @@ func (s *Spill) Read(p int) (Part, error) {
 		if s.dir == "" {
 			part.Chunks = append(part.Chunks, pw.chunks[p]...)
 			pw.chunks[p] = nil
-			continue
 		}
+	}
+	if s.dir == "" {
+		return part, buf, nil
+	}
+	sizes := make([]int, len(s.writers))
+	total := 0
+	for w, pw := range s.writers {
+		if f := pw.files[p]; f != nil {
+			st, err := f.Stat()
+			if err != nil {
+				return Part{}, buf, fmt.Errorf("spill: %w", err)
+			}
+			sizes[w] = int(st.Size())
+			total += sizes[w]
+		}
+	}
+	if cap(buf) < total {
+		buf = make([]byte, total+total/8)
+	}
+	buf = buf[:total]
+	at := 0
+	for w, pw := range s.writers {
 		f := pw.files[p]
 		if f == nil {
 			continue
 		}
-		data, err := os.ReadFile(f.Name())
-		if err != nil {
-			return Part{}, fmt.Errorf("spill: %w", err)
+		chunk := buf[at : at+sizes[w]]
+		if _, err := f.ReadAt(chunk, 0); err != nil { // a short read is an error
+			return Part{}, buf, fmt.Errorf("spill: %w", err)
 		}
-		part.Chunks = append(part.Chunks, data)
+		part.Chunks = append(part.Chunks, chunk)
+		at += sizes[w]
 		f.Close()
 		os.Remove(f.Name())
 		pw.files[p] = nil
 	}
-	return part, nil
+	return part, buf, nil
 }
 
 // Close removes whatever is left of the spill.

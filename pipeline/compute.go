@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"slices"
 	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
@@ -14,14 +15,16 @@ import (
 	"github.com/kougaku/batch/rules"
 )
 
-// partResult is the output rows of one household partition. Its strings alias the partition's
-// decoded buffer, which therefore lives until the rows are written.
+// partResult is the output rows of one household partition. Its strings alias the scratch
+// the partition was read and decoded in, which therefore goes with the rows to the writer
+// and, once they are written, comes back with them to be used for another partition.
 type partResult struct {
 	households []output.HouseholdMonth
 	receipts   []output.ReceiptBenefit
 	persons    []output.PersonMonth
 	members    []receipt.MemberRow // with Config.KeepMembers
 	totals
+	scratch aggregate.Scratch
 }
 
 // totals are the sums the manifest reconciles.
@@ -155,6 +158,12 @@ func (r *run) compute(ctx context.Context, parts *aggregate.Spill, w *writers) (
 		results[q] = make(chan *partResult, 1)
 	}
 	slots := make(chan struct{}, r.workers+1)
+	// Results are reused (a worker takes one from free after its slot, or makes one), but only
+	// once nothing refers to their scratch: the writers hold up to a page check's rows of a
+	// partition until the next partition's rows come (output.Writer), so the writer gives back
+	// a partition's result after it has written the next one. At most one result per slot,
+	// and that one, exist.
+	free := make(chan *partResult, r.workers+2)
 	var next atomic.Int64
 	g, ctx := errgroup.WithContext(ctx)
 	for wk := 0; wk < r.workers; wk++ {
@@ -171,12 +180,19 @@ func (r *run) compute(ctx context.Context, parts *aggregate.Spill, w *writers) (
 					<-slots
 					return nil
 				}
-				data, err := parts.Read(q)
+				var res *partResult
+				select {
+				case res = <-free:
+				default:
+					res = new(partResult)
+				}
+				data, err := res.scratch.Read(parts, q)
 				if err != nil {
 					return err
 				}
-				c.out = newPartResult(data.Receipts())
-				if err := aggregate.Households(data, r.month, r.KeepMembers, func(x *aggregate.Receipt, reason, detail string) error {
+				res.reset(data.Receipts())
+				c.out = res
+				if err := res.scratch.Households(data, r.month, r.KeepMembers, func(x *aggregate.Receipt, reason, detail string) error {
 					r.rejects.receipt(x, reason, detail)
 					return nil
 				}, c.household); err != nil {
@@ -188,6 +204,7 @@ func (r *run) compute(ctx context.Context, parts *aggregate.Spill, w *writers) (
 	}
 	var sum totals
 	g.Go(guard(func() error {
+		var written *partResult // the last partition's result, not yet given back
 		for q := 0; q < n; q++ {
 			var res *partResult
 			select {
@@ -199,6 +216,10 @@ func (r *run) compute(ctx context.Context, parts *aggregate.Spill, w *writers) (
 				return err
 			}
 			sum.add(&res.totals)
+			if written != nil {
+				free <- written
+			}
+			written = res
 			<-slots
 			if q%50 == 49 {
 				var ms runtime.MemStats
@@ -211,14 +232,15 @@ func (r *run) compute(ctx context.Context, parts *aggregate.Spill, w *writers) (
 	return sum, g.Wait()
 }
 
-// newPartResult sizes a partition's rows once from its receipt count (households and persons
-// by the usual ratios; appends grow them if a partition is unusual).
-func newPartResult(receipts int) *partResult {
-	return &partResult{
-		households: make([]output.HouseholdMonth, 0, receipts/2+1),
-		receipts:   make([]output.ReceiptBenefit, 0, receipts),
-		persons:    make([]output.PersonMonth, 0, receipts*3/4+1),
-	}
+// reset empties the rows and totals for a partition of this many receipts, growing the rows'
+// capacity once (households and persons by the usual ratios; appends grow them further if a
+// partition is unusual).
+func (res *partResult) reset(receipts int) {
+	res.households = slices.Grow(res.households[:0], receipts/2+1)
+	res.receipts = slices.Grow(res.receipts[:0], receipts)
+	res.persons = slices.Grow(res.persons[:0], receipts*3/4+1)
+	res.members = res.members[:0]
+	res.totals = totals{}
 }
 
 // memberRow turns a member row in force back into the members table's columns.

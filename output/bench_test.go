@@ -29,6 +29,11 @@ func BenchmarkWriteReceiptBenefit(b *testing.B) {
 	// Rows shaped like a generated month's: households in hash order, their receipts
 	// together, amounts of a few thousand yen, benefits mostly zero.
 	b.Run("month", func(b *testing.B) { benchWrite(b, monthReceiptBenefits(benchRows), batch, Options{}) })
+	b.Run("month-parquet-go", func(b *testing.B) {
+		defer func(was bool) { columnEngine = was }(columnEngine)
+		columnEngine = false
+		benchWrite(b, monthReceiptBenefits(benchRows), batch, Options{})
+	})
 }
 
 // BenchmarkWriteMonth measures the two other large files of a month, shaped as a generated

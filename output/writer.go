@@ -12,12 +12,13 @@ package output
 //     parquet-go splits a Write at the limit and flushes the full group
 //     (parquet.MaxRowsPerRowGroup), whatever the batch sizes the caller uses.
 //  3. Deterministic bytes. The file is a function of the row sequence and the Options only:
-//     parquet-go encodes on the calling goroutine, zstd output depends only on its input
+//     both engines encode on the calling goroutine, zstd output depends only on its input
 //     and level, the key/value metadata is empty, and created_by is fixed per binary
 //     (createdBy below) instead of carrying anything about time or host. Batch boundaries
-//     of Write calls do not change the bytes: parquet-go decides to close a page after
-//     each run of rows it is handed (at most pageCheckRows at a time), so Write hands it
-//     only runs that end on the same rows whatever the batches (see Write).
+//     of Write calls do not change the bytes. The column engine (columns.go), which writes
+//     the flat row types, cuts pages by values alone. parquet-go decides to close a page
+//     after each run of rows it is handed (at most pageCheckRows at a time), so Write hands
+//     it only runs that end on the same rows whatever the batches (see Write).
 //  4. A file counts as written only after Close returned nil: the footer is written and
 //     the file fsynced. Any error is sticky and marks the file failed in its Dir, which
 //     then refuses to Commit.
@@ -34,9 +35,11 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
+	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/kougaku/batch/pqcol"
 )
@@ -57,7 +60,7 @@ var noBounds = map[string]bool{"receipt_id": true, "household_id": true, "person
 	"institution_id": true, "prescriber_id": true, "source": true, "detail": true}
 
 // formatVersion names the layout of the files (columns, encodings). Change it with them.
-const formatVersion = "2"
+const formatVersion = "3"
 
 // Options tunes a Writer. The zero value is the production setting.
 type Options struct {
@@ -68,13 +71,17 @@ type Options struct {
 	PageBufferSize int
 }
 
-// Writer writes rows of type T to one Parquet file of a Dir, zstd-compressed.
-// A Writer is not safe for concurrent use.
+// Writer writes rows of type T to one Parquet file of a Dir, zstd-compressed: with the column
+// engine when T is flat (required strings, integers and bools: every monthly file), else with
+// parquet-go's row writer. A Writer is not safe for concurrent use.
 type Writer[T any] struct {
 	name string
 	dir  *Dir
 	st   *fileState
-	pw   *parquet.GenericWriter[T]
+	// One of the two engines: parquet-go's row writer, or the column engine (columns.go) for
+	// the flat row types it takes, which are the monthly files.
+	pw *parquet.GenericWriter[T]
+	cf *columnFile
 	// groupRows is MaxRowsPerRowGroup; handed counts the rows given to pw, and pending
 	// holds the rows after them, fewer than a run to the next check point (invariant 3).
 	groupRows int64
@@ -96,9 +103,10 @@ func NewWriter[T any](d *Dir, name string, opt Options) (*Writer[T], error) {
 	if maxRows < 0 || opt.PageBufferSize < 0 {
 		return nil, fmt.Errorf("output: %s: negative option %+v", name, opt)
 	}
+	codec := &zstd.Codec{Level: zstd.SpeedFastest} // the fastest level: outputs are written once and read a few times
 	options := []parquet.WriterOption{
 		&parquet.WriterConfig{CreatedBy: createdBy()},
-		parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest}), // the fastest level: outputs are written once and read a few times
+		parquet.Compression(codec),
 		parquet.MaxRowsPerRowGroup(maxRows),
 		parquet.DictionaryMaxBytes(dictMaxBytes),
 	}
@@ -117,18 +125,33 @@ func NewWriter[T any](d *Dir, name string, opt Options) (*Writer[T], error) {
 	if _, err := parquet.NewWriterConfig(options...); err != nil {
 		return nil, fmt.Errorf("output: %s: %w", name, err)
 	}
+	cols, flat := columnsOf(reflect.TypeFor[T]())
+	flat = flat && columnEngine
+	var template *format.FileMetaData
+	if flat {
+		var err error
+		if template, err = templateOf[T](options); err != nil {
+			return nil, fmt.Errorf("output: %s: %w", name, err)
+		}
+	}
 	f, st, err := d.create(name)
 	if err != nil {
 		return nil, err
 	}
-	return &Writer[T]{
-		name:      name,
-		dir:       d,
-		st:        st,
-		pw:        parquet.NewGenericWriter[T](f, options...),
-		groupRows: maxRows,
-	}, nil
+	w := &Writer[T]{name: name, dir: d, st: st, groupRows: maxRows}
+	if !flat {
+		w.pw = parquet.NewGenericWriter[T](f, options...)
+		return w, nil
+	}
+	if w.cf, err = newColumnFile(f, cols, template, codec, opt.PageBufferSize, maxRows); err != nil {
+		return nil, d.finish(st, fmt.Errorf("output: %s: %w", name, err))
+	}
+	return w, nil
 }
+
+// columnEngine lets tests and benchmarks write flat row types with parquet-go instead, to
+// compare the two engines.
+var columnEngine = true
 
 // pageCheckRows is the longest run of rows parquet-go's GenericWriter writes before it
 // checks whether a column's page is full (maxRowsPerWrite in its writer.go). A page ends
@@ -148,6 +171,9 @@ func (w *Writer[T]) Write(rows []T) error {
 	}
 	if w.closed {
 		return fmt.Errorf("output: %s: write after close", w.name)
+	}
+	if w.cf != nil {
+		return w.handColumns(rows)
 	}
 	for len(rows) > 0 {
 		inGroup := w.handed % w.groupRows
@@ -192,10 +218,30 @@ func (w *Writer[T]) hand(rows []T) error {
 	return w.err
 }
 
+// handColumns gives rows to the column engine, which cuts pages by values alone
+// (columns.go, invariant 1) and so needs no check points; a failure is sticky.
+func (w *Writer[T]) handColumns(rows []T) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := w.cf.write(unsafe.Pointer(unsafe.SliceData(rows)), len(rows), unsafe.Sizeof(rows[0])); err != nil {
+		w.closed = true
+		w.err = w.dir.finish(w.st, err)
+		return w.err
+	}
+	w.handed += int64(len(rows))
+	return nil
+}
+
 // Close flushes the last row group, writes the footer, fsyncs and closes the file.
 // Calling it again returns the first result.
 func (w *Writer[T]) Close() error {
 	if w.closed {
+		return w.err
+	}
+	if w.cf != nil {
+		w.closed = true
+		w.err = w.dir.finish(w.st, w.cf.close())
 		return w.err
 	}
 	if len(w.pending) > 0 {

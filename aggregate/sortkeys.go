@@ -33,15 +33,17 @@ func sortKeys(keys []sortKey, tmp *[]sortKey, tie func(a, b sortKey) int) {
 	}
 }
 
-// radixByHash is a stable LSD radix sort on the hash, four passes of 16 bits, through tmp (as
-// long as keys).
+// radixByHash is a stable LSD radix sort on the hash, six passes of 11 bits (the last of
+// 9), through tmp (as long as keys). Its counts (16 KiB) stay in the first-level cache; with
+// 16-bit digits they took 512 KiB, and a partition of 50,000 keys sorted a fifth slower.
 func radixByHash(keys, tmp []sortKey) {
-	var count [1 << 16]int
+	const bits = 11
+	var count [1 << bits]int
 	src, dst := keys, tmp
-	for shift := uint(0); shift < 64; shift += 16 {
+	for shift := uint(0); shift < 64; shift += bits {
 		clear(count[:])
 		for _, k := range src {
-			count[(k.hash>>shift)&0xffff]++
+			count[(k.hash>>shift)&(1<<bits-1)]++
 		}
 		sum := 0
 		for i, c := range count {
@@ -49,13 +51,13 @@ func radixByHash(keys, tmp []sortKey) {
 			sum += c
 		}
 		for _, k := range src {
-			d := (k.hash >> shift) & 0xffff
+			d := (k.hash >> shift) & (1<<bits - 1)
 			dst[count[d]] = k
 			count[d]++
 		}
 		src, dst = dst, src
 	}
-	// Four passes leave the sorted keys back in keys.
+	// Six passes leave the sorted keys back in keys.
 }
 
 // sortRun sorts a run of keys of one hash: insertion sort, runs being a household's records.

@@ -1,7 +1,6 @@
 package receipt
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -140,11 +139,11 @@ func readTableParquet(ctx context.Context, file string, columns, required []stri
 				switch {
 				case p < 0:
 				case transient:
-					if b := bytes.TrimSpace(views[c].At(i)); len(b) > 0 {
+					if b := trimSpace(views[c].At(i)); len(b) > 0 {
 						v[c] = unsafe.String(&b[0], len(b))
 					}
 				default:
-					v[c] = interns[c].String(bytes.TrimSpace(views[c].At(i)))
+					v[c] = interns[c].String(trimSpace(views[c].At(i)))
 				}
 			}
 			if err := fn(v, b.First+int64(i)+1); err != nil {

@@ -148,7 +148,7 @@ func joinByDirectory(t *testing.T, mems []Member, recs []Receipt, households *Sp
 		t.Fatal(err)
 	}
 	out, members := NewHouseholdPart(households, 0), NewHouseholdPart(households, 1)
-	if err := d.EmitInForce(members, 0, 1); err != nil {
+	if err := d.EmitInForce(members, 0, 1, nil); err != nil {
 		t.Fatal(err)
 	}
 	for i := range recs {

@@ -110,7 +110,7 @@ func (d *Directory) Shard(idBytes int) *DirectoryShard {
 	if len(d.shards) == MaxShards {
 		panic("aggregate: directory: more than MaxShards shards")
 	}
-	s := &DirectoryShard{d: d, id: uint8(len(d.shards)), arena: make([]byte, 0, idBytes), insurers: map[string]struct{}{}}
+	s := &DirectoryShard{d: d, id: uint8(len(d.shards)), arena: make([]byte, 0, idBytes), insurers: map[string]string{}}
 	d.shards = append(d.shards, s)
 	return s
 }
@@ -121,8 +121,8 @@ type DirectoryShard struct {
 	d        *Directory
 	id       uint8
 	arena    []byte
-	insurers map[string]struct{}
-	// lastInsurer spares a map look-up per row: masters come grouped by insurer.
+	insurers map[string]string // each insurer's one copy
+	// lastInsurer spares a map look-up per row when the master comes grouped by insurer.
 	lastInsurer string
 }
 
@@ -138,10 +138,12 @@ func (s *DirectoryShard) Set(i int, m *Member) error {
 		return fmt.Errorf("aggregate: directory: more than 4 GiB of ids or 2^31 rows: run with a smaller --memory to take the way of partitions")
 	}
 	if m.InsurerNo != s.lastInsurer {
-		if _, ok := s.insurers[m.InsurerNo]; !ok {
-			s.insurers[strings.Clone(m.InsurerNo)] = struct{}{}
+		c, ok := s.insurers[m.InsurerNo]
+		if !ok {
+			c = strings.Clone(m.InsurerNo)
+			s.insurers[c] = c
 		}
-		s.lastInsurer = strings.Clone(m.InsurerNo)
+		s.lastInsurer = c
 	}
 	s.d.rows[i] = dirRow{hash: Hash2(m.InsurerNo, m.PersonID), hhHash: Hash2(m.InsurerNo, m.HouseholdID), off: uint32(len(s.arena)), shard: s.id,
 		insLen: uint16(len(m.InsurerNo)), perLen: uint16(len(m.PersonID)), hhLen: uint16(len(m.HouseholdID)), sexLen: uint8(len(m.Sex)),
@@ -346,16 +348,20 @@ func (d *Directory) KnownInsurer(ins string) bool {
 }
 
 // EmitInForce appends the row in force of every person who has one to its household's
-// partition, with the month's 75歳到達月特例 decided. Worker w of n takes every n-th row
-// (persons whose first row it is).
-func (d *Directory) EmitInForce(out *HouseholdPart, w, n int) error {
+// partition, with the month's 75歳到達月特例 decided; with marks, only those of the marked
+// households. Worker w of n takes every n-th row (persons whose first row it is).
+func (d *Directory) EmitInForce(out *HouseholdPart, w, n int, marks *HouseholdMarks) error {
 	for i := w; i < len(d.rows); i += n {
 		head := &d.rows[i]
 		if !head.firstOfPerson || head.inForce < 0 {
 			continue
 		}
+		hhHash := d.rows[head.inForce].hhHash
+		if marks != nil && !marks.has(hhHash) {
+			continue
+		}
 		m := d.inForceRow(head)
-		if err := out.member(&m, d.rows[head.inForce].hhHash); err != nil {
+		if err := out.member(&m, hhHash); err != nil {
 			return err
 		}
 	}

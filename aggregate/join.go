@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"fmt"
+	"math/bits"
 
 	"github.com/kougaku/batch/rules"
 )
@@ -41,7 +42,44 @@ func (p *PersonPart) Flush() error { return p.w.Flush() }
 type HouseholdPart struct {
 	w      *PartWriter
 	e      enc
-	warmed int32 // see Directory.Warm
+	warmed int32           // see Directory.Warm
+	marks  *HouseholdMarks // when set, the households of joined receipts are marked in it
+}
+
+// MarkInto has the households of the receipts joined from now on marked in m.
+func (p *HouseholdPart) MarkInto(m *HouseholdMarks) { p.marks = m }
+
+// HouseholdMarks notes the households that joined receipts went to, by their hash: with them,
+// EmitInForce leaves out the member rows of the households without a receipt, which the
+// household pass would decode, sort and pass over for nothing (unless every household is
+// wanted: Households' all). A mark is a bit chosen by the hash, so an unmarked household may
+// pass for marked (its rows then go as before), never the reverse.
+type HouseholdMarks struct {
+	bits  []uint64
+	shift uint
+}
+
+// NewHouseholdMarks makes room for marking up to n households, at 8 or more bits each.
+func NewHouseholdMarks(n int) *HouseholdMarks {
+	k := max(bits.Len(uint(max(n, 1)))+3, 6)
+	return &HouseholdMarks{bits: make([]uint64, 1<<(k-6)), shift: uint(64 - k)}
+}
+
+func (m *HouseholdMarks) mark(hhHash uint64) {
+	i := hhHash >> m.shift
+	m.bits[i>>6] |= 1 << (i & 63)
+}
+
+func (m *HouseholdMarks) has(hhHash uint64) bool {
+	i := hhHash >> m.shift
+	return m.bits[i>>6]&(1<<(i&63)) != 0
+}
+
+// Merge adds o's marks (made with the same n) to m's.
+func (m *HouseholdMarks) Merge(o *HouseholdMarks) {
+	for i, b := range o.bits {
+		m.bits[i] |= b
+	}
 }
 
 // NewHouseholdPart returns worker w's router into s.
@@ -53,6 +91,9 @@ func (p *HouseholdPart) part(insurer, household string) int {
 
 // joined appends a receipt joined to its member to the partition of household hh.
 func (p *HouseholdPart) joined(r *Receipt, hh string, hhHash uint64) error {
+	if p.marks != nil {
+		p.marks.mark(hhHash)
+	}
 	p.e.b = p.e.b[:0]
 	p.e.byte1(tagJoined)
 	p.e.s(hh)
@@ -130,7 +171,7 @@ func JoinPartition(part Part, month rules.Month, knownInsurer func(string) bool,
 	if err := d.Seal(1); err != nil {
 		return err
 	}
-	if err := d.EmitInForce(out, 0, 1); err != nil {
+	if err := d.EmitInForce(out, 0, 1, nil); err != nil {
 		return err
 	}
 	for i := range recs {

@@ -101,22 +101,49 @@ func (r *run) loadDirectory(ctx context.Context) (*aggregate.Directory, error) {
 }
 
 // intakeDirect reads the receipts and joins each to the directory as it comes, writing the
-// household partitions: joined receipts from the workers, the member rows in force and the
-// history from writers of their own.
+// household partitions: joined receipts from the workers, the history from a writer of its
+// own, and the member rows in force. Those go beside the receipts when every household is
+// wanted (Config.KeepMembers); otherwise they go after them, from every worker, only for
+// the households that joined receipts went to (aggregate.HouseholdMarks): on a generated
+// month a third of the households have no receipt, and their members would only pass
+// through the spill.
 func (r *run) intakeDirect(ctx context.Context, d *aggregate.Directory, households *aggregate.Spill) error {
-	g, ctx := errgroup.WithContext(ctx)
-	r.routeReceipts(ctx, g, func(w int) (func([]uint64), func(*aggregate.Receipt, uint64) error, func() error) {
+	all := r.KeepMembers
+	marks := make([]*aggregate.HouseholdMarks, r.workers)
+	g, gctx := errgroup.WithContext(ctx)
+	r.routeReceipts(gctx, g, func(w int) (func([]uint64), func(*aggregate.Receipt, uint64) error, func() error) {
 		out := aggregate.NewHouseholdPart(households, w)
+		if !all {
+			marks[w] = aggregate.NewHouseholdMarks(d.Rows())
+			out.MarkInto(marks[w])
+		}
 		warm := func(hashes []uint64) { d.Warm(hashes, out) }
 		return warm, func(x *aggregate.Receipt, hash uint64) error { return d.JoinHashed(x, hash, out) }, out.Flush
 	})
-	g.Go(guard(func() error {
-		out := aggregate.NewHouseholdPart(households, r.workers)
-		if err := d.EmitInForce(out, 0, 1); err != nil {
-			return err
-		}
-		return out.Flush()
-	}))
-	g.Go(guard(func() error { return r.readHistory(ctx, aggregate.NewHouseholdPart(households, r.workers+1)) }))
+	if all {
+		g.Go(guard(func() error { return emitInForce(d, households, r.workers, 0, 1, nil) }))
+	}
+	g.Go(guard(func() error { return r.readHistory(gctx, aggregate.NewHouseholdPart(households, r.workers+1)) }))
+	if err := g.Wait(); err != nil || all {
+		return err
+	}
+	for _, m := range marks[1:] {
+		marks[0].Merge(m)
+	}
+	g, _ = errgroup.WithContext(ctx)
+	for w := range r.workers {
+		// Worker w's writer again: its receipts are flushed.
+		g.Go(guard(func() error { return emitInForce(d, households, w, w, r.workers, marks[0]) }))
+	}
 	return g.Wait()
+}
+
+// emitInForce writes worker w of n's share of the rows in force (of the marked households,
+// with marks) through writer wr of the household partitions.
+func emitInForce(d *aggregate.Directory, households *aggregate.Spill, wr, w, n int, marks *aggregate.HouseholdMarks) error {
+	out := aggregate.NewHouseholdPart(households, wr)
+	if err := d.EmitInForce(out, w, n, marks); err != nil {
+		return err
+	}
+	return out.Flush()
 }

@@ -9,7 +9,9 @@
 //	members  the master read on every worker into an aggregate.Directory held in memory
 //	intake   readers (one per file, concurrently) → Arrow batches → checks per receipt →
 //	         the receipt joined to its person in the directory → household partitions (by
-//	         hash of insurer and household), with the member rows in force and the history
+//	         hash of insurer and household), with the history; then the member rows in
+//	         force of the households that got a receipt (of every household with
+//	         Config.KeepMembers, which writes them all)
 //
 // or, for a master too large for the budget, two passes bounded by partitioning:
 //
@@ -21,7 +23,8 @@
 // Both ways write the same records into the household partitions; then
 //
 //	compute  per household partition: duplicates dropped, households in hash order → rules
-//	         → rows, written in partition order by one writer per output file
+//	         → rows, written in partition order by one writer per output file (package
+//	         output's column engine for the monthly files)
 //
 // Partitions are ranges of the hash space, so the order of the outputs is the hash order
 // whatever the number of partitions or workers: outputs are byte-identical at any --workers.

@@ -127,17 +127,22 @@ func (r *run) readMemberFile(ctx context.Context, fi int32, f string, insurers m
 // insurers; a row that does not parse is a *receipt.FileError at its line.
 //
 // add is handed the same Member every time, overwritten row by row: it copies what it keeps
-// (one allocation a row was a tenth of the master's load). A master lists an insurer's
-// members together, so the insurer is looked up only when it changes.
+// (one allocation a row was a tenth of the master's load). The insurer is looked up only when
+// it changes from the row before, which is rare in a master that lists an insurer's members
+// together, and costs no copy in one that does not.
 func memberSink(f string, fi int32, insurers map[string]struct{}, add func(x *aggregate.Member, line int64) error) func(receipt.MemberRow, int64) error {
 	var x aggregate.Member
+	canon := map[string]string{} // an insurer's one copy: m's strings alias the page
 	last := ""
 	return func(m receipt.MemberRow, line int64) error {
 		if m.InsurerNo != last {
-			if _, ok := insurers[m.InsurerNo]; !ok {
-				insurers[strings.Clone(m.InsurerNo)] = struct{}{} // m's strings alias the page
+			c, ok := canon[m.InsurerNo]
+			if !ok {
+				c = strings.Clone(m.InsurerNo)
+				canon[c] = c
+				insurers[c] = struct{}{}
 			}
-			last = strings.Clone(m.InsurerNo)
+			last = c
 		}
 		var err error
 		if x, err = memberOf(&m, fi, line); err != nil {

@@ -2,6 +2,8 @@ package aggregate
 
 import (
 	"fmt"
+	"maps"
+	"strconv"
 	"math/rand/v2"
 	"testing"
 	"unsafe"
@@ -103,5 +105,67 @@ func directoryRows(persons int) []Member {
 func TestDirRowIsACacheLine(t *testing.T) {
 	if n := unsafe.Sizeof(dirRow{}); n != 64 {
 		t.Fatalf("dirRow is %d bytes", n)
+	}
+}
+
+// TestEmitMarkedHouseholds: with marks, EmitInForce writes the rows in force of the
+// households a joined receipt went to, all their persons', and of no other household (the
+// marks are sized for far more households than here, so no other passes for marked).
+func TestEmitMarkedHouseholds(t *testing.T) {
+	oct := month("2025-10")
+	born := rules.Date{Year: 1980, Month: 1, Day: 1}
+	var mems []Member
+	for h := range 50 {
+		for p := range 3 {
+			hh := "H" + strconv.Itoa(h)
+			mems = append(mems, Member{InsurerNo: "01130012", PersonID: hh + "-" + strconv.Itoa(p), HouseholdID: hh,
+				Birth: born, From: month("2020-01"), To: OpenEnd})
+		}
+	}
+	d := NewDirectory(oct, len(mems))
+	sh := d.Shard(0)
+	for i := range mems {
+		if err := sh.Add(&mems[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Seal(2); err != nil {
+		t.Fatal(err)
+	}
+	households, err := NewSpill("", 4, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, emit := NewHouseholdPart(households, 0), NewHouseholdPart(households, 1)
+	marks := NewHouseholdMarks(d.Rows())
+	out.MarkInto(marks)
+	want := map[string]int{}
+	for _, h := range []int{3, 17, 42} { // one receipt of one person in three households
+		hh := "H" + strconv.Itoa(h)
+		r := Receipt{ID: "R" + hh, InsurerNo: "01130012", PersonID: hh + "-1", Kind: rules.Medical, Setting: rules.Outpatient}
+		if err := d.Join(&r, out); err != nil {
+			t.Fatal(err)
+		}
+		want[hh] = 3
+	}
+	if err := d.EmitInForce(emit, 0, 1, marks); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for p := range households.Parts() {
+		part, err := households.Read(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, ms, _, err := decodeAll(part, new(Scratch))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			got[m.HouseholdID]++
+		}
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("member rows emitted by household %v, want %v", got, want)
 	}
 }

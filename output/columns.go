@@ -86,8 +86,13 @@ type column struct {
 	dictKeys []string         // and index to value
 	dictData []byte           // the values back to back, for the dictionary page
 	dictOffs []uint32
-	lastIdx  int32 // the index last looked up (-1: none): runs of one value skip the map
-	fallback bool  // the dictionary grew past dictMaxBytes: PLAIN pages for the rest of the chunk
+	// seen remembers where the bytes of the last values looked up were, within one write
+	// (index).
+	seenPtr  [8]*byte
+	seenLen  [8]int32
+	seenIdx  [8]int32
+	seenNext int
+	fallback bool // the dictionary grew past dictMaxBytes: PLAIN pages for the rest of the chunk
 
 	dictPage     bool   // the chunk's dictionary page is written
 	pages        blocks // encoded pages, each behind its header
@@ -221,6 +226,9 @@ func (f *columnFile) put(b []byte) error {
 
 // write appends n rows that start at base, stride bytes apart.
 func (f *columnFile) write(base unsafe.Pointer, n int, stride uintptr) error {
+	for _, c := range f.cols {
+		c.forgetSeen()
+	}
 	for n > 0 {
 		// A block of rows at a time, every column: the rows stay in cache while their columns
 		// are taken from them one after the other.
@@ -330,16 +338,41 @@ func (f *columnFile) appendString(c *column, s string) error {
 
 // index is s's index in the chunk's dictionary, added if new; false when adding it would take
 // the dictionary past dictMaxBytes.
+//
+// Values are first looked for by where their bytes are (seen): within one write the rows'
+// strings stay put, and the values of a dictionary column are mostly a few strings used
+// over and over (the names of kinds and settings, the month, a household's insurer number on
+// each of its rows), so a look-up usually ends at a pointer comparison.
 func (c *column) index(s string) (int32, bool) {
-	if c.lastIdx >= 0 && s == c.dictKeys[c.lastIdx] {
-		return c.lastIdx, true
+	p := unsafe.StringData(s)
+	if p != nil {
+		for i := range c.seenPtr {
+			if c.seenPtr[i] == p && c.seenLen[i] == int32(len(s)) {
+				return c.seenIdx[i], true
+			}
+		}
 	}
+	k, ok := c.lookup(s)
+	if ok && p != nil {
+		c.seenPtr[c.seenNext], c.seenLen[c.seenNext], c.seenIdx[c.seenNext] = p, int32(len(s)), k
+		c.seenNext = (c.seenNext + 1) % len(c.seenPtr)
+	}
+	return k, ok
+}
+
+// forgetSeen empties the look-up by pointer: the caller's strings may change between writes.
+func (c *column) forgetSeen() {
+	clear(c.seenPtr[:])
+	c.seenNext = 0
+}
+
+// lookup is index by value.
+func (c *column) lookup(s string) (int32, bool) {
 	// A few values (kinds, settings, months, categories) are found faster by comparing them
 	// than by hashing.
 	if len(c.dictKeys) <= smallDict {
 		for k, key := range c.dictKeys {
 			if s == key {
-				c.lastIdx = int32(k)
 				return int32(k), true
 			}
 		}
@@ -359,7 +392,6 @@ func (c *column) index(s string) (int32, bool) {
 		c.keys[key] = k
 		c.dictKeys = append(c.dictKeys, key)
 	}
-	c.lastIdx = k
 	return k, true
 }
 
@@ -397,7 +429,8 @@ func (c *column) startChunk() {
 	clear(c.keys)
 	clear(c.pageStats)
 	c.dictKeys, c.dictData, c.dictOffs = c.dictKeys[:0], c.dictData[:0], c.dictOffs[:0]
-	c.lastIdx, c.fallback = -1, false
+	c.fallback = false
+	c.forgetSeen() // indexes of the last chunk's dictionary
 	c.pages.reset()
 	c.locs = nil // the offset index keeps the locations
 	c.rows, c.uncompressed, c.seen, c.dictPage = 0, 0, false, false

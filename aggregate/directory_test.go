@@ -3,8 +3,8 @@ package aggregate
 import (
 	"fmt"
 	"maps"
-	"strconv"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"unsafe"
 

@@ -68,7 +68,6 @@ type column struct {
 	name   string
 	off    uintptr // the field's offset in a row
 	kind   colKind
-	width  uintptr         // the field's size, for int (8 on 64-bit systems) and int32
 	dict   bool            // RLE_DICTIONARY pages (string columns only)
 	enc    format.Encoding // data pages' encoding when not dictionary
 	typ    format.Type
@@ -99,8 +98,7 @@ type column struct {
 	locs         []format.PageLocation
 	rows         int64 // values in the chunk
 	uncompressed int64
-	encodings    []format.Encoding
-	pageStats    map[format.Encoding]int32
+	pageStats    map[format.Encoding]int32 // data pages by encoding
 	minI, maxI   int64
 	minS, maxS   []byte
 	seen         bool // minI/maxI or minS/maxS hold a value
@@ -121,7 +119,7 @@ func columnsOf(t reflect.Type) ([]*column, bool) {
 			return nil, false
 		}
 		opts := strings.Split(tag, ",")
-		c := &column{name: opts[0], off: f.Offset, width: f.Type.Size()}
+		c := &column{name: opts[0], off: f.Offset}
 		if c.name == "" || c.name == "-" {
 			return nil, false
 		}
@@ -129,7 +127,7 @@ func columnsOf(t reflect.Type) ([]*column, bool) {
 		case reflect.String:
 			c.kind, c.typ, c.enc = kindString, format.ByteArray, format.DeltaLengthByteArray
 		case reflect.Int, reflect.Int64:
-			if c.width != 8 {
+			if f.Type.Size() != 8 { // int on a 32-bit system
 				return nil, false
 			}
 			c.kind, c.typ, c.enc = kindInt64, format.Int64, format.Plain

@@ -349,9 +349,11 @@ func (d *Directory) KnownInsurer(ins string) bool {
 
 // EmitInForce appends the row in force of every person who has one to its household's
 // partition, with the month's 75歳到達月特例 decided; with marks, only those of the marked
-// households. Worker w of n takes every n-th row (persons whose first row it is).
+// households. Worker w of n takes the w-th of n ranges of rows (persons whose first row is
+// in it): a range each, not every n-th row, so that each worker reads only its share of the
+// rows' cache lines.
 func (d *Directory) EmitInForce(out *HouseholdPart, w, n int, marks *HouseholdMarks) error {
-	for i := w; i < len(d.rows); i += n {
+	for i := len(d.rows) * w / n; i < len(d.rows)*(w+1)/n; i++ {
 		head := &d.rows[i]
 		if !head.firstOfPerson || head.inForce < 0 {
 			continue

@@ -1,0 +1,81 @@
+package aggregate
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"testing"
+
+	"github.com/kougaku/batch/rules"
+)
+
+// BenchmarkHouseholdPass measures the household pass over one partition shaped as a generated
+// month's (~50,000 receipts, the size the pipeline cuts partitions to): decoding, sorting,
+// duplicates, grouping and building every household, the rules left out. One op is one pass
+// over the partition; it reports ns per receipt.
+func BenchmarkHouseholdPass(b *testing.B) {
+	part, receipts := benchPartition(b, 13_000)
+	var s Scratch
+	b.ResetTimer()
+	for b.Loop() {
+		n := 0
+		if err := s.Households(part, month("2025-10"), false, func(*Receipt, string, string) error { return nil },
+			func(h *Household) error { n += len(h.Receipts); return nil }); err != nil {
+			b.Fatal(err)
+		}
+		if n == 0 {
+			b.Fatal("no receipts")
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(receipts), "ns/receipt")
+}
+
+// benchPartition makes one in-memory household partition of households households, of 1 to 4
+// persons with 0 to 3 receipts each, joined through a directory in a random order.
+func benchPartition(b *testing.B, households int) (Part, int) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	oct := month("2025-10")
+	var mems []Member
+	var recs []Receipt
+	for h := range households {
+		hh := strconv.Itoa(1_000_000 + h)
+		for p := range 1 + rng.IntN(4) {
+			person := hh + "-0" + strconv.Itoa(p)
+			mems = append(mems, Member{InsurerNo: "0113" + strconv.Itoa(1000+h%50), PersonID: person, HouseholdID: hh,
+				Birth: rules.Date{Year: 1950 + rng.IntN(70), Month: 1, Day: 1}, From: month("2020-01"), To: OpenEnd})
+			for k := range rng.IntN(4) {
+				recs = append(recs, Receipt{File: 0, Line: int64(len(recs) + 1), ID: "13" + strconv.Itoa(rng.IntN(90_000_000)) + "-202511-00-" + strconv.Itoa(k),
+					InsurerNo: mems[len(mems)-1].InsurerNo, PersonID: person, InstitutionID: "13" + strconv.Itoa(rng.IntN(90_000_000)),
+					Kind: rules.Medical, Setting: rules.Outpatient, Cost: 10_000, Copay: 3_000, Paid: 3_000})
+			}
+		}
+	}
+	rng.Shuffle(len(recs), func(i, j int) { recs[i], recs[j] = recs[j], recs[i] })
+	d := NewDirectory(oct, len(mems))
+	sh := d.Shard(0)
+	for i := range mems {
+		if err := sh.Add(&mems[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := d.Seal(1); err != nil {
+		b.Fatal(err)
+	}
+	spill, err := NewSpill("", 1, 2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, emit := NewHouseholdPart(spill, 0), NewHouseholdPart(spill, 1)
+	for i := range recs {
+		if err := d.Join(&recs[i], out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := d.EmitInForce(emit, 0, 1, nil); err != nil {
+		b.Fatal(err)
+	}
+	part, err := spill.Read(0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return part, len(recs)
+}

@@ -58,6 +58,9 @@ func randomRows[T any](n int, seed uint64) []T {
 // finds through the offset index), and that both files have the same schema.
 func enginesAgree[T any](t *testing.T, name string, rows []T) {
 	t.Helper()
+	if _, ok := columnsOf(reflect.TypeFor[T]()); !ok {
+		t.Fatalf("%s: not a type of the column engine", name)
+	}
 	opt := Options{MaxRowsPerRowGroup: 1_500, PageBufferSize: 2 << 10}
 	var schemas []string
 	for _, columns := range []bool{true, false} {
@@ -108,6 +111,18 @@ func TestEnginesAgree(t *testing.T) {
 	enginesAgree(t, AdjustmentsFile, randomRows[Adjustment](n, 5))
 	enginesAgree(t, RejectsFile, randomRows[receipt.Reject](n, 6))
 	enginesAgree(t, "members.parquet", randomRows[receipt.MemberRow](n, 7))
+	// Every kind and option the engine takes, beyond those of the row types above.
+	type every struct {
+		S   string `parquet:"s"`
+		SD  string `parquet:"sd,dict"`
+		I   int    `parquet:"i"`
+		ID  int    `parquet:"id,delta"`
+		I64 int64  `parquet:"i64,delta"`
+		I32 int32  `parquet:"i32"`
+		I3D int32  `parquet:"i3d,delta"`
+		B   bool   `parquet:"b"`
+	}
+	enginesAgree(t, "every.parquet", randomRows[every](n, 8))
 }
 
 // TestColumnEngineTakesFlatTypes: the monthly files' types go to the column engine; a type

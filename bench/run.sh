@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end benchmark of one month: generate, scan (decode only), run; print receipts/s,
-# peak RSS and the ratio of the run's time to the scan's.
+# peak RSS, the run's CPU time and the ratio of the run's time to the scan's. (The CPU time
+# says more than the time on a machine whose speed changes from minute to minute: compare
+# binaries one after the other.)
 #   HOUSEHOLDS=4150000 ./bench/run.sh      # about 10 million receipts (the default)
 #   HOUSEHOLDS=41500000 ./bench/run.sh     # about 100 million receipts
 set -euo pipefail
@@ -19,7 +21,7 @@ echo "== decode-only scan"
 /usr/bin/time -f "scan: %e s, peak RSS %M KiB" $BIN scan --receipts "$DIR/input/receipts/$MONTH" 2>&1 | tee "$DIR/scan.txt"
 echo "== run"
 rm -rf "$DIR/result"
-/usr/bin/time -f "run: %e s, peak RSS %M KiB" $BIN run --month "$MONTH" --members "$DIR/input/members.parquet" \
+/usr/bin/time -f "run: %e s, peak RSS %M KiB, CPU %U s user %S s system" $BIN run --month "$MONTH" --members "$DIR/input/members.parquet" \
   --receipts "$DIR/input/receipts/$MONTH" --history "$DIR/input/history.parquet" --out "$DIR/result" 2>&1 \
   | grep -v '^{' | tee "$DIR/run.txt"
 scan=$(sed -n 's/^scan: \([0-9.]*\) s.*/\1/p' "$DIR/scan.txt")

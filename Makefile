@@ -30,6 +30,9 @@ vet:
 # fixed in Go 1.27). Each is some ten seconds on the 2-core machine.
 test: vet
 	$(GO) test -count=1 ./...
+	# The race detector, and with it checkptr's checks of unsafe pointer arithmetic, over the
+	# packages of the workers and of unsafe (short tests: some twenty seconds).
+	$(GO) test -count=1 -race -short ./aggregate ./output ./pipeline
 	$(GO) test ./receipt -run '^$$' -fuzz '^FuzzReadUKE$$' -fuzztime 25000x -fuzzminimizetime 500x
 	$(GO) test ./receipt -run '^$$' -fuzz '^FuzzReadReceiptsCSV$$' -fuzztime 40000x -fuzzminimizetime 500x
 	$(GO) test ./pqcol -run '^$$' -fuzz '^FuzzScan$$' -fuzztime 5000x -fuzzminimizetime 200x

@@ -3,6 +3,7 @@ package aggregate
 import (
 	"fmt"
 	"math/bits"
+	"sync/atomic"
 
 	"github.com/kougaku/batch/rules"
 )
@@ -46,14 +47,16 @@ type HouseholdPart struct {
 	marks  *HouseholdMarks // when set, the households of joined receipts are marked in it
 }
 
-// MarkInto has the households of the receipts joined from now on marked in m.
+// MarkInto has the households of the receipts joined from now on marked in m, which several
+// HouseholdParts may share.
 func (p *HouseholdPart) MarkInto(m *HouseholdMarks) { p.marks = m }
 
 // HouseholdMarks notes the households that joined receipts went to, by their hash: with them,
 // EmitInForce leaves out the member rows of the households without a receipt, which the
 // household pass would decode, sort and pass over for nothing (unless every household is
 // wanted: Households' all). A mark is a bit chosen by the hash, so an unmarked household may
-// pass for marked (its rows then go as before), never the reverse.
+// pass for marked (its rows then go as before), never the reverse. The workers share one
+// table, marked atomically, so that its size does not grow with their number.
 type HouseholdMarks struct {
 	bits  []uint64
 	shift uint
@@ -67,19 +70,16 @@ func NewHouseholdMarks(n int) *HouseholdMarks {
 
 func (m *HouseholdMarks) mark(hhHash uint64) {
 	i := hhHash >> m.shift
-	m.bits[i>>6] |= 1 << (i & 63)
+	w, bit := &m.bits[i>>6], uint64(1)<<(i&63)
+	if atomic.LoadUint64(w)&bit == 0 { // a household's later receipts find it marked
+		atomic.OrUint64(w, bit)
+	}
 }
 
+// has is read once the marking is over.
 func (m *HouseholdMarks) has(hhHash uint64) bool {
 	i := hhHash >> m.shift
 	return m.bits[i>>6]&(1<<(i&63)) != 0
-}
-
-// Merge adds o's marks (made with the same n) to m's.
-func (m *HouseholdMarks) Merge(o *HouseholdMarks) {
-	for i, b := range o.bits {
-		m.bits[i] |= b
-	}
 }
 
 // NewHouseholdPart returns worker w's router into s.

@@ -222,17 +222,19 @@ func (f *columnFile) put(b []byte) error {
 	return err
 }
 
-// write appends n rows that start at base, stride bytes apart.
+// write appends n rows that start at base, stride bytes apart. (Rows are reached as base plus
+// an index times stride, never by moving base: a pointer past the last row would point
+// outside the rows' allocation, which the unsafe rules forbid.)
 func (f *columnFile) write(base unsafe.Pointer, n int, stride uintptr) error {
 	for _, c := range f.cols {
 		c.forgetSeen()
 	}
-	for n > 0 {
+	for from := 0; from < n; {
 		// A block of rows at a time, every column: the rows stay in cache while their columns
 		// are taken from them one after the other.
-		seg := int(min(int64(n), f.groupRows-f.inGroup, blockRows))
+		seg := int(min(int64(n-from), f.groupRows-f.inGroup, blockRows))
 		for _, c := range f.cols {
-			if err := f.appendColumn(c, base, seg, stride); err != nil {
+			if err := f.appendColumn(c, base, from, from+seg, stride); err != nil {
 				return err
 			}
 		}
@@ -243,16 +245,15 @@ func (f *columnFile) write(base unsafe.Pointer, n int, stride uintptr) error {
 				return err
 			}
 		}
-		base = unsafe.Add(base, uintptr(seg)*stride)
-		n -= seg
+		from += seg
 	}
 	return nil
 }
 
-// appendColumn appends column c's values of n rows, cutting pages as they fill.
-func (f *columnFile) appendColumn(c *column, base unsafe.Pointer, n int, stride uintptr) error {
+// appendColumn appends column c's values of rows [from, to), cutting pages as they fill.
+func (f *columnFile) appendColumn(c *column, base unsafe.Pointer, from, to int, stride uintptr) error {
 	at := func(i int) unsafe.Pointer { return unsafe.Add(base, uintptr(i)*stride+c.off) }
-	for i := 0; i < n; i++ {
+	for i := from; i < to; i++ {
 		switch c.kind {
 		case kindString:
 			if err := f.appendString(c, *(*string)(at(i))); err != nil {

@@ -109,13 +109,15 @@ func (r *run) loadDirectory(ctx context.Context) (*aggregate.Directory, error) {
 // through the spill.
 func (r *run) intakeDirect(ctx context.Context, d *aggregate.Directory, households *aggregate.Spill) error {
 	all := r.KeepMembers
-	marks := make([]*aggregate.HouseholdMarks, r.workers)
+	var marks *aggregate.HouseholdMarks
+	if !all {
+		marks = aggregate.NewHouseholdMarks(d.Rows())
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	r.routeReceipts(gctx, g, func(w int) (func([]uint64), func(*aggregate.Receipt, uint64) error, func() error) {
 		out := aggregate.NewHouseholdPart(households, w)
-		if !all {
-			marks[w] = aggregate.NewHouseholdMarks(d.Rows())
-			out.MarkInto(marks[w])
+		if marks != nil {
+			out.MarkInto(marks)
 		}
 		warm := func(hashes []uint64) { d.Warm(hashes, out) }
 		return warm, func(x *aggregate.Receipt, hash uint64) error { return d.JoinHashed(x, hash, out) }, out.Flush
@@ -127,15 +129,15 @@ func (r *run) intakeDirect(ctx context.Context, d *aggregate.Directory, househol
 	if err := g.Wait(); err != nil || all {
 		return err
 	}
-	for _, m := range marks[1:] {
-		marks[0].Merge(m)
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	g, _ = errgroup.WithContext(ctx)
+	var emit errgroup.Group
 	for w := range r.workers {
 		// Worker w's writer again: its receipts are flushed.
-		g.Go(guard(func() error { return emitInForce(d, households, w, w, r.workers, marks[0]) }))
+		emit.Go(guard(func() error { return emitInForce(d, households, w, w, r.workers, marks) }))
 	}
-	return g.Wait()
+	return emit.Wait()
 }
 
 // emitInForce writes worker w of n's share of the rows in force (of the marked households,

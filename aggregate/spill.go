@@ -45,7 +45,7 @@ func NewSpill(dir string, parts, workers int) (*Spill, error) {
 		}
 	}
 	for w := 0; w < workers; w++ {
-		pw := &PartWriter{s: s, w: w, chunks: make([][][]byte, parts), counts: make([][numTags]int, parts)}
+		pw := &PartWriter{s: s, chunks: make([][][]byte, parts), counts: make([][numTags]int, parts)}
 		if dir != "" {
 			f, err := os.Create(filepath.Join(dir, fmt.Sprintf("w%03d", w)))
 			if err != nil {
@@ -81,7 +81,6 @@ func PartOf(hash uint64, parts int) int {
 // PartWriter appends records for one worker.
 type PartWriter struct {
 	s      *Spill
-	w      int
 	chunks [][][]byte // per partition: in memory all chunks, on disk the one being filled
 	counts [][numTags]int
 	n      int64

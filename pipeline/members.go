@@ -64,7 +64,7 @@ func (r *run) readMembers(ctx context.Context, ranges []memberRange, n int,
 	g, gctx := errgroup.WithContext(ctx)
 	for w := range n {
 		g.Go(guard(func() error {
-			insurers := map[string]struct{}{}
+			insurers := map[string]string{}
 			for k := w; k < len(ranges); k += n {
 				t := ranges[k]
 				f := r.memberFiles[t.file]
@@ -82,9 +82,7 @@ func (r *run) readMembers(ctx context.Context, ranges []memberRange, n int,
 				}
 			}
 			mu.Lock()
-			for ins := range insurers {
-				r.insurers[ins] = struct{}{}
-			}
+			r.noteInsurers(insurers)
 			mu.Unlock()
 			return nil
 		}))
@@ -96,9 +94,11 @@ func (r *run) readMembers(ctx context.Context, ranges []memberRange, n int,
 		if isParquet(f) {
 			continue
 		}
-		if err := r.readMemberFile(ctx, int32(i), f, r.insurers, func(m *aggregate.Member) error { return sinks[0](m, -1) }); err != nil {
+		insurers := map[string]string{}
+		if err := r.readMemberFile(ctx, int32(i), f, insurers, func(m *aggregate.Member) error { return sinks[0](m, -1) }); err != nil {
 			return err
 		}
+		r.noteInsurers(insurers)
 	}
 	for _, flush := range flushes {
 		if err := flush(); err != nil {
@@ -110,7 +110,7 @@ func (r *run) readMembers(ctx context.Context, ranges []memberRange, n int,
 
 // readMemberFile hands every row of one members file to add, notes its insurers and counts
 // its rows.
-func (r *run) readMemberFile(ctx context.Context, fi int32, f string, insurers map[string]struct{}, add func(*aggregate.Member) error) error {
+func (r *run) readMemberFile(ctx context.Context, fi int32, f string, insurers map[string]string, add func(*aggregate.Member) error) error {
 	var rows int64
 	err := receipt.ReadMembers(ctx, f, memberSink(f, fi, insurers, func(x *aggregate.Member, _ int64) error {
 		rows++
@@ -124,23 +124,22 @@ func (r *run) readMemberFile(ctx context.Context, fi int32, f string, insurers m
 }
 
 // memberSink turns the rows of members file f (index fi) into Members for add, noting their
-// insurers; a row that does not parse is a *receipt.FileError at its line.
+// insurers (each insurer number to its one copy: m's strings alias the page); a row that does
+// not parse is a *receipt.FileError at its line.
 //
 // add is handed the same Member every time, overwritten row by row: it copies what it keeps
 // (one allocation a row was a tenth of the master's load). The insurer is looked up only when
 // it changes from the row before, which is rare in a master that lists an insurer's members
 // together, and costs no copy in one that does not.
-func memberSink(f string, fi int32, insurers map[string]struct{}, add func(x *aggregate.Member, line int64) error) func(receipt.MemberRow, int64) error {
+func memberSink(f string, fi int32, insurers map[string]string, add func(x *aggregate.Member, line int64) error) func(receipt.MemberRow, int64) error {
 	var x aggregate.Member
-	canon := map[string]string{} // an insurer's one copy: m's strings alias the page
 	last := ""
 	return func(m receipt.MemberRow, line int64) error {
 		if m.InsurerNo != last {
-			c, ok := canon[m.InsurerNo]
+			c, ok := insurers[m.InsurerNo]
 			if !ok {
 				c = strings.Clone(m.InsurerNo)
-				canon[c] = c
-				insurers[c] = struct{}{}
+				insurers[c] = c
 			}
 			last = c
 		}
@@ -149,6 +148,13 @@ func memberSink(f string, fi int32, insurers map[string]struct{}, add func(x *ag
 			return &receipt.FileError{File: f, Line: line, Err: err}
 		}
 		return add(&x, line)
+	}
+}
+
+// noteInsurers adds the insurers a reader saw to the run's.
+func (r *run) noteInsurers(insurers map[string]string) {
+	for ins := range insurers {
+		r.insurers[ins] = struct{}{}
 	}
 }
 

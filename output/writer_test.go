@@ -189,12 +189,12 @@ func TestIdenticalBytesFullPages(t *testing.T) {
 	}
 }
 
-// writeReadBack writes rows in batches of batch with opt, checks that they read back the
-// same and returns the file's metadata.
-func writeReadBack(t *testing.T, opt Options, rows []ReceiptBenefit, batch int) *format.FileMetaData {
+// writeReadBack writes rows to file name in batches of batch with opt, checks that they read
+// back the same and returns the file's path and metadata.
+func writeReadBack[T any](t *testing.T, name string, opt Options, rows []T, batch int) (string, *format.FileMetaData) {
 	t.Helper()
-	p := writeRows(t, newDir(t), ReceiptBenefitFile, opt, rows, batch)
-	got, err := ReadAll[ReceiptBenefit](p)
+	p := writeRows(t, newDir(t), name, opt, rows, batch)
+	got, err := ReadAll[T](p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func writeReadBack(t *testing.T, opt Options, rows []ReceiptBenefit, batch int) 
 		t.Fatal(err)
 	}
 	f.Close()
-	return pf.Metadata()
+	return p, pf.Metadata()
 }
 
 // TestAmountEncodings: the amounts tagged ",delta" are written DELTA_BINARY_PACKED and read
@@ -221,7 +221,7 @@ func TestAmountEncodings(t *testing.T) {
 		}
 	}
 	rows[5].Tokutei, rows[5].PrescriberID = "長", "" // the other columns keep working
-	md := writeReadBack(t, Options{MaxRowsPerRowGroup: 7_000, PageBufferSize: 4 << 10}, rows, 999)
+	_, md := writeReadBack(t, ReceiptBenefitFile, Options{MaxRowsPerRowGroup: 7_000, PageBufferSize: 4 << 10}, rows, 999)
 	want := map[string]format.Encoding{"cost": format.DeltaBinaryPacked, "copay": format.DeltaBinaryPacked,
 		"paid": format.DeltaBinaryPacked, "benefit_cash": format.Plain}
 	groups := md.RowGroups
@@ -262,7 +262,7 @@ func TestDictionaryFallback(t *testing.T) {
 	// decided when a page is flushed, so a group needs well over dictMaxBytes of distinct
 	// ids (~11 bytes each, 64k per 256 KiB page of indexes) before it happens.
 	for _, maxRows := range []int64{0, 200_000} {
-		md := writeReadBack(t, Options{MaxRowsPerRowGroup: maxRows}, rows, 10_000)
+		_, md := writeReadBack(t, ReceiptBenefitFile, Options{MaxRowsPerRowGroup: maxRows}, rows, 10_000)
 		for g, rg := range md.RowGroups {
 			for _, col := range rg.Columns {
 				name := strings.Join(col.MetaData.PathInSchema, ".")

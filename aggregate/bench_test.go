@@ -50,16 +50,7 @@ func benchPartition(b *testing.B, households int) (Part, int) {
 		}
 	}
 	rng.Shuffle(len(recs), func(i, j int) { recs[i], recs[j] = recs[j], recs[i] })
-	d := NewDirectory(oct, len(mems))
-	sh := d.Shard(0)
-	for i := range mems {
-		if err := sh.Add(&mems[i]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := d.Seal(1); err != nil {
-		b.Fatal(err)
-	}
+	d := sealedDirectory(b, oct, mems, 1)
 	spill, err := NewSpill("", 1, 2)
 	if err != nil {
 		b.Fatal(err)

@@ -122,16 +122,7 @@ func TestEmitMarkedHouseholds(t *testing.T) {
 				Birth: born, From: month("2020-01"), To: OpenEnd})
 		}
 	}
-	d := NewDirectory(oct, len(mems))
-	sh := d.Shard(0)
-	for i := range mems {
-		if err := sh.Add(&mems[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := d.Seal(2); err != nil {
-		t.Fatal(err)
-	}
+	d := sealedDirectory(t, oct, mems, 2)
 	households, err := NewSpill("", 4, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -168,4 +159,21 @@ func TestEmitMarkedHouseholds(t *testing.T) {
 	if !maps.Equal(got, want) {
 		t.Errorf("member rows emitted by household %v, want %v", got, want)
 	}
+}
+
+// sealedDirectory is a directory of mems for month m, added by one shard and sealed on
+// workers goroutines.
+func sealedDirectory(tb testing.TB, m rules.Month, mems []Member, workers int) *Directory {
+	tb.Helper()
+	d := NewDirectory(m, len(mems))
+	sh := d.Shard(0)
+	for i := range mems {
+		if err := sh.Add(&mems[i]); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := d.Seal(workers); err != nil {
+		tb.Fatal(err)
+	}
+	return d
 }

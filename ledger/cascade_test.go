@@ -11,16 +11,12 @@ import (
 	"github.com/kougaku/batch/receipt"
 )
 
-// cascadeLedger fills a ledger with five months of two households: H1 (ウ) has benefit months
+// cascadeLedger fills a ledger (closed when the test ends) with five months of two households: H1 (ウ) has benefit months
 // in April and May, small receipts in June and July and a large one in August, so that August
 // has two counting months before it; H2 is a bystander with a benefit every month.
 func cascadeLedger(t *testing.T) (*Ledger, string) {
 	t.Helper()
-	dir := t.TempDir()
-	l, err := Open(filepath.Join(dir, "ledger"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, dir := openLedger(t)
 	members := []receipt.MemberRow{
 		{InsurerNo: "06139999", PersonID: "P1", HouseholdID: "H1", BirthDate: "1980-05-05", Sex: "1", ValidFrom: "2020-01", CategoryU70: "U"},
 		{InsurerNo: "06139999", PersonID: "P2", HouseholdID: "H2", BirthDate: "1970-05-05", Sex: "2", ValidFrom: "2020-01", CategoryU70: "E"},
@@ -50,7 +46,6 @@ func readAdjustments(t *testing.T, out string) []output.Adjustment {
 // August. The same correction again adjusts nothing.
 func TestCorrectionCascade(t *testing.T) {
 	l, dir := cascadeLedger(t)
-	defer l.Close()
 	aug, err := l.Current(month(t, "2025-08"))
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +111,6 @@ func TestCorrectionCascade(t *testing.T) {
 // TestCancelAndAdd: a cancel removes a receipt, a new id adds one.
 func TestCancelAndAdd(t *testing.T) {
 	l, dir := cascadeLedger(t)
-	defer l.Close()
 	corr := []receipt.Row{
 		{ReceiptID: "R2-2025-07", ServiceMonth: "2025-07", InsurerNo: "06139999", PersonID: "P2", InstitutionID: "1311111111",
 			Kind: "medical", Setting: "inpatient", Cost: 400000, Copay: 120000, Paid: 120000, Cancel: true},

@@ -33,12 +33,7 @@ func TestRerunKeepsTheHalving(t *testing.T) {
 		Kind: "medical", Setting: "inpatient", Cost: 1000000, Copay: 100000, Paid: 100000}}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			dir := t.TempDir()
-			l, err := Open(filepath.Join(dir, "ledger"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Close()
+			l, dir := openLedger(t)
 			if got := runMonth(t, l, dir, "2025-10", c.members, rec).Summary.BenefitCash; got != c.cash {
 				t.Fatalf("first run: cash %d, want %d", got, c.cash)
 			}

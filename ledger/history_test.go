@@ -16,11 +16,7 @@ import (
 // small, June (large) is H1's fourth benefit month in twelve: 多数回 applies there.
 func historyLedger(t *testing.T) (*Ledger, string) {
 	t.Helper()
-	dir := t.TempDir()
-	l, err := Open(filepath.Join(dir, "ledger"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, dir := openLedger(t)
 	hist := h1History(t, dir, "2025-01", "2025-02")
 	runH1(t, l, dir, "2025-04", 1000000, hist)
 	runH1(t, l, dir, "2025-05", 50000)
@@ -92,7 +88,6 @@ func TestHistoryBeforeLedgerKept(t *testing.T) {
 
 	t.Run("monthly runs", func(t *testing.T) {
 		l, _ := historyLedger(t)
-		defer l.Close()
 		// June: prior Jan, Feb, Apr = 3: 多数回 44,400, cash 300,000 − 44,400.
 		if st := stateOf(t, l, "2025-06"); st.prior != 3 || !st.tasukai || st.cash != 255600 {
 			t.Fatalf("June %+v, want prior 3, 多数回, cash 255,600", st)
@@ -100,7 +95,6 @@ func TestHistoryBeforeLedgerKept(t *testing.T) {
 	})
 	t.Run("rerun", func(t *testing.T) {
 		l, dir := historyLedger(t)
-		defer l.Close()
 		// A June correction to 1,100,000 keeps 多数回: 330,000 − 44,400 = 285,600.
 		adj := rerun(t, l, dir, "2025-06", 1100000)
 		want := output.Adjustment{InsurerNo: "06139999", HouseholdID: "H1", ServiceMonth: "2025-06",
@@ -114,7 +108,6 @@ func TestHistoryBeforeLedgerKept(t *testing.T) {
 	})
 	t.Run("cascade", func(t *testing.T) {
 		l, dir := historyLedger(t)
-		defer l.Close()
 		// May corrected to 600,000: May's prior is 3 (Jan, Feb, Apr), so 多数回 applies there,
 		// 180,000 − 44,400; May counts now, June's prior becomes 4, still 多数回: no change.
 		adj := rerun(t, l, dir, "2025-05", 600000)
@@ -134,12 +127,7 @@ func TestHistoryBeforeLedgerKept(t *testing.T) {
 // in twelve and gets 多数回. March, run later with a small receipt, does not count: April's
 // count falls to two, 多数回 no longer applies, and the cascade adjusts April.
 func TestBackfilledMonthCascades(t *testing.T) {
-	dir := t.TempDir()
-	l, err := Open(filepath.Join(dir, "ledger"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l, dir := openLedger(t)
 	runH1(t, l, dir, "2025-04", 1000000, h1History(t, dir, "2025-01", "2025-02", "2025-03"))
 	res := runH1(t, l, dir, "2025-03", 50000)
 	want := output.Adjustment{InsurerNo: "06139999", HouseholdID: "H1", ServiceMonth: "2025-04",

@@ -63,12 +63,7 @@ func TestGoldenAnnual(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.ID, func(t *testing.T) {
-			dir := t.TempDir()
-			l, err := Open(filepath.Join(dir, "ledger"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Close()
+			l, dir := openLedger(t)
 			// The members master: one row per stretch of months with one class, the first
 			// from long before the period, the last open.
 			var mem []receipt.MemberRow
@@ -126,13 +121,8 @@ func deref(p *string) string {
 }
 
 func TestAnnualRefusesMissingMonth(t *testing.T) {
-	dir := t.TempDir()
-	l, err := Open(filepath.Join(dir, "ledger"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, err = l.Annual(month(t, "2024-08"), nil, filepath.Join(dir, "annual"), nil)
+	l, dir := openLedger(t)
+	_, err := l.Annual(month(t, "2024-08"), nil, filepath.Join(dir, "annual"), nil)
 	if err == nil || err.Error() == "" {
 		t.Fatal("annual over an empty ledger succeeded")
 	}
@@ -181,4 +171,17 @@ func TestDamagedMonth(t *testing.T) {
 	if !errors.As(err, &de) {
 		t.Fatalf("got %v, want DamagedError", err)
 	}
+}
+
+// openLedger opens a new ledger in a temporary directory, which it returns too; the ledger is
+// closed when the test ends.
+func openLedger(t *testing.T) (*Ledger, string) {
+	t.Helper()
+	dir := t.TempDir()
+	l, err := Open(filepath.Join(dir, "ledger"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, dir
 }

@@ -231,7 +231,8 @@ func (r *run) plan() (parts int, spillDir string, err error) {
 	// grows: 384 partitions ran 17.6 s on average against 16.9 s for 192 (three runs each,
 	// back to back), 896 slower still. Up to 512 partitions for that.
 	cached := min(est/cachedPartitionReceipts, 512)
-	// At most 2,000 partitions: every writer keeps a file open for each.
+	// At most 2,000 partitions: every spill writer holds a chunk for each, so more would
+	// shrink the chunks toward their 4 KiB floor and the spill's writes with them.
 	parts = min(max(int(est/max(perPart, 1))+1, int(cached)), 2000)
 	if est*spillBytesPerReceipt > r.MemoryBudget/3 {
 		spillDir = r.SpillDir

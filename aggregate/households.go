@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/kougaku/batch/receipt"
 
@@ -62,6 +63,10 @@ type Scratch struct {
 	mems            []Member
 	hist            []History
 	rk, mk, hk, tmp []sortKey
+	h               Household
+	// collide, when not zero, clears these bits of every household hash: a test's way to
+	// make households collide, which real 64-bit hashes do too rarely to be tested.
+	collide uint64
 }
 
 // Read reads partition p of sp into the scratch's buffer (see Spill.Read).
@@ -72,63 +77,200 @@ func (s *Scratch) Read(sp *Spill, p int) (Part, error) {
 }
 
 // Households is the package's Households, in the scratch's memory.
+//
+// The keys are sorted by hash alone (a radix sort that never reads a record), then the pass
+// goes from one hash to the next and does everything for that hash's records at once: sorts
+// them, drops the duplicates, builds the household. A household's records are scattered
+// over the partition's memory, so each is a cache miss the first time it is touched; done
+// a household at a time, the later touches find it in the cache. (Sorting, dropping
+// duplicates and grouping each over the whole partition missed three times per record.)
 func (s *Scratch) Households(part Part, month rules.Month, all bool, reject func(r *Receipt, reason, detail string) error, fn func(h *Household) error) error {
 	recs, mems, hist, err := decodeAll(part, s)
 	if err != nil {
 		return err
 	}
-	rk := keys(s.rk, len(recs), func(i int) (string, string) { return recs[i].InsurerNo, recs[i].HouseholdID })
-	s.rk = rk
-	sortKeys(rk, &s.tmp, func(a, b sortKey) int {
-		x, y := &recs[a.idx], &recs[b.idx]
-		if c := compare4(x.InsurerNo, y.InsurerNo, x.HouseholdID, y.HouseholdID, x.PersonID, y.PersonID, x.ID, y.ID); c != 0 {
-			return c
-		}
-		return cmp.Or(cmp.Compare(x.File, y.File), cmp.Compare(x.Line, y.Line))
-	})
-	if rk, err = dropDuplicates(recs, rk, reject); err != nil {
-		return err
+	s.rk = keys(s.rk, len(recs), s.collide, func(i int) (string, string) { return recs[i].InsurerNo, recs[i].HouseholdID })
+	s.mk = keys(s.mk, len(mems), s.collide, func(i int) (string, string) { return mems[i].InsurerNo, mems[i].HouseholdID })
+	s.hk = keys(s.hk, len(hist), s.collide, func(i int) (string, string) { return hist[i].InsurerNo, hist[i].HouseholdID })
+	for _, k := range [][]sortKey{s.rk, s.mk, s.hk} {
+		sortByHash(k, &s.tmp)
 	}
-	mk := keys(s.mk, len(mems), func(i int) (string, string) { return mems[i].InsurerNo, mems[i].HouseholdID })
-	s.mk = mk
-	sortKeys(mk, &s.tmp, func(a, b sortKey) int {
-		x, y := &mems[a.idx], &mems[b.idx]
-		return compare4(x.InsurerNo, y.InsurerNo, x.HouseholdID, y.HouseholdID, x.PersonID, y.PersonID, "", "")
-	})
-	hk := keys(s.hk, len(hist), func(i int) (string, string) { return hist[i].InsurerNo, hist[i].HouseholdID })
-	s.hk = hk
-	sortKeys(hk, &s.tmp, func(a, b sortKey) int {
-		x, y := &hist[a.idx], &hist[b.idx]
-		return compare2(x.InsurerNo, y.InsurerNo, x.HouseholdID, y.HouseholdID)
-	})
-
-	var h Household
-	hi := 0
-	for i, mi := 0, 0; i < len(rk) || mi < len(mk); {
-		hash, ins, hh := nextHousehold(recs, rk[i:], mems, mk[mi:])
-		j, mj := i, mi
-		for j < len(rk) && rk[j].hash == hash && recs[rk[j].idx].InsurerNo == ins && recs[rk[j].idx].HouseholdID == hh {
-			j++
+	rk, mk, hk := s.rk, s.mk, s.hk
+	p := pass{month: month, all: all, reject: reject, fn: fn, recs: recs, mems: mems, hist: hist, h: &s.h}
+	for i, mi, hi := 0, 0, 0; i < len(rk) || mi < len(mk); {
+		hash := nextHash(rk[i:], mk[mi:])
+		j, mj := runEnd(rk, i, hash), runEnd(mk, mi, hash)
+		for hi < len(hk) && hk[hi].hash < hash {
+			hi++
 		}
-		for mj < len(mk) && mk[mj].hash == hash && mems[mk[mj].idx].InsurerNo == ins && mems[mk[mj].idx].HouseholdID == hh {
-			mj++
-		}
-		hi = skipTo(hk, hi, hash, ins, hh, func(k int) (string, string) { return hist[k].InsurerNo, hist[k].HouseholdID })
-		hj := hi
-		for hj < len(hk) && hk[hj].hash == hash && hist[hk[hj].idx].InsurerNo == ins && hist[hk[hj].idx].HouseholdID == hh {
-			hj++
-		}
-		if j > i || all {
-			if err := h.build(month, ins, hh, recs, rk[i:j], mems, mk[mi:mj], hist, hk[hi:hj]); err != nil {
-				return err
-			}
-			if err := fn(&h); err != nil {
-				return err
-			}
+		hj := runEnd(hk, hi, hash)
+		if err := p.run(rk[i:j], mk[mi:mj], hk[hi:hj]); err != nil {
+			return err
 		}
 		i, mi, hi = j, mj, hj
 	}
 	return nil
+}
+
+// nextHash is the smaller hash at the heads of the receipts and the member rows.
+func nextHash(rk, mk []sortKey) uint64 {
+	switch {
+	case len(rk) == 0:
+		return mk[0].hash
+	case len(mk) == 0:
+		return rk[0].hash
+	}
+	return min(rk[0].hash, mk[0].hash)
+}
+
+// runEnd is the end of the run of keys of hash that begins at i.
+func runEnd(ks []sortKey, i int, hash uint64) int {
+	for i < len(ks) && ks[i].hash == hash {
+		i++
+	}
+	return i
+}
+
+// pass is one household pass over a partition.
+type pass struct {
+	month  rules.Month
+	all    bool
+	reject func(r *Receipt, reason, detail string) error
+	fn     func(h *Household) error
+	recs   []Receipt
+	mems   []Member
+	hist   []History
+	h      *Household
+}
+
+// run handles the records of one household hash. They are nearly always one household's:
+// then its receipts are sorted by (person, id, file, line) and its member rows by person
+// without comparing the insurer and household again. Records of households whose hashes
+// collide are sorted by insurer and household first and taken a household at a time.
+func (p *pass) run(rk, mk, hk []sortKey) error {
+	one := p.oneHousehold(rk, mk, hk)
+	if one {
+		sortRun(rk, func(a, b sortKey) int { return p.receiptOrder(a, b) })
+		sortRun(mk, func(a, b sortKey) int { return strings.Compare(p.mems[a.idx].PersonID, p.mems[b.idx].PersonID) })
+	} else {
+		sortRun(rk, func(a, b sortKey) int {
+			x, y := &p.recs[a.idx], &p.recs[b.idx]
+			if c := compare2(x.InsurerNo, y.InsurerNo, x.HouseholdID, y.HouseholdID); c != 0 {
+				return c
+			}
+			return p.receiptOrder(a, b)
+		})
+		sortRun(mk, func(a, b sortKey) int {
+			x, y := &p.mems[a.idx], &p.mems[b.idx]
+			return compare4(x.InsurerNo, y.InsurerNo, x.HouseholdID, y.HouseholdID, x.PersonID, y.PersonID, "", "")
+		})
+		sortRun(hk, func(a, b sortKey) int {
+			x, y := &p.hist[a.idx], &p.hist[b.idx]
+			return compare2(x.InsurerNo, y.InsurerNo, x.HouseholdID, y.HouseholdID)
+		})
+	}
+	rk, err := dropDuplicates(p.recs, rk, p.reject)
+	if err != nil {
+		return err
+	}
+	if one {
+		return p.household(rk, mk, hk)
+	}
+	for i, mi, hi := 0, 0, 0; i < len(rk) || mi < len(mk); {
+		ins, hh := p.nextHousehold(rk[i:], mk[mi:])
+		j, mj := i, mi
+		for j < len(rk) && p.recs[rk[j].idx].InsurerNo == ins && p.recs[rk[j].idx].HouseholdID == hh {
+			j++
+		}
+		for mj < len(mk) && p.mems[mk[mj].idx].InsurerNo == ins && p.mems[mk[mj].idx].HouseholdID == hh {
+			mj++
+		}
+		for hi < len(hk) && compare2(p.hist[hk[hi].idx].InsurerNo, ins, p.hist[hk[hi].idx].HouseholdID, hh) < 0 {
+			hi++
+		}
+		hj := hi
+		for hj < len(hk) && p.hist[hk[hj].idx].InsurerNo == ins && p.hist[hk[hj].idx].HouseholdID == hh {
+			hj++
+		}
+		if err := p.household(rk[i:j], mk[mi:mj], hk[hi:hj]); err != nil {
+			return err
+		}
+		i, mi, hi = j, mj, hj
+	}
+	return nil
+}
+
+// household builds one household from its receipts (sorted, duplicates dropped), member rows
+// and history and hands it to fn, if it has a receipt or every household is wanted.
+func (p *pass) household(rk, mk, hk []sortKey) error {
+	if len(rk) == 0 && (!p.all || len(mk) == 0) {
+		return nil // no receipt (or only refused ones), and no member row to show if all are wanted
+	}
+	var ins, hh string
+	if len(rk) > 0 {
+		ins, hh = p.recs[rk[0].idx].InsurerNo, p.recs[rk[0].idx].HouseholdID
+	} else {
+		ins, hh = p.mems[mk[0].idx].InsurerNo, p.mems[mk[0].idx].HouseholdID
+	}
+	if err := p.h.build(p.month, ins, hh, p.recs, rk, p.mems, mk, p.hist, hk); err != nil {
+		return err
+	}
+	return p.fn(p.h)
+}
+
+// oneHousehold reports whether the records of a hash are all of one insurer and household.
+func (p *pass) oneHousehold(rk, mk, hk []sortKey) bool {
+	var ins, hh string
+	if len(rk) > 0 {
+		ins, hh = p.recs[rk[0].idx].InsurerNo, p.recs[rk[0].idx].HouseholdID
+	} else {
+		ins, hh = p.mems[mk[0].idx].InsurerNo, p.mems[mk[0].idx].HouseholdID
+	}
+	for _, k := range rk {
+		if r := &p.recs[k.idx]; r.HouseholdID != hh || r.InsurerNo != ins {
+			return false
+		}
+	}
+	for _, k := range mk {
+		if m := &p.mems[k.idx]; m.HouseholdID != hh || m.InsurerNo != ins {
+			return false
+		}
+	}
+	for _, k := range hk {
+		if x := &p.hist[k.idx]; x.HouseholdID != hh || x.InsurerNo != ins {
+			return false
+		}
+	}
+	return true
+}
+
+// receiptOrder orders two receipts of one household: by person, receipt id, then where they
+// were read (file, line), so that of the copies of a receipt the one read first comes first.
+func (p *pass) receiptOrder(a, b sortKey) int {
+	x, y := &p.recs[a.idx], &p.recs[b.idx]
+	if c := compare2(x.PersonID, y.PersonID, x.ID, y.ID); c != 0 {
+		return c
+	}
+	if x.File != y.File {
+		return cmp.Compare(x.File, y.File)
+	}
+	return cmp.Compare(x.Line, y.Line)
+}
+
+// nextHousehold is the smaller (insurer, household) at the heads of the receipts and the
+// member rows of one hash.
+func (p *pass) nextHousehold(rk, mk []sortKey) (string, string) {
+	switch {
+	case len(rk) == 0:
+		return p.mems[mk[0].idx].InsurerNo, p.mems[mk[0].idx].HouseholdID
+	case len(mk) == 0:
+		return p.recs[rk[0].idx].InsurerNo, p.recs[rk[0].idx].HouseholdID
+	}
+	r, m := &p.recs[rk[0].idx], &p.mems[mk[0].idx]
+	if compare2(m.InsurerNo, r.InsurerNo, m.HouseholdID, r.HouseholdID) < 0 {
+		return m.InsurerNo, m.HouseholdID
+	}
+	return r.InsurerNo, r.HouseholdID
 }
 
 // dropDuplicates removes from sorted keys every receipt that repeats the person and id of the
@@ -159,55 +301,15 @@ func dropDuplicates(recs []Receipt, rk []sortKey, reject func(r *Receipt, reason
 	return out, nil
 }
 
-// nextHousehold is the smaller (hash, insurer, household) at the heads of the receipts and
-// the member rows.
-func nextHousehold(recs []Receipt, rk []sortKey, mems []Member, mk []sortKey) (uint64, string, string) {
-	switch {
-	case len(rk) == 0:
-		return mk[0].hash, mems[mk[0].idx].InsurerNo, mems[mk[0].idx].HouseholdID
-	case len(mk) == 0:
-		return rk[0].hash, recs[rk[0].idx].InsurerNo, recs[rk[0].idx].HouseholdID
-	}
-	r, m := &recs[rk[0].idx], &mems[mk[0].idx]
-	if mk[0].hash != rk[0].hash {
-		if mk[0].hash < rk[0].hash {
-			return mk[0].hash, m.InsurerNo, m.HouseholdID
-		}
-		return rk[0].hash, r.InsurerNo, r.HouseholdID
-	}
-	if compare2(m.InsurerNo, r.InsurerNo, m.HouseholdID, r.HouseholdID) < 0 {
-		return mk[0].hash, m.InsurerNo, m.HouseholdID
-	}
-	return rk[0].hash, r.InsurerNo, r.HouseholdID
-}
-
-// keys makes the sort keys of n records in dst's memory (grown if need be).
-func keys(dst []sortKey, n int, key func(i int) (string, string)) []sortKey {
+// keys makes the sort keys of n records in dst's memory (grown if need be), the bits of
+// collide cleared from their hashes.
+func keys(dst []sortKey, n int, collide uint64, key func(i int) (string, string)) []sortKey {
 	out := slices.Grow(dst[:0], n)[:n]
 	for i := range out {
 		a, b := key(i)
-		out[i] = sortKey{hash: Hash2(a, b), idx: int32(i)}
+		out[i] = sortKey{hash: Hash2(a, b) &^ collide, idx: int32(i)}
 	}
 	return out
-}
-
-// skipTo advances k past the entries that sort before (hash, insurer, household).
-func skipTo(ks []sortKey, k int, hash uint64, ins, hh string, key func(int) (string, string)) int {
-	for k < len(ks) {
-		if ks[k].hash != hash {
-			if ks[k].hash > hash {
-				break
-			}
-			k++
-			continue
-		}
-		a, b := key(int(ks[k].idx))
-		if compare2(a, ins, b, hh) >= 0 {
-			break
-		}
-		k++
-	}
-	return k
 }
 
 // build fills h from one household's receipts (sorted by person, id), member rows (sorted by

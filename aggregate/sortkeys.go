@@ -93,3 +93,13 @@ func compare4(a1, b1, a2, b2, a3, b3, a4, b4 string) int {
 	}
 	return compare2(a3, b3, a4, b4)
 }
+
+// sortByHash sorts keys by hash alone (the order of equal hashes is left to the caller).
+func sortByHash(keys []sortKey, tmp *[]sortKey) {
+	if len(keys) < 512 {
+		slices.SortFunc(keys, func(a, b sortKey) int { return cmp.Compare(a.hash, b.hash) })
+		return
+	}
+	*tmp = slices.Grow((*tmp)[:0], len(keys))[:len(keys)]
+	radixByHash(keys, *tmp)
+}

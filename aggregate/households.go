@@ -97,7 +97,15 @@ func (s *Scratch) Households(part Part, month rules.Month, all bool, reject func
 	}
 	rk, mk, hk := s.rk, s.mk, s.hk
 	p := pass{month: month, all: all, reject: reject, fn: fn, recs: recs, mems: mems, hist: hist, h: &s.h}
-	for i, mi, hi := 0, 0, 0; i < len(rk) || mi < len(mk); {
+	for i, mi, hi, wr, wm := 0, 0, 0, 0, 0; i < len(rk) || mi < len(mk); {
+		if i+warmBlock/2 >= wr && wr < len(rk) {
+			p.warmReceipts(rk[wr:min(wr+warmBlock, len(rk))])
+			wr += warmBlock
+		}
+		if mi+warmBlock/2 >= wm && wm < len(mk) {
+			p.warmMembers(mk[wm:min(wm+warmBlock, len(mk))])
+			wm += warmBlock
+		}
 		hash := nextHash(rk[i:], mk[mi:])
 		j, mj := runEnd(rk, i, hash), runEnd(mk, mi, hash)
 		for hi < len(hk) && hk[hi].hash < hash {
@@ -110,6 +118,43 @@ func (s *Scratch) Households(part Part, month rules.Month, all bool, reject func
 		i, mi, hi = j, mj, hj
 	}
 	return nil
+}
+
+// warmBlock is how many records the pass loads into the caches at once, ahead of its work.
+const warmBlock = 32
+
+// warmReceipts loads into the caches the receipts of the keys and their strings, which the
+// pass is about to read. They are scattered over the partition's memory: read one after the
+// other, each cost a wait for main memory (a tenth of the household pass); asked for in a
+// tight loop, many are in flight at once. What was loaded is folded into p.warmed so that
+// the compiler keeps the loads.
+func (p *pass) warmReceipts(rk []sortKey) {
+	var sink int
+	for _, k := range rk {
+		r := &p.recs[k.idx]
+		sink += int(r.File) + len(r.HouseholdID)
+	}
+	for _, k := range rk {
+		if r := &p.recs[k.idx]; len(r.HouseholdID) > 0 && len(r.InstitutionID) > 0 {
+			sink += int(r.HouseholdID[0]) + int(r.InstitutionID[0])
+		}
+	}
+	p.warmed ^= sink
+}
+
+// warmMembers is warmReceipts for member rows.
+func (p *pass) warmMembers(mk []sortKey) {
+	var sink int
+	for _, k := range mk {
+		m := &p.mems[k.idx]
+		sink += len(m.InsurerNo) + int(m.Line)
+	}
+	for _, k := range mk {
+		if m := &p.mems[k.idx]; len(m.HouseholdID) > 0 {
+			sink += int(m.HouseholdID[0])
+		}
+	}
+	p.warmed ^= sink
 }
 
 // nextHash is the smaller hash at the heads of the receipts and the member rows.
@@ -141,6 +186,7 @@ type pass struct {
 	mems   []Member
 	hist   []History
 	h      *Household
+	warmed int // see warmReceipts
 }
 
 // run handles the records of one household hash. They are nearly always one household's:

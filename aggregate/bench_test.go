@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/kougaku/batch/rules"
 )
@@ -69,4 +70,29 @@ func benchPartition(b *testing.B, households int) (Part, int) {
 		b.Fatal(err)
 	}
 	return part, len(recs)
+}
+
+// BenchmarkDirectorySeal measures Seal on two goroutines over the rows of 2,000,000 persons
+// (about 4 million rows, their slots 64 MiB as a month's are): putting every row into the
+// slots and deciding each person's row in force. It reports ns per row.
+func BenchmarkDirectorySeal(b *testing.B) {
+	rows := directoryRows(2_000_000)
+	var elapsed int64
+	for b.Loop() {
+		b.StopTimer()
+		d := NewDirectory(month("2025-10"), len(rows))
+		sh := d.Shard(0)
+		for i := range rows {
+			if err := sh.Add(&rows[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		start := time.Now()
+		if err := d.Seal(2); err != nil {
+			b.Fatal(err)
+		}
+		elapsed += time.Since(start).Nanoseconds()
+	}
+	b.ReportMetric(float64(elapsed)/float64(b.N)/float64(len(rows)), "ns/row")
 }

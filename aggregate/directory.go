@@ -46,6 +46,7 @@ type Directory struct {
 	// halfDecided: the rows are a ledger's rows in force, whose half_limits_month holds the
 	// month's 75歳到達月特例 decision; none is derived (see HalfDecided).
 	halfDecided bool
+	warmed      atomic.Int32 // see insert
 }
 
 // HalfDecided tells the directory that its rows are the rows in force that a ledger kept
@@ -213,9 +214,16 @@ func (d *Directory) inParallel(workers int, fn func(from, to int)) error {
 // insert puts rows [from, to) into the slots: the first row of a person claims an empty
 // slot, any other is chained after it. Goroutines insert at once, so slots and next are
 // claimed and linked with compare-and-swap; everything else of a row is only read.
+//
+// The slots are read a block of rows ahead (warmSlots): each is a look-up at random in a
+// table of tens of megabytes, a wait for main memory when made one after the other.
 func (d *Directory) insert(from, to int) {
 	mask := uint64(len(d.slots) - 1)
+	var warmed int32
 	for i := from; i < to; i++ {
+		if (i-from)%WarmBlock == 0 {
+			warmed ^= d.warmSlots(d.rows[i:min(i+WarmBlock, to)])
+		}
 		r := &d.rows[i]
 		ins, per := d.insurer(r), d.person(r)
 		for k := r.hash & mask; ; {
@@ -234,6 +242,19 @@ func (d *Directory) insert(from, to int) {
 			k = (k + 1) & mask
 		}
 	}
+	d.warmed.Add(warmed)
+}
+
+// warmSlots loads into the caches the slots of the given rows' hashes, in one tight loop so
+// that the processor has them all in flight at once; it returns what it read, for the caller
+// to keep, so that the compiler keeps the loads.
+func (d *Directory) warmSlots(rows []dirRow) int32 {
+	mask := uint64(len(d.slots) - 1)
+	var sink int32
+	for i := range rows {
+		sink ^= d.slots[rows[i].hash&mask]
+	}
+	return sink
 }
 
 // chain links row i after a person's first row.

@@ -64,6 +64,7 @@ type Scratch struct {
 	hist            []History
 	rk, mk, hk, tmp []sortKey
 	h               Household
+	insurers        map[string]string // one copy of each insurer number (pass.insurer)
 	// collide, when not zero, clears these bits of every household hash: a test's way to
 	// make households collide, which real 64-bit hashes do too rarely to be tested.
 	collide uint64
@@ -96,7 +97,10 @@ func (s *Scratch) Households(part Part, month rules.Month, all bool, reject func
 		sortByHash(k, &s.tmp)
 	}
 	rk, mk, hk := s.rk, s.mk, s.hk
-	p := pass{month: month, all: all, reject: reject, fn: fn, recs: recs, mems: mems, hist: hist, h: &s.h}
+	if s.insurers == nil {
+		s.insurers = map[string]string{}
+	}
+	p := pass{month: month, all: all, reject: reject, fn: fn, recs: recs, mems: mems, hist: hist, h: &s.h, insurers: s.insurers}
 	for i, mi, hi, wr, wm := 0, 0, 0, 0, 0; i < len(rk) || mi < len(mk); {
 		if i+warmBlock/2 >= wr && wr < len(rk) {
 			p.warmReceipts(rk[wr:min(wr+warmBlock, len(rk))])
@@ -178,15 +182,16 @@ func runEnd(ks []sortKey, i int, hash uint64) int {
 
 // pass is one household pass over a partition.
 type pass struct {
-	month  rules.Month
-	all    bool
-	reject func(r *Receipt, reason, detail string) error
-	fn     func(h *Household) error
-	recs   []Receipt
-	mems   []Member
-	hist   []History
-	h      *Household
-	warmed int // see warmReceipts
+	month    rules.Month
+	all      bool
+	reject   func(r *Receipt, reason, detail string) error
+	fn       func(h *Household) error
+	recs     []Receipt
+	mems     []Member
+	hist     []History
+	h        *Household
+	insurers map[string]string // see insurer
+	warmed   int               // see warmReceipts
 }
 
 // run handles the records of one household hash. They are nearly always one household's:
@@ -258,10 +263,23 @@ func (p *pass) household(rk, mk, hk []sortKey) error {
 	} else {
 		ins, hh = p.mems[mk[0].idx].InsurerNo, p.mems[mk[0].idx].HouseholdID
 	}
-	if err := p.h.build(p.month, ins, hh, p.recs, rk, p.mems, mk, p.hist, hk); err != nil {
+	if err := p.h.build(p.month, p.insurer(ins), hh, p.recs, rk, p.mems, mk, p.hist, hk); err != nil {
 		return err
 	}
 	return p.fn(p.h)
+}
+
+// insurer returns the scratch's one copy of an insurer number. The rows made from the
+// households then share one copy per insurer, which the writers' dictionaries recognise by
+// its address or read from their caches; the copy in the partition's memory, read again by
+// a writer after the pass has moved on, was a wait for main memory per row.
+func (p *pass) insurer(ins string) string {
+	c, ok := p.insurers[ins]
+	if !ok {
+		c = strings.Clone(ins)
+		p.insurers[c] = c
+	}
+	return c
 }
 
 // oneHousehold reports whether the records of a hash are all of one insurer and household.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/kougaku/batch/rules"
 )
@@ -132,4 +133,31 @@ func collisionPartition(t *testing.T, households int) Part {
 		t.Fatal(err)
 	}
 	return part
+}
+
+// TestHouseholdsShareInsurerCopies: the households of one insurer hand fn one copy of its
+// number (the writers' dictionaries recognise it by its address), equal to the records'.
+func TestHouseholdsShareInsurerCopies(t *testing.T) {
+	part := collisionPartition(t, 90)
+	copies := map[string]*byte{}
+	var s Scratch
+	err := s.Households(part, month("2025-10"), true, func(*Receipt, string, string) error { return nil }, func(h *Household) error {
+		p := unsafe.StringData(h.InsurerNo)
+		if q, ok := copies[h.InsurerNo]; ok && q != p {
+			t.Errorf("insurer %s: two copies", h.InsurerNo)
+		}
+		copies[h.InsurerNo] = p
+		for _, r := range h.Receipts {
+			if r.InsurerNo != h.InsurerNo {
+				t.Errorf("household %s: insurer %s, its receipt's %s", h.HouseholdID, h.InsurerNo, r.InsurerNo)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(copies) != 3 {
+		t.Errorf("%d insurers, want 3", len(copies))
+	}
 }

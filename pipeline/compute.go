@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"sync/atomic"
+	"unsafe"
 
 	"golang.org/x/sync/errgroup"
 
@@ -23,6 +24,10 @@ type partResult struct {
 	receipts   []output.ReceiptBenefit
 	persons    []output.PersonMonth
 	members    []receipt.MemberRow // with Config.KeepMembers
+	// text holds the rows' ids, copied while the household pass has them in the caches: the
+	// writers read them in row order from here, instead of each from its record in the
+	// partition's memory, which the caches have lost by the time a writer takes the rows.
+	text []byte
 	totals
 	scratch aggregate.Scratch
 }
@@ -82,8 +87,9 @@ func (c *computer) household(h *aggregate.Household) error {
 		return err
 	}
 	res, out := &c.res, c.out
+	hh := out.keep(h.HouseholdID)
 	out.households = append(out.households, output.HouseholdMonth{
-		InsurerNo: h.InsurerNo, HouseholdID: h.HouseholdID, ServiceMonth: c.month,
+		InsurerNo: h.InsurerNo, HouseholdID: hh, ServiceMonth: c.month,
 		CategoryU70: h.ClassU70.String(), Category70: h.Class70.String(),
 		PriorBenefitMonths: int32(h.Rules.PriorMonths), TasukaiApplied: res.TasukaiApplied,
 		CountsForTasukai: res.CountsForTasukai, Receipts: len(h.Receipts),
@@ -103,8 +109,8 @@ func (c *computer) household(h *aggregate.Household) error {
 		if res.Elderly[k] {
 			age = output.AgeGroup70Plus
 		}
-		c.persons = append(c.persons, output.PersonMonth{InsurerNo: h.InsurerNo, HouseholdID: h.HouseholdID,
-			PersonID: p, ServiceMonth: c.month, AgeGroup: age})
+		c.persons = append(c.persons, output.PersonMonth{InsurerNo: h.InsurerNo, HouseholdID: hh,
+			PersonID: out.keep(p), ServiceMonth: c.month, AgeGroup: age})
 	}
 	if cap(c.used) < len(h.Persons) {
 		c.used = make([]bool, 2*len(h.Persons))
@@ -113,17 +119,17 @@ func (c *computer) household(h *aggregate.Household) error {
 	clear(used)
 	for i, rc := range h.Receipts {
 		rr := res.Receipts[i]
-		out.receipts = append(out.receipts, output.ReceiptBenefit{ReceiptID: rc.ID, InsurerNo: h.InsurerNo,
-			HouseholdID: h.HouseholdID, PersonID: rc.PersonID, ServiceMonth: c.month, Kind: rc.Kind.String(),
+		k := h.Rules.Receipts[i].Member
+		pm := &c.persons[k]
+		out.receipts = append(out.receipts, output.ReceiptBenefit{ReceiptID: out.keep(rc.ID), InsurerNo: h.InsurerNo,
+			HouseholdID: hh, PersonID: pm.PersonID, ServiceMonth: c.month, Kind: rc.Kind.String(),
 			Setting: rc.Setting.String(), Cost: rc.Cost, Copay: rc.Copay, Paid: rc.Paid,
 			Included: rr.Included, BenefitCash: rr.Cash,
-			InstitutionID: rc.InstitutionID, PrescriberID: rc.PrescriberID, Tokutei: rc.Tokutei.String()})
+			InstitutionID: out.keep(rc.InstitutionID), PrescriberID: out.keep(rc.PrescriberID), Tokutei: rc.Tokutei.String()})
 		out.accepted++
 		out.paidAccepted += rc.Paid
 		out.cashReceipts += rr.Cash
-		k := h.Rules.Receipts[i].Member
 		used[k] = true
-		pm := &c.persons[k]
 		pm.BenefitCash += rr.Cash
 		if rc.Setting == rules.Outpatient {
 			pm.OutpatientPaid += rc.Paid
@@ -240,7 +246,22 @@ func (res *partResult) reset(receipts int) {
 	res.receipts = slices.Grow(res.receipts[:0], receipts)
 	res.persons = slices.Grow(res.persons[:0], receipts*3/4+1)
 	res.members = res.members[:0]
+	res.text = res.text[:0]
 	res.totals = totals{}
+}
+
+// keep copies s into the result's text and returns the copy. A full text is left to the rows
+// that point into it, and a larger one begun; the next partition reuses the last.
+func (res *partResult) keep(s string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	if len(res.text)+len(s) > cap(res.text) {
+		res.text = make([]byte, 0, max(2*cap(res.text), 1<<20, len(s)))
+	}
+	n := len(res.text)
+	res.text = append(res.text, s...)
+	return unsafe.String(&res.text[n], len(s))
 }
 
 // memberRow turns a member row in force back into the members table's columns.

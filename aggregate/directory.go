@@ -252,7 +252,8 @@ func (d *Directory) warmSlots(rows []dirRow) int32 {
 	mask := uint64(len(d.slots) - 1)
 	var sink int32
 	for i := range rows {
-		sink ^= d.slots[rows[i].hash&mask]
+		// Atomic, as other goroutines are claiming slots meanwhile (on amd64 a plain load).
+		sink ^= atomic.LoadInt32(&d.slots[rows[i].hash&mask])
 	}
 	return sink
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -381,7 +382,9 @@ func (d *Directory) EmitInForce(out *HouseholdPart, w, n int, marks *HouseholdMa
 			continue
 		}
 		hhHash := d.rows[head.inForce].hhHash
-		if marks != nil && !marks.has(hhHash) {
+		// A person's own marked row says that the household is marked, without a look-up
+		// at random in the households' marks.
+		if marks != nil && !marks.hasRow(head.inForce) && !marks.has(hhHash) {
 			continue
 		}
 		m := d.inForceRow(head)
@@ -390,6 +393,25 @@ func (d *Directory) EmitInForce(out *HouseholdPart, w, n int, marks *HouseholdMa
 		}
 	}
 	return nil
+}
+
+// index is the index of row r in d.rows.
+func (d *Directory) index(r *dirRow) int32 {
+	return int32((uintptr(unsafe.Pointer(r)) - uintptr(unsafe.Pointer(&d.rows[0]))) / unsafe.Sizeof(dirRow{}))
+}
+
+// SettleMarks marks in m the households of the rows in force that the join marked, for
+// worker w of n (the w-th of n ranges of rows). Every range is settled before EmitInForce
+// reads the marks.
+func (d *Directory) SettleMarks(m *HouseholdMarks, w, n int) {
+	from, to := len(m.rows)*w/n, len(m.rows)*(w+1)/n
+	for k, word := range m.rows[from:to] {
+		for word != 0 {
+			i := (from+k)*64 + bits.TrailingZeros64(word)
+			word &= word - 1
+			m.mark(d.rows[i].hhHash)
+		}
+	}
 }
 
 // inForceRow is a person's row in force as a Member.
@@ -461,7 +483,7 @@ func (d *Directory) JoinHashed(r *Receipt, hash uint64, out *HouseholdPart) erro
 	m, reason, detail := d.check(r, hash)
 	switch {
 	case reason == "":
-		return out.joined(r, d.household(m), m.hhHash)
+		return out.joined(r, d.household(m), m.hhHash, d.index(m))
 	case m != nil:
 		return out.refused(r, d.household(m), m.hhHash, reason, detail)
 	default:

@@ -139,6 +139,9 @@ func TestEmitMarkedHouseholds(t *testing.T) {
 		}
 		want[hh] = 3
 	}
+	for w := range 3 {
+		d.SettleMarks(marks, w, 3)
+	}
 	if err := d.EmitInForce(emit, 0, 1, marks); err != nil {
 		t.Fatal(err)
 	}

@@ -51,32 +51,52 @@ type HouseholdPart struct {
 // HouseholdParts may share.
 func (p *HouseholdPart) MarkInto(m *HouseholdMarks) { p.marks = m }
 
-// HouseholdMarks notes the households that joined receipts went to, by their hash: with them,
-// EmitInForce leaves out the member rows of the households without a receipt, which the
-// household pass would decode, sort and pass over for nothing (unless every household is
-// wanted: Households' all). A mark is a bit chosen by the hash, so an unmarked household may
-// pass for marked (its rows then go as before), never the reverse. The workers share one
-// table, marked atomically, so that its size does not grow with their number.
+// HouseholdMarks notes the households that joined receipts went to: with them, EmitInForce
+// leaves out the member rows of the households without a receipt, which the household pass
+// would decode, sort and pass over for nothing (unless every household is wanted:
+// Households' all).
+//
+// The join marks the directory row in force that a receipt joined (a bit per row: a table a
+// tenth the size of the households', and the row's index at hand); Directory.SettleMarks then
+// marks those rows' households, by their hash, before EmitInForce asks for them. Marking the
+// household's hash at each receipt cost a wait for memory per receipt, in the middle of the
+// join's work; settled apart, a row after the other, the waits overlap. A household mark is a
+// bit chosen by the hash, so an unmarked household may pass for marked (its rows then go as
+// before), never the reverse. The workers share the tables, marked atomically, so that
+// their size does not grow with their number.
 type HouseholdMarks struct {
-	bits  []uint64
+	rows  []uint64 // by directory row
+	bits  []uint64 // by household hash
 	shift uint
 }
 
-// NewHouseholdMarks makes room for marking up to n households, at 8 or more bits each.
+// NewHouseholdMarks makes room for marking the rows of a directory of n rows, and up to n
+// households, at 8 or more bits each.
 func NewHouseholdMarks(n int) *HouseholdMarks {
 	k := max(bits.Len(uint(max(n, 1)))+3, 6)
-	return &HouseholdMarks{bits: make([]uint64, 1<<(k-6)), shift: uint(64 - k)}
+	return &HouseholdMarks{rows: make([]uint64, (n+63)/64), bits: make([]uint64, 1<<(k-6)), shift: uint(64 - k)}
+}
+
+// markRow marks directory row i.
+func (m *HouseholdMarks) markRow(i int32) {
+	w, bit := &m.rows[i>>6], uint64(1)<<(i&63)
+	if atomic.LoadUint64(w)&bit == 0 { // a person's later receipts find it marked
+		atomic.OrUint64(w, bit)
+	}
 }
 
 func (m *HouseholdMarks) mark(hhHash uint64) {
 	i := hhHash >> m.shift
 	w, bit := &m.bits[i>>6], uint64(1)<<(i&63)
-	if atomic.LoadUint64(w)&bit == 0 { // a household's later receipts find it marked
+	if atomic.LoadUint64(w)&bit == 0 {
 		atomic.OrUint64(w, bit)
 	}
 }
 
-// has is read once the marking is over.
+// hasRow is read once the join is over.
+func (m *HouseholdMarks) hasRow(i int32) bool { return m.rows[i>>6]&(1<<(i&63)) != 0 }
+
+// has is read once the marks are settled.
 func (m *HouseholdMarks) has(hhHash uint64) bool {
 	i := hhHash >> m.shift
 	return m.bits[i>>6]&(1<<(i&63)) != 0
@@ -90,9 +110,10 @@ func (p *HouseholdPart) part(insurer, household string) int {
 }
 
 // joined appends a receipt joined to its member to the partition of household hh.
-func (p *HouseholdPart) joined(r *Receipt, hh string, hhHash uint64) error {
+// row is the index of the member's row in force in the directory, which marks note.
+func (p *HouseholdPart) joined(r *Receipt, hh string, hhHash uint64, row int32) error {
 	if p.marks != nil {
-		p.marks.mark(hhHash)
+		p.marks.markRow(row)
 	}
 	p.e.b = p.e.b[:0]
 	p.e.byte1(tagJoined)

@@ -132,6 +132,13 @@ func (r *run) intakeDirect(ctx context.Context, d *aggregate.Directory, househol
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	var settle errgroup.Group
+	for w := range r.workers {
+		settle.Go(guard(func() error { d.SettleMarks(marks, w, r.workers); return nil }))
+	}
+	if err := settle.Wait(); err != nil {
+		return err
+	}
 	var emit errgroup.Group
 	for w := range r.workers {
 		// Worker w's writer again: its receipts are flushed.

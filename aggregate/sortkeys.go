@@ -6,32 +6,12 @@ import (
 	"strings"
 )
 
-// sortKeys sorts keys by hash, then by tie (which orders two keys of one hash by their
-// records' strings). Sorting by comparisons cost more than a tenth of a run's CPU: each
-// comparison of keys of one household or person reaches its strings. Here a radix sort
-// orders the hashes, 16 bits a pass, and only the short runs of equal hashes (the records of
-// one household, one person) are sorted by tie. The order is the one slices.SortFunc would
-// give with the comparator "hash, then tie": a total order on the keys of a partition.
-//
-// tmp is the radix sort's buffer, grown if need be and kept for the next call.
-func sortKeys(keys []sortKey, tmp *[]sortKey, tie func(a, b sortKey) int) {
-	if len(keys) < 512 {
-		slices.SortFunc(keys, func(a, b sortKey) int { return cmp.Or(cmp.Compare(a.hash, b.hash), tie(a, b)) })
-		return
-	}
-	*tmp = slices.Grow((*tmp)[:0], len(keys))[:len(keys)]
-	radixByHash(keys, *tmp)
-	for i := 0; i < len(keys); {
-		j := i + 1
-		for j < len(keys) && keys[j].hash == keys[i].hash {
-			j++
-		}
-		if j-i > 1 {
-			sortRun(keys[i:j], tie)
-		}
-		i = j
-	}
-}
+// The household pass sorts a partition's keys by hash with a radix sort (sortByHash), then
+// the short runs of equal hashes (the records of one household) by their records' strings
+// (sortRun). Sorting by comparisons cost more than a tenth of a run's CPU: each comparison
+// of keys of one household reaches its strings. Together the two give the order that
+// slices.SortFunc would give with the comparator "hash, then the strings": a total order on
+// the keys of a partition (TestSortKeys).
 
 // radixByHash is a stable LSD radix sort on the hash, six passes of 11 bits (the last of
 // 9), through tmp (as long as keys). Its counts (16 KiB) stay in the first-level cache; with
@@ -94,7 +74,8 @@ func compare4(a1, b1, a2, b2, a3, b3, a4, b4 string) int {
 	return compare2(a3, b3, a4, b4)
 }
 
-// sortByHash sorts keys by hash alone (the order of equal hashes is left to the caller).
+// sortByHash sorts keys by hash alone (the order of equal hashes is left to the caller). tmp
+// is the radix sort's buffer, grown if need be and kept for the next call.
 func sortByHash(keys []sortKey, tmp *[]sortKey) {
 	if len(keys) < 512 {
 		slices.SortFunc(keys, func(a, b sortKey) int { return cmp.Compare(a.hash, b.hash) })

@@ -8,8 +8,9 @@ import (
 	"testing"
 )
 
-// TestSortKeys: the radix sort with tie-breaking gives exactly the order of a comparison sort
-// on (hash, tie), with runs of equal hashes short and long, at every size either way taken.
+// TestSortKeys: sortByHash, then sortRun over each run of equal hashes, as the household pass
+// sorts, gives exactly the order of a comparison sort on (hash, tie), with runs of equal
+// hashes short and long, at every size either way taken.
 func TestSortKeys(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var tmp []sortKey // shared by every call, as a worker's Scratch shares it between partitions
@@ -24,7 +25,12 @@ func TestSortKeys(t *testing.T) {
 			tie := func(a, b sortKey) int { return cmp.Compare(names[a.idx], names[b.idx]) }
 			want := slices.Clone(keys)
 			slices.SortFunc(want, func(a, b sortKey) int { return cmp.Or(cmp.Compare(a.hash, b.hash), tie(a, b)) })
-			sortKeys(keys, &tmp, tie)
+			sortByHash(keys, &tmp)
+			for i := 0; i < len(keys); {
+				j := runEnd(keys, i, keys[i].hash)
+				sortRun(keys[i:j], tie)
+				i = j
+			}
 			if !slices.Equal(keys, want) {
 				t.Fatalf("n %d, %d distinct hashes: order differs", n, distinct)
 			}

@@ -40,7 +40,7 @@ func (r *run) intake(ctx context.Context, persons *aggregate.Spill) error {
 		if err != nil {
 			return err
 		}
-		return r.readMembers(ctx, ranges, 1, func(int) (func(*aggregate.Member, int64) error, func() error) {
+		return r.readMembers(ctx, ranges, 1, true, func(int) (func(*aggregate.Member, int64) error, func() error) {
 			route := aggregate.NewPersonPart(persons, r.workers)
 			return func(m *aggregate.Member, _ int64) error { return route.Member(m) }, route.Flush
 		})

@@ -52,8 +52,10 @@ func (r *run) memberRanges(n int) (ranges []memberRange, total int64, err error)
 // readMembers reads the members master on n workers. add(w) gives worker w's sink, which
 // takes a row and its index among the rows of the Parquet files (-1 for a CSV row), and its
 // flush, called once every row is in (the CSV files come after the Parquet ranges, so that a
-// sink that appends never runs beside sinks that fill reserved rows).
-func (r *run) readMembers(ctx context.Context, ranges []memberRange, n int,
+// sink that appends never runs beside sinks that fill reserved rows). With note, the
+// master's insurers are noted in r.insurers, which the way of person partitions needs; a
+// Directory keeps its own, and noting them twice cost two map look-ups per household.
+func (r *run) readMembers(ctx context.Context, ranges []memberRange, n int, note bool,
 	add func(w int) (sink func(m *aggregate.Member, index int64) error, flush func() error)) error {
 	sinks := make([]func(*aggregate.Member, int64) error, n)
 	flushes := make([]func() error, n)
@@ -64,7 +66,10 @@ func (r *run) readMembers(ctx context.Context, ranges []memberRange, n int,
 	g, gctx := errgroup.WithContext(ctx)
 	for w := range n {
 		g.Go(guard(func() error {
-			insurers := map[string]string{}
+			var insurers map[string]string // nil: not noted
+			if note {
+				insurers = map[string]string{}
+			}
 			for k := w; k < len(ranges); k += n {
 				t := ranges[k]
 				f := r.memberFiles[t.file]
@@ -81,9 +86,11 @@ func (r *run) readMembers(ctx context.Context, ranges []memberRange, n int,
 					return err
 				}
 			}
-			mu.Lock()
-			r.noteInsurers(insurers)
-			mu.Unlock()
+			if note {
+				mu.Lock()
+				r.noteInsurers(insurers)
+				mu.Unlock()
+			}
 			return nil
 		}))
 	}
@@ -94,11 +101,16 @@ func (r *run) readMembers(ctx context.Context, ranges []memberRange, n int,
 		if isParquet(f) {
 			continue
 		}
-		insurers := map[string]string{}
+		var insurers map[string]string
+		if note {
+			insurers = map[string]string{}
+		}
 		if err := r.readMemberFile(ctx, int32(i), f, insurers, func(m *aggregate.Member) error { return sinks[0](m, -1) }); err != nil {
 			return err
 		}
-		r.noteInsurers(insurers)
+		if note {
+			r.noteInsurers(insurers)
+		}
 	}
 	for _, flush := range flushes {
 		if err := flush(); err != nil {
@@ -108,8 +120,8 @@ func (r *run) readMembers(ctx context.Context, ranges []memberRange, n int,
 	return nil
 }
 
-// readMemberFile hands every row of one members file to add, notes its insurers and counts
-// its rows.
+// readMemberFile hands every row of one members file to add, notes its insurers (unless
+// insurers is nil) and counts its rows.
 func (r *run) readMemberFile(ctx context.Context, fi int32, f string, insurers map[string]string, add func(*aggregate.Member) error) error {
 	var rows int64
 	err := receipt.ReadMembers(ctx, f, memberSink(f, fi, insurers, func(x *aggregate.Member, _ int64) error {
@@ -124,8 +136,8 @@ func (r *run) readMemberFile(ctx context.Context, fi int32, f string, insurers m
 }
 
 // memberSink turns the rows of members file f (index fi) into Members for add, noting their
-// insurers (each insurer number to its one copy: m's strings alias the page); a row that does
-// not parse is a *receipt.FileError at its line.
+// insurers unless insurers is nil (each insurer number to its one copy: m's strings alias the
+// page); a row that does not parse is a *receipt.FileError at its line.
 //
 // add is handed the same Member every time, overwritten row by row: it copies what it keeps
 // (one allocation a row was a tenth of the master's load). The insurer is looked up only when
@@ -135,7 +147,7 @@ func memberSink(f string, fi int32, insurers map[string]string, add func(x *aggr
 	var x aggregate.Member
 	last := ""
 	return func(m receipt.MemberRow, line int64) error {
-		if m.InsurerNo != last {
+		if insurers != nil && m.InsurerNo != last {
 			c, ok := insurers[m.InsurerNo]
 			if !ok {
 				c = strings.Clone(m.InsurerNo)

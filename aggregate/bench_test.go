@@ -51,24 +51,7 @@ func benchPartition(b *testing.B, households int) (Part, int) {
 		}
 	}
 	rng.Shuffle(len(recs), func(i, j int) { recs[i], recs[j] = recs[j], recs[i] })
-	d := sealedDirectory(b, oct, mems, 1)
-	spill, err := NewSpill("", 1, 2)
-	if err != nil {
-		b.Fatal(err)
-	}
-	out, emit := NewHouseholdPart(spill, 0), NewHouseholdPart(spill, 1)
-	for i := range recs {
-		if err := d.Join(&recs[i], out); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := d.EmitInForce(emit, 0, 1, nil); err != nil {
-		b.Fatal(err)
-	}
-	part, err := spill.Read(0)
-	if err != nil {
-		b.Fatal(err)
-	}
+	part := joinedPartition(b, oct, mems, recs, nil, 1)
 	return part, len(recs)
 }
 

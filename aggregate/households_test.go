@@ -109,30 +109,7 @@ func collisionPartition(t *testing.T, households int) Part {
 		recs = append(recs, r)
 	}
 	rng.Shuffle(len(recs), func(i, j int) { recs[i], recs[j] = recs[j], recs[i] })
-	d := sealedDirectory(t, oct, mems, 2)
-	spill, err := NewSpill("", 1, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, emit := NewHouseholdPart(spill, 0), NewHouseholdPart(spill, 1)
-	for i := range recs {
-		if err := d.Join(&recs[i], out); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := d.EmitInForce(emit, 0, 1, nil); err != nil {
-		t.Fatal(err)
-	}
-	for i := range hist {
-		if err := out.History(&hist[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	part, err := spill.Read(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return part
+	return joinedPartition(t, oct, mems, recs, hist, 2)
 }
 
 // TestHouseholdsShareInsurerCopies: the households of one insurer hand fn one copy of its
@@ -160,4 +137,35 @@ func TestHouseholdsShareInsurerCopies(t *testing.T) {
 	if len(copies) != 3 {
 		t.Errorf("%d insurers, want 3", len(copies))
 	}
+}
+
+// joinedPartition is the one household partition (in memory) that the receipts, joined
+// through a directory of mems sealed on workers goroutines, the rows in force and the history
+// make.
+func joinedPartition(tb testing.TB, m rules.Month, mems []Member, recs []Receipt, hist []History, workers int) Part {
+	tb.Helper()
+	d := sealedDirectory(tb, m, mems, workers)
+	spill, err := NewSpill("", 1, 2)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out, emit := NewHouseholdPart(spill, 0), NewHouseholdPart(spill, 1)
+	for i := range recs {
+		if err := d.Join(&recs[i], out); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := d.EmitInForce(emit, 0, 1, nil); err != nil {
+		tb.Fatal(err)
+	}
+	for i := range hist {
+		if err := out.History(&hist[i]); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	part, err := spill.Read(0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return part
 }

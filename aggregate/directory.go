@@ -395,11 +395,6 @@ func (d *Directory) EmitInForce(out *HouseholdPart, w, n int, marks *HouseholdMa
 	return nil
 }
 
-// index is the index of row r in d.rows.
-func (d *Directory) index(r *dirRow) int32 {
-	return int32((uintptr(unsafe.Pointer(r)) - uintptr(unsafe.Pointer(&d.rows[0]))) / unsafe.Sizeof(dirRow{}))
-}
-
 // SettleMarks marks in m the households of the rows in force that the join marked, for
 // worker w of n (the w-th of n ranges of rows). Every range is settled before EmitInForce
 // reads the marks.
@@ -480,11 +475,13 @@ func (d *Directory) Join(r *Receipt, out *HouseholdPart) error {
 
 // JoinHashed is Join with the person hash already computed, Hash2(r.InsurerNo, r.PersonID).
 func (d *Directory) JoinHashed(r *Receipt, hash uint64, out *HouseholdPart) error {
-	m, reason, detail := d.check(r, hash)
+	k, reason, detail := d.check(r, hash)
 	switch {
 	case reason == "":
-		return out.joined(r, d.household(m), m.hhHash, d.index(m))
-	case m != nil:
+		m := &d.rows[k]
+		return out.joined(r, d.household(m), m.hhHash, k)
+	case k >= 0:
+		m := &d.rows[k]
 		return out.refused(r, d.household(m), m.hhHash, reason, detail)
 	default:
 		hh := refusedHousehold(r)
@@ -492,31 +489,32 @@ func (d *Directory) JoinHashed(r *Receipt, hash uint64, out *HouseholdPart) erro
 	}
 }
 
-// check finds the receipt's row in force and says why the receipt cannot be joined, or "".
-// The row is nil when the person is unknown or not in force.
-func (d *Directory) check(r *Receipt, hash uint64) (m *dirRow, reason, detail string) {
+// check finds the receipt's row in force, by its index in d.rows, and says why the receipt
+// cannot be joined, or "". The index is -1 when the person is unknown or not in force.
+func (d *Directory) check(r *Receipt, hash uint64) (k int32, reason, detail string) {
 	if strings.Trim(r.InsurerNo, "7") == "" {
-		return nil, receipt.UnknownInsurer, fmt.Sprintf("insurer %q is not in the members master", r.InsurerNo)
+		return -1, receipt.UnknownInsurer, fmt.Sprintf("insurer %q is not in the members master", r.InsurerNo)
 	}
 	// A person found is a person of a known insurer: the insurers are looked up only for
 	// the receipts of persons the master lacks.
 	head := d.find(hash, r.InsurerNo, r.PersonID)
 	switch {
 	case head == nil && !d.KnownInsurer(r.InsurerNo):
-		return nil, receipt.UnknownInsurer, fmt.Sprintf("insurer %q is not in the members master", r.InsurerNo)
+		return -1, receipt.UnknownInsurer, fmt.Sprintf("insurer %q is not in the members master", r.InsurerNo)
 	case head == nil:
-		return nil, receipt.UnknownPerson, fmt.Sprintf("person %q has no row in the members master of insurer %s", r.PersonID, r.InsurerNo)
+		return -1, receipt.UnknownPerson, fmt.Sprintf("person %q has no row in the members master of insurer %s", r.PersonID, r.InsurerNo)
 	case head.inForce < 0:
-		return nil, receipt.NotEligible, fmt.Sprintf("no eligibility row of person %q covers %s", r.PersonID, d.month)
+		return -1, receipt.NotEligible, fmt.Sprintf("no eligibility row of person %q covers %s", r.PersonID, d.month)
 	}
-	m = &d.rows[head.inForce]
+	k = head.inForce
+	m := &d.rows[k]
 	if birth := unpackDate(uint64(m.birth)); r.BirthDate != "" && !sameDate(r.BirthDate, birth) {
-		return m, receipt.BirthdateMismatch, fmt.Sprintf("receipt birth_date %s, members master %s", r.BirthDate, birth)
+		return k, receipt.BirthdateMismatch, fmt.Sprintf("receipt birth_date %s, members master %s", r.BirthDate, birth)
 	}
 	if sex := d.sex(m); r.Sex != "" && sex != "" && r.Sex != sex {
-		return m, receipt.SexMismatch, fmt.Sprintf("receipt sex %s, members master %s", r.Sex, sex)
+		return k, receipt.SexMismatch, fmt.Sprintf("receipt sex %s, members master %s", r.Sex, sex)
 	}
-	return m, "", ""
+	return k, "", ""
 }
 
 // refusedHousehold is the household a refused receipt of a person not in force goes to: one

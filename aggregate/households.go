@@ -257,12 +257,7 @@ func (p *pass) household(rk, mk, hk []sortKey) error {
 	if len(rk) == 0 && (!p.all || len(mk) == 0) {
 		return nil // no receipt (or only refused ones), and no member row to show if all are wanted
 	}
-	var ins, hh string
-	if len(rk) > 0 {
-		ins, hh = p.recs[rk[0].idx].InsurerNo, p.recs[rk[0].idx].HouseholdID
-	} else {
-		ins, hh = p.mems[mk[0].idx].InsurerNo, p.mems[mk[0].idx].HouseholdID
-	}
+	ins, hh := p.head(rk, mk)
 	if err := p.h.build(p.month, p.insurer(ins), hh, p.recs, rk, p.mems, mk, p.hist, hk); err != nil {
 		return err
 	}
@@ -284,12 +279,7 @@ func (p *pass) insurer(ins string) string {
 
 // oneHousehold reports whether the records of a hash are all of one insurer and household.
 func (p *pass) oneHousehold(rk, mk, hk []sortKey) bool {
-	var ins, hh string
-	if len(rk) > 0 {
-		ins, hh = p.recs[rk[0].idx].InsurerNo, p.recs[rk[0].idx].HouseholdID
-	} else {
-		ins, hh = p.mems[mk[0].idx].InsurerNo, p.mems[mk[0].idx].HouseholdID
-	}
+	ins, hh := p.head(rk, mk)
 	for _, k := range rk {
 		if r := &p.recs[k.idx]; r.HouseholdID != hh || r.InsurerNo != ins {
 			return false
@@ -321,14 +311,20 @@ func (p *pass) receiptOrder(a, b sortKey) int {
 	return cmp.Compare(x.Line, y.Line)
 }
 
+// head is the insurer and household of the first receipt, or of the first member row when
+// there is no receipt.
+func (p *pass) head(rk, mk []sortKey) (string, string) {
+	if len(rk) > 0 {
+		return p.recs[rk[0].idx].InsurerNo, p.recs[rk[0].idx].HouseholdID
+	}
+	return p.mems[mk[0].idx].InsurerNo, p.mems[mk[0].idx].HouseholdID
+}
+
 // nextHousehold is the smaller (insurer, household) at the heads of the receipts and the
 // member rows of one hash.
 func (p *pass) nextHousehold(rk, mk []sortKey) (string, string) {
-	switch {
-	case len(rk) == 0:
-		return p.mems[mk[0].idx].InsurerNo, p.mems[mk[0].idx].HouseholdID
-	case len(mk) == 0:
-		return p.recs[rk[0].idx].InsurerNo, p.recs[rk[0].idx].HouseholdID
+	if len(rk) == 0 || len(mk) == 0 {
+		return p.head(rk, mk)
 	}
 	r, m := &p.recs[rk[0].idx], &p.mems[mk[0].idx]
 	if compare2(m.InsurerNo, r.InsurerNo, m.HouseholdID, r.HouseholdID) < 0 {

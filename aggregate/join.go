@@ -78,29 +78,26 @@ func NewHouseholdMarks(n int) *HouseholdMarks {
 }
 
 // markRow marks directory row i.
-func (m *HouseholdMarks) markRow(i int32) {
-	w, bit := &m.rows[i>>6], uint64(1)<<(i&63)
-	if atomic.LoadUint64(w)&bit == 0 { // a person's later receipts find it marked
-		atomic.OrUint64(w, bit)
-	}
-}
+func (m *HouseholdMarks) markRow(i int32) { setBit(m.rows, uint64(i)) }
 
-func (m *HouseholdMarks) mark(hhHash uint64) {
-	i := hhHash >> m.shift
-	w, bit := &m.bits[i>>6], uint64(1)<<(i&63)
+func (m *HouseholdMarks) mark(hhHash uint64) { setBit(m.bits, hhHash>>m.shift) }
+
+// hasRow is read once the join is over.
+func (m *HouseholdMarks) hasRow(i int32) bool { return hasBit(m.rows, uint64(i)) }
+
+// has is read once the marks are settled.
+func (m *HouseholdMarks) has(hhHash uint64) bool { return hasBit(m.bits, hhHash>>m.shift) }
+
+// setBit sets bit i of words, atomically: a load first, so that the many receipts of a marked
+// person or household find their bit set without a locked write.
+func setBit(words []uint64, i uint64) {
+	w, bit := &words[i>>6], uint64(1)<<(i&63)
 	if atomic.LoadUint64(w)&bit == 0 {
 		atomic.OrUint64(w, bit)
 	}
 }
 
-// hasRow is read once the join is over.
-func (m *HouseholdMarks) hasRow(i int32) bool { return m.rows[i>>6]&(1<<(i&63)) != 0 }
-
-// has is read once the marks are settled.
-func (m *HouseholdMarks) has(hhHash uint64) bool {
-	i := hhHash >> m.shift
-	return m.bits[i>>6]&(1<<(i&63)) != 0
-}
+func hasBit(words []uint64, i uint64) bool { return words[i>>6]&(1<<(i&63)) != 0 }
 
 // NewHouseholdPart returns worker w's router into s.
 func NewHouseholdPart(s *Spill, w int) *HouseholdPart { return &HouseholdPart{w: s.Writer(w)} }

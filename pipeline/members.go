@@ -66,10 +66,7 @@ func (r *run) readMembers(ctx context.Context, ranges []memberRange, n int, note
 	g, gctx := errgroup.WithContext(ctx)
 	for w := range n {
 		g.Go(guard(func() error {
-			var insurers map[string]string // nil: not noted
-			if note {
-				insurers = map[string]string{}
-			}
+			insurers := insurerSet(note)
 			for k := w; k < len(ranges); k += n {
 				t := ranges[k]
 				f := r.memberFiles[t.file]
@@ -86,11 +83,9 @@ func (r *run) readMembers(ctx context.Context, ranges []memberRange, n int, note
 					return err
 				}
 			}
-			if note {
-				mu.Lock()
-				r.noteInsurers(insurers)
-				mu.Unlock()
-			}
+			mu.Lock()
+			r.noteInsurers(insurers)
+			mu.Unlock()
 			return nil
 		}))
 	}
@@ -101,16 +96,11 @@ func (r *run) readMembers(ctx context.Context, ranges []memberRange, n int, note
 		if isParquet(f) {
 			continue
 		}
-		var insurers map[string]string
-		if note {
-			insurers = map[string]string{}
-		}
+		insurers := insurerSet(note)
 		if err := r.readMemberFile(ctx, int32(i), f, insurers, func(m *aggregate.Member) error { return sinks[0](m, -1) }); err != nil {
 			return err
 		}
-		if note {
-			r.noteInsurers(insurers)
-		}
+		r.noteInsurers(insurers)
 	}
 	for _, flush := range flushes {
 		if err := flush(); err != nil {
@@ -163,7 +153,16 @@ func memberSink(f string, fi int32, insurers map[string]string, add func(x *aggr
 	}
 }
 
-// noteInsurers adds the insurers a reader saw to the run's.
+// insurerSet is an empty set of insurers for a reader to note them in, or nil (none noted)
+// unless note.
+func insurerSet(note bool) map[string]string {
+	if !note {
+		return nil
+	}
+	return map[string]string{}
+}
+
+// noteInsurers adds the insurers a reader saw to the run's (none from a nil set).
 func (r *run) noteInsurers(insurers map[string]string) {
 	for ins := range insurers {
 		r.insurers[ins] = struct{}{}

@@ -93,7 +93,7 @@ func (r *run) readFile(ctx context.Context, fi int32, file string, out chan<- fi
 	if isUKE(file) {
 		read = receipt.ReadUKE
 	}
-	opt := receipt.ReadOptions{BatchRows: r.batchRows, Warn: func(msg string) {
+	opt := receipt.ReadOptions{BatchRows: r.batchRows, Alloc: &r.batches, Warn: func(msg string) {
 		r.warnings.add(msg)
 		r.log.Warn(msg, "file", file)
 	}}

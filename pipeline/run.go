@@ -102,6 +102,7 @@ type run struct {
 	table       *rules.Table
 	workers     int
 	batchRows   int
+	batches     batchPool // the receipt readers' Arrow allocator
 	corrections bool
 
 	receiptFiles, memberFiles, historyFiles []string
@@ -156,6 +157,7 @@ func newRun(cfg Config) (*run, error) {
 	r := &run{Config: cfg, month: cfg.Month, rules: cfg.Rules, workers: cfg.Workers,
 		batchRows: receipt.DefaultBatchRows, memberRows: map[string]int64{}, historyRows: map[string]int64{},
 		insurers: map[string]struct{}{}, progress: cfg.Progress, log: cfg.Log, corrections: cfg.Corrections}
+	r.batches.poison = poisonFreedBatches
 	if r.rules == nil {
 		r.rules = rules.Default()
 	}

@@ -85,9 +85,12 @@ func DirectoryBytes(rows, idBytes int64) int64 {
 
 // NewDirectory returns an empty directory for service month month, with room for rows
 // rows (0 if unknown). The room is taken at once and left to be touched by the shards that
-// fill it: zeroing half a gigabyte up front, on one goroutine, cost a second.
+// fill it: zeroing half a gigabyte up front, on one goroutine, cost a second. It is asked
+// for huge pages, as the join reads it at random.
 func NewDirectory(month rules.Month, rows int) *Directory {
-	return &Directory{month: month, rows: make([]dirRow, 0, rows), insurers: map[string]struct{}{}}
+	d := &Directory{month: month, rows: make([]dirRow, 0, rows), insurers: map[string]struct{}{}}
+	hugePages(unsafe.Pointer(unsafe.SliceData(d.rows)), uintptr(cap(d.rows))*unsafe.Sizeof(dirRow{}))
+	return d
 }
 
 // Reserve makes room for n rows and returns the index of the first, for shards to Set: the
@@ -180,6 +183,8 @@ func (d *Directory) Seal(workers int) error {
 		size <<= 1
 	}
 	d.slots = make([]int32, size)
+	// Read at random too, by insert and by the join.
+	hugePages(unsafe.Pointer(unsafe.SliceData(d.slots)), uintptr(size)*4)
 	workers = max(workers, 1)
 	if err := d.inParallel(workers, d.insert); err != nil {
 		return err

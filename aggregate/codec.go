@@ -36,6 +36,11 @@ type dec struct {
 }
 
 func (d *dec) u() uint64 {
+	if len(d.b) > 0 && d.b[0] < 0x80 { // one byte: most lengths, files and small amounts
+		v := d.b[0]
+		d.b = d.b[1:]
+		return uint64(v)
+	}
 	v, n := binary.Uvarint(d.b)
 	if n <= 0 {
 		d.fail()
@@ -56,6 +61,16 @@ func (d *dec) i() int64 {
 }
 
 func (d *dec) s() string {
+	if len(d.b) > 0 && d.b[0] < 0x80 && int(d.b[0]) < len(d.b) { // a length of one byte, and the bytes
+		n := int(d.b[0])
+		if n == 0 {
+			d.b = d.b[1:]
+			return ""
+		}
+		v := unsafe.String(&d.b[1], n)
+		d.b = d.b[1+n:]
+		return v
+	}
 	n := d.u()
 	if uint64(len(d.b)) < n {
 		d.fail()

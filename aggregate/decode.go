@@ -5,32 +5,49 @@ import (
 	"slices"
 )
 
-// decodeAll decodes one partition into s's slices, grown once from its counts. The strings of
-// the records alias the partition's chunks.
+// decodeAll decodes one partition into s's slices, grown once from its counts, and makes
+// each record's sort key (the hash of its insurer and household, collide's bits cleared)
+// as it goes: the record's strings are in the caches then, where a pass of its own over
+// the records afterwards waited for memory at each one. The strings of the records alias
+// the partition's chunks.
 func decodeAll(part Part, s *Scratch) (recs []Receipt, mems []Member, hist []History, err error) {
 	recs = slices.Grow(s.recs[:0], part.Receipts())
 	mems = slices.Grow(s.mems[:0], part.counts[tagMember])
 	hist = slices.Grow(s.hist[:0], part.counts[tagHistory])
-	defer func() { s.recs, s.mems, s.hist = recs, mems, hist }()
+	rk := slices.Grow(s.rk[:0], part.Receipts())
+	mk := slices.Grow(s.mk[:0], part.counts[tagMember])
+	hk := slices.Grow(s.hk[:0], part.counts[tagHistory])
+	defer func() { s.recs, s.mems, s.hist, s.rk, s.mk, s.hk = recs, mems, hist, rk, mk, hk }()
+	key := func(insurer, household string, i int) sortKey {
+		return sortKey{hash: Hash2(insurer, household) &^ s.collide, idx: int32(i)}
+	}
 	for _, chunk := range part.Chunks {
 		d := dec{b: chunk}
 		for len(d.b) > 0 && d.err == nil {
-			switch tag := d.byte1(); tag {
-			case tagReceipt:
+			tag := d.byte1()
+			switch tag {
+			case tagReceipt, tagJoined, tagRefused:
 				recs = append(recs, Receipt{})
-				d.receipt(&recs[len(recs)-1])
-			case tagJoined:
-				recs = append(recs, Receipt{})
-				d.joined(&recs[len(recs)-1])
-			case tagRefused:
-				recs = append(recs, Receipt{})
-				d.refused(&recs[len(recs)-1])
+				r := &recs[len(recs)-1]
+				switch tag {
+				case tagReceipt:
+					d.receipt(r)
+				case tagJoined:
+					d.joined(r)
+				default:
+					d.refused(r)
+				}
+				rk = append(rk, key(r.InsurerNo, r.HouseholdID, len(recs)-1))
 			case tagMember:
 				mems = append(mems, Member{})
-				d.member(&mems[len(mems)-1])
+				m := &mems[len(mems)-1]
+				d.member(m)
+				mk = append(mk, key(m.InsurerNo, m.HouseholdID, len(mems)-1))
 			case tagHistory:
 				hist = append(hist, History{})
-				d.history(&hist[len(hist)-1])
+				h := &hist[len(hist)-1]
+				d.history(h)
+				hk = append(hk, key(h.InsurerNo, h.HouseholdID, len(hist)-1))
 			default:
 				return nil, nil, nil, fmt.Errorf("%w: record tag %d", errCorrupt, tag)
 			}

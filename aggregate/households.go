@@ -3,7 +3,6 @@ package aggregate
 import (
 	"cmp"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/kougaku/batch/receipt"
@@ -90,9 +89,6 @@ func (s *Scratch) Households(part Part, month rules.Month, all bool, reject func
 	if err != nil {
 		return err
 	}
-	s.rk = keys(s.rk, len(recs), s.collide, func(i int) (string, string) { return recs[i].InsurerNo, recs[i].HouseholdID })
-	s.mk = keys(s.mk, len(mems), s.collide, func(i int) (string, string) { return mems[i].InsurerNo, mems[i].HouseholdID })
-	s.hk = keys(s.hk, len(hist), s.collide, func(i int) (string, string) { return hist[i].InsurerNo, hist[i].HouseholdID })
 	for _, k := range [][]sortKey{s.rk, s.mk, s.hk} {
 		sortByHash(k, &s.tmp)
 	}
@@ -359,17 +355,6 @@ func dropDuplicates(recs []Receipt, rk []sortKey, reject func(r *Receipt, reason
 		}
 	}
 	return out, nil
-}
-
-// keys makes the sort keys of n records in dst's memory (grown if need be), the bits of
-// collide cleared from their hashes.
-func keys(dst []sortKey, n int, collide uint64, key func(i int) (string, string)) []sortKey {
-	out := slices.Grow(dst[:0], n)[:n]
-	for i := range out {
-		a, b := key(i)
-		out[i] = sortKey{hash: Hash2(a, b) &^ collide, idx: int32(i)}
-	}
-	return out
 }
 
 // build fills h from one household's receipts (sorted by person, id), member rows (sorted by

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 
 	"github.com/parquet-go/parquet-go"
@@ -217,6 +218,16 @@ func (v Bytes) At(i int) []byte {
 // Null reports whether row i is null.
 func (v Bytes) Null(i int) bool { return v.idx != nil && v.idx[i] < 0 }
 
+// Contiguous gives the batch's values as one run of bytes, row i being
+// data[offs[i]:offs[i+1]] (offs[0] need not be 0), for a column read without nulls or a
+// dictionary; otherwise ok is false and At must be used. Valid during the callback only.
+func (v Bytes) Contiguous() (data []byte, offs []uint32, ok bool) {
+	if v.idx != nil {
+		return nil, nil, false
+	}
+	return v.data, v.offs, true
+}
+
 func (v Bytes) slice(start, n int) Bytes {
 	if v.idx != nil {
 		v.idx = v.idx[start : start+n]
@@ -238,6 +249,12 @@ func (v Ints) At(i int) int64 { return v.v[i] }
 // Null reports whether row i is null.
 func (v Ints) Null(i int) bool { return v.null != nil && v.null[i] }
 
+// Values is the batch's values, 0 for a null. Valid during the callback only.
+func (v Ints) Values() []int64 { return v.v }
+
+// AnyNull reports whether any row of the batch is null.
+func (v Ints) AnyNull() bool { return slices.Contains(v.null, true) }
+
 // Bools holds the values of a boolean column over a batch.
 type Bools struct {
 	v    []bool
@@ -249,6 +266,9 @@ func (v Bools) At(i int) bool { return v.v[i] }
 
 // Null reports whether row i is null.
 func (v Bools) Null(i int) bool { return v.null != nil && v.null[i] }
+
+// Values is the batch's values, false for a null. Valid during the callback only.
+func (v Bools) Values() []bool { return v.v }
 
 // cursor is one column's current page, decoded into a view.
 type cursor struct {

@@ -164,57 +164,67 @@ func readReceiptsParquet(s *receiptSink) error {
 		return err
 	}
 	defer r.Close()
-	var t textRow
 	var strs [numReceiptCols]pqcol.Bytes
-	var ints [numReceiptCols]pqcol.Ints
-	var cancel pqcol.Bools
+	var present [numReceiptCols]bool
+	for _, c := range stringCols {
+		present[c] = c < len(pos) && pos[c] >= 0
+	}
+	p := &parquetBatch{strs: &strs, present: &present, hasCancel: pos[ColCancel] >= 0}
 	return scanColumns(s.ctx, s.file, r, func(b *pqcol.Batch) error {
 		for _, c := range stringCols {
-			if c < len(pos) && pos[c] >= 0 {
+			if present[c] {
 				strs[c] = b.Bytes(pos[c])
 			}
 		}
-		for _, c := range []int{ColCost, ColCopay, ColPaid} {
-			ints[c] = b.Int64s(pos[c])
+		p.first, p.n = b.First, b.Len
+		p.cost, p.copay, p.paid = b.Int64s(pos[ColCost]), b.Int64s(pos[ColCopay]), b.Int64s(pos[ColPaid])
+		if p.hasCancel {
+			p.cancel = b.Bools(pos[ColCancel])
 		}
-		hasCancel := pos[ColCancel] >= 0
-		if hasCancel {
-			cancel = b.Bools(pos[ColCancel])
+		if p.bulkable() {
+			return s.addBulk(p)
 		}
-		for i := range b.Len {
-			if err := s.row(); err != nil {
-				return err
-			}
-			for _, c := range stringCols {
-				t[c] = nil
-				if c < len(pos) && pos[c] >= 0 {
-					t[c] = trimSpace(strs[c].At(i))
-				}
-			}
-			var null string
-			for _, c := range []int{ColCost, ColCopay, ColPaid} {
-				if ints[c].Null(i) && null == "" {
-					null = receiptColumns[c] + ": null"
-				}
-			}
-			paid := ints[ColPaid].At(i)
-			detail := checkText(&t)
-			if detail == "" {
-				detail = null
-			}
-			line := b.First + int64(i) + 1
-			var err error
-			if detail != "" {
-				err = s.bad(&t, line, paid, !ints[ColPaid].Null(i), detail)
-			} else {
-				err = s.accept(&t, ints[ColCost].At(i), ints[ColCopay].At(i), paid, hasCancel && cancel.At(i), line)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.rowsOf(p)
 	})
+}
+
+// rowsOf takes a batch's rows one at a time: checked, trimmed, accepted or rejected.
+func (s *receiptSink) rowsOf(p *parquetBatch) error {
+	var t textRow
+	ints := [...]pqcol.Ints{ColCost: p.cost, ColCopay: p.copay, ColPaid: p.paid}
+	for i := range p.n {
+		if err := s.row(); err != nil {
+			return err
+		}
+		for _, c := range stringCols {
+			t[c] = nil
+			if p.present[c] {
+				t[c] = trimSpace(p.strs[c].At(i))
+			}
+		}
+		var null string
+		for _, c := range []int{ColCost, ColCopay, ColPaid} {
+			if ints[c].Null(i) && null == "" {
+				null = receiptColumns[c] + ": null"
+			}
+		}
+		paid := p.paid.At(i)
+		detail := checkText(&t)
+		if detail == "" {
+			detail = null
+		}
+		line := p.first + int64(i) + 1
+		var err error
+		if detail != "" {
+			err = s.bad(&t, line, paid, !p.paid.Null(i), detail)
+		} else {
+			err = s.accept(&t, p.cost.At(i), p.copay.At(i), paid, p.hasCancel && p.cancel.At(i), line)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // plainAnnotation reports whether a column's logical type leaves its values as they are: a

@@ -1,0 +1,96 @@
+package receipt
+
+import (
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+// The bulk way of a Parquet batch gives what the way of rows gives: the same rows in the same
+// record batches, the same rejects, the same counts, whatever the batch size, the row groups
+// and the rows that send a batch the way of rows.
+func TestBulkReadsMatchRows(t *testing.T) {
+	dir := t.TempDir()
+	clean := sampleRows(5000)
+	mixed := sampleRows(5000)
+	// Written in row groups of 2,100 rows: the first holds rows to reject, the second rows to
+	// trim, the third is clean, so that each kind alone sends its batches the way of rows.
+	for i := range mixed[:2100] {
+		switch i % 97 {
+		case 10:
+			mixed[i].ReceiptID = ""
+		case 20:
+			mixed[i].ServiceMonth = "2025-13x"
+		case 30:
+			mixed[i].Kind = "vet"
+		case 40:
+			mixed[i].Cancel = true
+		}
+	}
+	for i := 2100; i < 4200; i++ {
+		switch i % 97 {
+		case 10:
+			mixed[i].ReceiptID = " R "
+		case 20:
+			mixed[i].PersonID = " " + mixed[i].PersonID + " "
+		case 30:
+			mixed[i].InstitutionID += "　" // an ideographic space, trimmed
+		case 40:
+			mixed[i].BirthDate += " "
+		}
+	}
+	s := func(v string) *string { return &v }
+	i64 := func(v int64) *int64 { return &v }
+	var nulls []nullable // optional columns, nulls only among the amounts of the last rows
+	for i := range 3000 {
+		n := nullable{s(fmt.Sprintf("R%d", i)), s("2025-04"), s("138000"), s(fmt.Sprintf("P%d", i%400)), s("1300000001"),
+			s("medical"), s("outpatient"), s(""), i64(100), i64(30), i64(70), nil}
+		if i >= 2000 && i%500 == 7 {
+			n.Paid = nil
+		}
+		nulls = append(nulls, n)
+	}
+	files := map[string]func(string){
+		"clean.parquet":    func(f string) { writeParquet(t, f, clean, 1700) },
+		"mixed.parquet":    func(f string) { writeParquet(t, f, mixed, 2100) },
+		"nulls.parquet":    func(f string) { writeParquet(t, f, nulls, 500) },
+		"required.parquet": func(f string) { writeParquet(t, f, requiredRows(clean), 0) },
+	}
+	defer func(b bool, f func()) { bulkReads, onBulk = b, f }(bulkReads, onBulk)
+	for name, write := range files {
+		file := filepath.Join(dir, name)
+		write(file)
+		for _, batch := range []int{1, 7, 1000, 4096, 0} {
+			bulk := 0
+			bulkReads, onBulk = true, func() { bulk++ }
+			got := readAll(t, file, batch)
+			bulkReads = false
+			want := readAll(t, file, batch)
+			if got.err != nil || want.err != nil {
+				t.Fatalf("%s: errors %v and %v", name, got.err, want.err)
+			}
+			if !reflect.DeepEqual(got.rows, want.rows) || !reflect.DeepEqual(got.batches, want.batches) {
+				t.Errorf("%s, batches of %d: the bulk way read other rows or batches than the way of rows", name, batch)
+			}
+			if !reflect.DeepEqual(got.rejects, want.rejects) || got.stats != want.stats {
+				t.Errorf("%s, batches of %d: rejects or counts differ: %+v against %+v", name, batch, got.stats, want.stats)
+			}
+			if bulk == 0 {
+				t.Errorf("%s, batches of %d: no batch took the bulk way", name, batch)
+			}
+			if name == "mixed.parquet" && len(want.rejects) == 0 {
+				t.Fatalf("the mixed file has no reject")
+			}
+		}
+	}
+}
+
+func requiredRows(rows []Row) []requiredOnly {
+	out := make([]requiredOnly, len(rows))
+	for i, r := range rows {
+		out[i] = requiredOnly{r.ReceiptID, r.ServiceMonth, r.InsurerNo, r.PersonID, r.InstitutionID, r.Kind, r.Setting,
+			int32(r.Cost), r.Copay, r.Paid, "note"}
+	}
+	return out
+}

@@ -1,7 +1,10 @@
 package aggregate
 
 import (
+	"encoding/binary"
 	"math"
+	"math/bits"
+	"unsafe"
 
 	"github.com/kougaku/batch/rules"
 )
@@ -183,25 +186,57 @@ func (d *dec) history(h *History) {
 	h.Month = rules.Month(d.u())
 }
 
-// Hash2 is FNV-1a over two strings with a separator: the partition key of a person
-// (insurer, person) or of a household (insurer, household). Fixed, so partitions and the order
-// of outputs are the same in every run.
+// Hash2 hashes two strings, the partition key of a person (insurer, person) or of a
+// household (insurer, household), eight bytes at a time with folded 64-bit multiplications
+// (as wyhash does), each string's length mixed in after it so that ("ab", "c") and ("a",
+// "bc") differ. Fixed, so partitions and the order of outputs are the same in every run of a
+// given version, on any machine.
+//
+// It replaced FNV-1a, a multiplication per byte in a chain, which on a month's ids (some 20
+// bytes a key, hashed some 50 million times) took a second of CPU. Equal hashes of different
+// keys are allowed everywhere: the strings are compared after the hashes.
 func Hash2(a, b string) uint64 {
-	const prime = 1099511628211
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(a); i++ {
-		h = (h ^ uint64(a[i])) * prime
-	}
-	h = (h ^ 0xff) * prime
-	for i := 0; i < len(b); i++ {
-		h = (h ^ uint64(b[i])) * prime
-	}
-	// FNV's high bits mix poorly for short keys; finish with a 64-bit avalanche so that range
-	// partitioning on the top bits spreads evenly.
+	h := hashString(hashSeed, a)
+	h = hashString(h, b)
+	// A 64-bit avalanche, so that range partitioning on the top bits spreads evenly.
 	h ^= h >> 33
 	h *= 0xff51afd7ed558ccd
 	h ^= h >> 33
 	h *= 0xc4ceb9fe1a85ec53
 	h ^= h >> 33
 	return h
+}
+
+const (
+	hashSeed = 0xa0761d6478bd642f
+	hashMul  = 0xe7037ed1a0b428db
+	hashLen  = 0x8ebc6af09c88c6e3
+)
+
+// hashString mixes s into h: whole 8-byte words, then the last 8 bytes (overlapping the words
+// already mixed when the length is not a multiple of 8), or for a short string its bytes
+// packed into one word.
+func hashString(h uint64, s string) uint64 {
+	n := len(s)
+	b := unsafe.Slice(unsafe.StringData(s), n)
+	switch {
+	case n > 8:
+		for i := 0; i+8 < n; i += 8 {
+			h = fold(h^binary.LittleEndian.Uint64(b[i:]), hashMul)
+		}
+		h = fold(h^binary.LittleEndian.Uint64(b[n-8:]), hashMul)
+	case n == 8:
+		h = fold(h^binary.LittleEndian.Uint64(b), hashMul)
+	case n >= 4:
+		h = fold(h^(uint64(binary.LittleEndian.Uint32(b))<<32|uint64(binary.LittleEndian.Uint32(b[n-4:]))), hashMul)
+	case n > 0:
+		h = fold(h^(uint64(b[0])<<16|uint64(b[n>>1])<<8|uint64(b[n-1])), hashMul)
+	}
+	return fold(h^uint64(n), hashLen)
+}
+
+// fold multiplies a and b to 128 bits and folds the halves together.
+func fold(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
 }

@@ -30,11 +30,50 @@ func BenchmarkHouseholdPass(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(receipts), "ns/receipt")
 }
 
-// benchPartition makes one in-memory household partition of households households, of 1 to 4
-// persons with 0 to 3 receipts each, joined through a directory in a random order.
+// benchPartition makes one in-memory household partition of benchMonth's households, joined
+// through a directory.
 func benchPartition(b *testing.B, households int) (Part, int) {
+	mems, recs := benchMonth(households)
+	part := joinedPartition(b, month("2025-10"), mems, recs, nil, 1)
+	return part, len(recs)
+}
+
+// BenchmarkJoin measures joining a month's receipts, in a random order, to a directory of
+// their members and appending them to 192 household partitions spilled to disk: the
+// directory's look-up and checks, the encoding, the spill's appends and writes. It reports
+// ns per receipt.
+func BenchmarkJoin(b *testing.B) {
+	mems, recs := benchMonth(40_000)
+	d := sealedDirectory(b, month("2025-10"), mems, 2)
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		spill, err := NewSpill(b.TempDir(), 192, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		spill.SetChunkSize(64 << 10)
+		out := NewHouseholdPart(spill, 0)
+		b.StartTimer()
+		for i := range recs {
+			if err := d.Join(&recs[i], out); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := out.Flush(); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		spill.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(recs)), "ns/receipt")
+}
+
+// benchMonth makes households households, of 1 to 4 persons with 0 to 3 receipts each, the
+// receipts in a random order.
+func benchMonth(households int) ([]Member, []Receipt) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	oct := month("2025-10")
 	var mems []Member
 	var recs []Receipt
 	for h := range households {
@@ -51,8 +90,7 @@ func benchPartition(b *testing.B, households int) (Part, int) {
 		}
 	}
 	rng.Shuffle(len(recs), func(i, j int) { recs[i], recs[j] = recs[j], recs[i] })
-	part := joinedPartition(b, oct, mems, recs, nil, 1)
-	return part, len(recs)
+	return mems, recs
 }
 
 // BenchmarkDirectorySeal measures Seal on two goroutines over the rows of 2,000,000 persons

@@ -14,8 +14,17 @@ import (
 // enc appends fields to a buffer.
 type enc struct{ b []byte }
 
-func (e *enc) u(v uint64)   { e.b = binary.AppendUvarint(e.b, v) }
-func (e *enc) i(v int64)    { e.b = binary.AppendVarint(e.b, v) }
+func (e *enc) u(v uint64) {
+	if v < 0x80 { // one byte: most lengths, files and tags
+		e.b = append(e.b, byte(v))
+		return
+	}
+	e.b = binary.AppendUvarint(e.b, v)
+}
+
+// i is a zigzag varint, as binary.AppendVarint writes it.
+func (e *enc) i(v int64) { e.u(uint64(v<<1) ^ uint64(v>>63)) }
+
 func (e *enc) s(v string)   { e.u(uint64(len(v))); e.b = append(e.b, v...) }
 func (e *enc) byte1(v byte) { e.b = append(e.b, v) }
 func (e *enc) bool1(v bool) {

@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/bits"
 	"sync/atomic"
@@ -112,11 +113,17 @@ func (p *HouseholdPart) joined(r *Receipt, hh string, hhHash uint64, row int32) 
 	if p.marks != nil {
 		p.marks.markRow(row)
 	}
-	p.e.b = p.e.b[:0]
-	p.e.byte1(tagJoined)
-	p.e.s(hh)
-	p.e.receiptFields(r)
-	return p.w.Append(PartOf(hhHash, p.w.s.parts), p.e.b)
+	part := PartOf(hhHash, p.w.s.parts)
+	b, err := p.w.reserve(part, 1+binary.MaxVarintLen64+len(hh)+receiptBytes(r))
+	if err != nil {
+		return err
+	}
+	e := enc{b: b} // straight into the partition's chunk
+	e.byte1(tagJoined)
+	e.s(hh)
+	e.receiptFields(r)
+	p.w.commit(part, e.b)
+	return nil
 }
 
 // refused appends a receipt the join refused, with its reason, to the partition of

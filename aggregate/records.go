@@ -108,6 +108,12 @@ func (e *enc) receiptFields(r *Receipt) {
 	e.bool1(r.Cancel)
 }
 
+// receiptBytes is the most receiptFields can take for r.
+func receiptBytes(r *Receipt) int {
+	return len(r.InsurerNo) + len(r.PersonID) + len(r.ID) + len(r.InstitutionID) + len(r.PrescriberID) +
+		10*binary.MaxVarintLen64 + 4
+}
+
 func (d *dec) receiptFields(r *Receipt) {
 	r.File = int32(d.u())
 	r.Line = int64(d.u())

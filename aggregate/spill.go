@@ -99,24 +99,40 @@ type extent struct {
 
 // Append adds one encoded record (its first byte is its tag) to partition p.
 func (pw *PartWriter) Append(p int, rec []byte) error {
+	b, err := pw.reserve(p, len(rec))
+	if err != nil {
+		return err
+	}
+	pw.commit(p, append(b, rec...))
+	return nil
+}
+
+// reserve returns partition p's open chunk with room for n more bytes, written out (on disk)
+// or left full (in memory) for a new one first if need be, so that a record can be encoded
+// straight into it and committed: Append without a copy.
+func (pw *PartWriter) reserve(p, n int) ([]byte, error) {
 	cs := pw.chunks[p]
-	if len(cs) == 0 || len(cs[len(cs)-1])+len(rec) > cap(cs[len(cs)-1]) {
+	if len(cs) == 0 || len(cs[len(cs)-1])+n > cap(cs[len(cs)-1]) {
 		if pw.file != nil && len(cs) > 0 {
 			if err := pw.flushPart(p); err != nil {
-				return err
+				return nil, err
 			}
 			cs = pw.chunks[p]
 		}
 		if len(cs) == 0 || pw.file == nil {
-			cs = append(cs, make([]byte, 0, max(pw.s.chunkSize, len(rec))))
+			pw.chunks[p] = append(cs, make([]byte, 0, max(pw.s.chunkSize, n)))
 		}
 	}
+	return pw.chunks[p][len(pw.chunks[p])-1], nil
+}
+
+// commit takes back the chunk reserve gave, with one record appended to it.
+func (pw *PartWriter) commit(p int, b []byte) {
+	cs := pw.chunks[p]
 	last := len(cs) - 1
-	cs[last] = append(cs[last], rec...)
-	pw.chunks[p] = cs
-	pw.counts[p][rec[0]]++
-	pw.n += int64(len(rec))
-	return nil
+	pw.counts[p][b[len(cs[last])]]++
+	pw.n += int64(len(b) - len(cs[last]))
+	cs[last] = b
 }
 
 // Bytes is how much this writer has appended.

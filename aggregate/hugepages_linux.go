@@ -11,8 +11,15 @@ import (
 // page-table caches. The memory must not have been touched yet for it to matter, and the
 // advice is only advice: where transparent huge pages are off it does nothing, and an error
 // is ignored for that reason.
+//
+// Only tables of hugeMin bytes or more are advised: the advice stays on that stretch of the
+// Go heap after the table is freed, and a small table (a person partition's directory) gains
+// nothing from it.
 func hugePages(p unsafe.Pointer, n uintptr) {
 	const huge = 2 << 20
+	if n < hugeMin {
+		return
+	}
 	start := (uintptr(p) + huge - 1) &^ (huge - 1)
 	end := (uintptr(p) + n) &^ (huge - 1)
 	if end <= start {

@@ -17,8 +17,9 @@ import (
 //     by a later batch. The workers copy what they keep (the spill encodes, the rejects
 //     clone); poison, set by the tests, overwrites freed buffers so that a reference kept by
 //     mistake reads garbage and fails them;
-//   - buffers are of power-of-two capacities from minPooled to maxPooled, at most keep of each
-//     in the free lists; other sizes are left to the collector.
+//   - buffers are of power-of-two capacities from 1<<minClass to 1<<maxClass, at most keep of
+//     each in the free lists; other sizes are left to the collector, and so is everything once
+//     the run drains the pool after its intake.
 type batchPool struct {
 	mu     sync.Mutex
 	free   [maxClass + 1][][]byte
@@ -32,8 +33,20 @@ var poisonFreedBatches bool
 const (
 	minClass = 6  // 64 bytes, Arrow's alignment
 	maxClass = 26 // 64 MiB
-	keep     = 32 // buffers of a size kept free: more than the batches in flight use of any one size
+	// keep is how many free buffers of one size the pool holds. A batch of 65,536 receipts
+	// takes 15 buffers of 512 KiB (its amounts, line numbers and string offsets) and some
+	// 20 in all, and up to 2×workers batches wait in the channel besides those being built
+	// and routed: 128 covers that at two and four workers, and the pool holds no more than
+	// was once in flight.
+	keep = 128
 )
+
+// drain gives the free buffers back to the collector, once no batch is in flight.
+func (p *batchPool) drain() {
+	p.mu.Lock()
+	clear(p.free[:])
+	p.mu.Unlock()
+}
 
 // class is the power of two a buffer of n bytes is taken from.
 func class(n int) int { return max(bits.Len(uint(n-1)), minClass) }

@@ -61,6 +61,10 @@ func TestBatchPoolLeavesOtherSizesToTheCollector(t *testing.T) {
 	if n := len(p.free[minClass]); n != keep {
 		t.Fatalf("%d buffers of one size kept, want at most %d", n, keep)
 	}
+	p.drain()
+	if n := len(p.free[minClass]); n != 0 {
+		t.Fatalf("%d buffers kept after drain", n)
+	}
 }
 
 // A record's buffers come back to the pool when the record is released, poisoned.

@@ -302,7 +302,8 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 	// Hold the collector to the budget: past it the GC works harder rather than let the heap
 	// double, which is what keeps the peak flat when a partition is larger than planned.
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(r.MemoryBudget))
-	// Below the limit the collector keeps Go's default pace (GOGC 100). Collecting rarely
+	// Below the limit the collector keeps the pace GOGC sets (100 unless the environment says
+	// otherwise). Collecting rarely
 	// (GOGC 400, once the heap was mostly partition data full of pointers) now only let the
 	// garbage of the reading stages take fresh memory, which the kernel must fault in and zero:
 	// the large tables (the directory, the marks, the spill's bytes) hold no pointers, so a
@@ -328,6 +329,7 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 		return nil, err
 	}
 
+	r.batches.drain() // every batch is released: the pool's buffers go back to the collector
 	r.stage("compute")
 	w, err := openWriters(dir, output.Options{MaxRowsPerRowGroup: r.RowGroupRows}, r.KeepMembers)
 	if err != nil {

@@ -78,12 +78,12 @@ func (p *parquetBatch) bulkable() bool {
 // rows would, and looking at the context before each part as row does every ctxCheckRows
 // rows.
 func (s *receiptSink) addBulk(p *parquetBatch) error {
-	if onBulk != nil {
-		onBulk()
-	}
 	b := s.b
 	if b.bytes+p.stringBytes > math.MaxInt32 {
 		return s.rowsOf(p) // the way of rows cuts a record where it would overflow
+	}
+	if onBulk != nil {
+		onBulk()
 	}
 	for from := 0; from < p.n; {
 		select {

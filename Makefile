@@ -35,13 +35,15 @@ test: vet
 	$(GO) test -count=1 -race -short ./aggregate ./output ./pipeline
 	$(GO) test ./receipt -run '^$$' -fuzz '^FuzzReadUKE$$' -fuzztime 25000x -fuzzminimizetime 500x
 	$(GO) test ./receipt -run '^$$' -fuzz '^FuzzReadReceiptsCSV$$' -fuzztime 40000x -fuzzminimizetime 500x
+	$(GO) test ./receipt -run '^$$' -fuzz '^FuzzBulkReadsMatchRows$$' -fuzztime 1500x -fuzzminimizetime 200x
 	$(GO) test ./pqcol -run '^$$' -fuzz '^FuzzScan$$' -fuzztime 5000x -fuzzminimizetime 200x
 
-# Longer fuzzing of every parser (make test runs each target's seed corpus only).
+# Longer fuzzing of every parser (make test runs each target for a fixed count of inputs).
 FUZZTIME ?= 60s
 fuzz:
 	$(GO) test ./receipt -run '^$$' -fuzz '^FuzzReadUKE$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s
 	$(GO) test ./receipt -run '^$$' -fuzz '^FuzzReadReceiptsCSV$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./receipt -run '^$$' -fuzz '^FuzzBulkReadsMatchRows$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./pqcol -run '^$$' -fuzz '^FuzzScan$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 
 # Benchmarks: the rules alone, then the batch end to end on a generated month.

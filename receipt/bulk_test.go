@@ -94,3 +94,32 @@ func requiredRows(rows []Row) []requiredOnly {
 	}
 	return out
 }
+
+// FuzzBulkReadsMatchRows puts one fuzzed receipt among good ones and reads the file both
+// ways: whatever the values (spaces, bytes outside ASCII, bad codes, odd amounts), the bulk
+// way must give what the way of rows gives.
+func FuzzBulkReadsMatchRows(f *testing.F) {
+	f.Add("R1", "2025-04", "138000", "P1", "1300000001", "medical", "outpatient", "", "", int64(100), int64(30), int64(70), false, uint8(3))
+	f.Add(" R2", "2025-13", "06139999 ", "P\t2", "13000000０2", "dental", "inpatient ", "chou", "1300000001", int64(-5), int64(0), int64(1<<40), true, uint8(39))
+	f.Add(" R3 ", "2025-04", "138000", "P3", "1300000003", "dpc", "inpatient", "chou2", "", int64(9), int64(3), int64(6), false, uint8(17))
+	f.Add("", "", "", "", "", "", "", "", "", int64(0), int64(0), int64(0), false, uint8(0))
+	f.Fuzz(func(t *testing.T, id, month, ins, person, inst, kind, setting, tokutei, prescriber string, cost, copay, paid int64, cancel bool, at uint8) {
+		rows := sampleRows(40)
+		rows[int(at)%len(rows)] = Row{ReceiptID: id, ServiceMonth: month, InsurerNo: ins, PersonID: person,
+			InstitutionID: inst, Kind: kind, Setting: setting, Tokutei: tokutei, PrescriberID: prescriber,
+			Cost: cost, Copay: copay, Paid: paid, Cancel: cancel}
+		file := filepath.Join(t.TempDir(), "r.parquet")
+		writeParquet(t, file, rows, 16)
+		defer func(b bool) { bulkReads = b }(bulkReads)
+		for _, batch := range []int{1, 7, 0} {
+			bulkReads = true
+			got := readAll(t, file, batch)
+			bulkReads = false
+			want := readAll(t, file, batch)
+			if (got.err == nil) != (want.err == nil) || !reflect.DeepEqual(got.rows, want.rows) ||
+				!reflect.DeepEqual(got.batches, want.batches) || !reflect.DeepEqual(got.rejects, want.rejects) || got.stats != want.stats {
+				t.Fatalf("batches of %d: the bulk way and the way of rows differ:\n%+v\n%+v", batch, got, want)
+			}
+		}
+	})
+}

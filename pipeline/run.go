@@ -303,12 +303,11 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 	// double, which is what keeps the peak flat when a partition is larger than planned.
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(r.MemoryBudget))
 	// Below the limit the collector keeps the pace GOGC sets (100 unless the environment says
-	// otherwise). Collecting rarely
-	// (GOGC 400, once the heap was mostly partition data full of pointers) now only let the
-	// garbage of the reading stages take fresh memory, which the kernel must fault in and zero:
-	// the large tables (the directory, the marks, the spill's bytes) hold no pointers, so a
-	// cycle costs little. On the 10M month: peak RSS 1.56 GiB instead of 1.79, and five pairs
-	// 11.93 s against 12.24 s on average.
+	// otherwise). Collecting rarely (GOGC 400, once the heap was mostly partition data full
+	// of pointers) now only let the garbage of the reading stages take fresh memory, which
+	// the kernel must fault in and zero: the large tables (the directory, the marks, the
+	// spill's bytes) hold no pointers, so a cycle costs little. On the 10M month: peak RSS
+	// 1.56 GiB instead of 1.79, and five pairs 11.93 s against 12.24 s on average.
 	r.log.Info("run planned", "month", r.month.String(), "rules", r.table.Label(), "receipt_files", len(r.receiptFiles),
 		"estimated_receipts", r.progress.Estimated.Load(), "partitions", parts, "spill", spillDir != "", "workers", r.workers)
 	digests := r.startDigests(ctx)

@@ -151,8 +151,14 @@ func (b *batchBuilder) buffer(src []byte) *memory.Buffer {
 // trimSpace is bytes.TrimSpace, skipped for the usual field that starts and ends with a
 // visible ASCII character (bytes.TrimSpace's own checks showed in the profile).
 func trimSpace(v []byte) []byte {
-	if len(v) > 0 && (v[0]-'!' >= utf8.RuneSelf-'!' || v[len(v)-1]-'!' >= utf8.RuneSelf-'!') {
+	if mayTrim(v) {
 		return bytes.TrimSpace(v)
 	}
 	return v
+}
+
+// mayTrim reports whether v starts or ends with a byte other than a visible ASCII character,
+// the fields trimSpace hands to bytes.TrimSpace.
+func mayTrim(v []byte) bool {
+	return len(v) > 0 && (v[0]-'!' >= utf8.RuneSelf-'!' || v[len(v)-1]-'!' >= utf8.RuneSelf-'!')
 }

@@ -2,7 +2,6 @@ package receipt
 
 import (
 	"math"
-	"unicode/utf8"
 
 	"github.com/kougaku/batch/pqcol"
 )
@@ -26,8 +25,8 @@ var (
 type parquetBatch struct {
 	first             int64 // row number of the batch's first row, from 0
 	n                 int
-	strs              *[numReceiptCols]pqcol.Bytes
-	present           *[numReceiptCols]bool
+	strs              [numReceiptCols]pqcol.Bytes // of the present string columns
+	present           [numReceiptCols]bool
 	cost, copay, paid pqcol.Ints
 	cancel            pqcol.Bools
 	hasCancel         bool
@@ -62,7 +61,7 @@ func (p *parquetBatch) bulkable() bool {
 				continue
 			}
 			v := p.data[c][p.offs[c][i]:p.offs[c][i+1]]
-			if len(v) > 0 && (v[0]-'!' >= utf8.RuneSelf-'!' || v[len(v)-1]-'!' >= utf8.RuneSelf-'!') {
+			if mayTrim(v) {
 				return false // trimSpace would look at it
 			}
 			t[c] = v

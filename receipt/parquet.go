@@ -164,16 +164,14 @@ func readReceiptsParquet(s *receiptSink) error {
 		return err
 	}
 	defer r.Close()
-	var strs [numReceiptCols]pqcol.Bytes
-	var present [numReceiptCols]bool
+	p := &parquetBatch{hasCancel: pos[ColCancel] >= 0}
 	for _, c := range stringCols {
-		present[c] = c < len(pos) && pos[c] >= 0
+		p.present[c] = c < len(pos) && pos[c] >= 0
 	}
-	p := &parquetBatch{strs: &strs, present: &present, hasCancel: pos[ColCancel] >= 0}
 	return scanColumns(s.ctx, s.file, r, func(b *pqcol.Batch) error {
 		for _, c := range stringCols {
-			if present[c] {
-				strs[c] = b.Bytes(pos[c])
+			if p.present[c] {
+				p.strs[c] = b.Bytes(pos[c])
 			}
 		}
 		p.first, p.n = b.First, b.Len

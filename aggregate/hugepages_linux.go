@@ -6,9 +6,10 @@ import (
 )
 
 // hugePages asks the kernel to back the whole 2 MiB pages within [p, p+n) with huge pages
-// (madvise MADV_HUGEPAGE), for memory that is read at random over hundreds of megabytes:
-// with 4 KiB pages nearly every look-up in the directory's rows also missed the processor's
-// page-table caches. The memory must not have been touched yet for it to matter, and the
+// (madvise MADV_HUGEPAGE), for memory that is read at random over tens of megabytes or
+// more (the directory's slots): with 4 KiB pages nearly every look-up there also missed the
+// processor's page-table caches. The kernel may compact memory to find the huge pages when
+// they are first touched, so it is not asked for the largest tables (NewDirectory). The memory must not have been touched yet for it to matter, and the
 // advice is only advice: where transparent huge pages are off it does nothing, and an error
 // is ignored for that reason.
 //

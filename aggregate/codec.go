@@ -27,6 +27,24 @@ func (e *enc) i(v int64) { e.u(uint64(v<<1) ^ uint64(v>>63)) }
 
 func (e *enc) s(v string)   { e.u(uint64(len(v))); e.b = append(e.b, v...) }
 func (e *enc) byte1(v byte) { e.b = append(e.b, v) }
+
+// pair writes a, then b. When b starts with a (a person id that begins with its household's
+// id, as 記号・番号 then 枝番; a receipt id that begins with its institution's code, as the
+// UKE reader makes them), only the rest of b is written, right after a's bytes, so that the
+// decoder reads b as one span over both, without a copy. The second length says which: the
+// rest's length or b's, shifted left, with the low bit set for a rest.
+func (e *enc) pair(a, b string) {
+	e.u(uint64(len(a)))
+	if len(a) > 0 && len(b) >= len(a) && b[:len(a)] == a {
+		e.u(uint64(len(b)-len(a))<<1 | 1)
+		e.b = append(e.b, a...)
+		e.b = append(e.b, b[len(a):]...)
+		return
+	}
+	e.u(uint64(len(b)) << 1)
+	e.b = append(e.b, a...)
+	e.b = append(e.b, b...)
+}
 func (e *enc) bool1(v bool) {
 	if v {
 		e.b = append(e.b, 1)
@@ -91,6 +109,44 @@ func (d *dec) s() string {
 	v := unsafe.String(&d.b[0], int(n))
 	d.b = d.b[n:]
 	return v
+}
+
+// pair reads what enc.pair wrote; both strings alias the buffer.
+func (d *dec) pair() (a, b string) {
+	if len(d.b) >= 2 && d.b[0] < 0x80 && d.b[1] < 0x80 { // both lengths of one byte: ids
+		na, code := int(d.b[0]), int(d.b[1])
+		if nb := code >> 1; na+nb <= len(d.b)-2 {
+			body := d.b[2:]
+			if na > 0 {
+				a = unsafe.String(&body[0], na)
+			}
+			switch {
+			case code&1 == 1 && na+nb > 0:
+				b = unsafe.String(&body[0], na+nb)
+			case code&1 == 0 && nb > 0:
+				b = unsafe.String(&body[na], nb)
+			}
+			d.b = body[na+nb:]
+			return a, b
+		}
+	}
+	na, code := d.u(), d.u()
+	nb := code >> 1
+	if d.err != nil || na > uint64(len(d.b)) || nb > uint64(len(d.b))-na {
+		d.fail()
+		return "", ""
+	}
+	if na > 0 {
+		a = unsafe.String(&d.b[0], int(na))
+	}
+	switch {
+	case code&1 == 1 && na+nb > 0:
+		b = unsafe.String(&d.b[0], int(na+nb)) // a, then the rest of b after it
+	case code&1 == 0 && nb > 0:
+		b = unsafe.String(&d.b[na], int(nb))
+	}
+	d.b = d.b[na+nb:]
+	return a, b
 }
 
 func (d *dec) skipS() {

@@ -120,8 +120,7 @@ func (p *HouseholdPart) joined(r *Receipt, hh string, hhHash uint64, row int32) 
 	}
 	e := enc{b: b} // straight into the partition's chunk
 	e.byte1(tagJoined)
-	e.s(hh)
-	e.receiptFields(r)
+	e.receiptFields(r, hh)
 	p.w.commit(part, e.b)
 	return nil
 }
@@ -131,10 +130,9 @@ func (p *HouseholdPart) joined(r *Receipt, hh string, hhHash uint64, row int32) 
 func (p *HouseholdPart) refused(r *Receipt, hh string, hhHash uint64, reason, detail string) error {
 	p.e.b = p.e.b[:0]
 	p.e.byte1(tagRefused)
-	p.e.s(hh)
 	p.e.s(reason)
 	p.e.s(detail)
-	p.e.receiptFields(r)
+	p.e.receiptFields(r, hh)
 	return p.w.Append(PartOf(hhHash, p.w.s.parts), p.e.b)
 }
 

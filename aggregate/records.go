@@ -78,7 +78,7 @@ func unpackDate(v uint64) rules.Date {
 
 func (e *enc) receipt(r *Receipt) {
 	e.byte1(tagReceipt)
-	e.receiptFields(r)
+	e.receiptFields(r, "")
 	e.s(r.BirthDate)
 	e.s(r.Sex)
 }
@@ -89,16 +89,16 @@ func (d *dec) receipt(r *Receipt) {
 	r.Sex = d.s()
 }
 
-// receiptFields writes what of a receipt is read after the join: where it came from, whose
-// it is, its id and amounts, its institution and codes.
-func (e *enc) receiptFields(r *Receipt) {
+// receiptFields writes what of a receipt is read after the join: whose it is (household hh,
+// empty before the join, and person), where it came from, its institution and id, its
+// amounts and codes.
+func (e *enc) receiptFields(r *Receipt, hh string) {
+	e.pair(hh, r.PersonID)
 	e.u(uint64(r.File))
 	e.u(uint64(r.Line))
 	e.s(r.InsurerNo)
-	e.s(r.PersonID)
-	e.s(r.ID)
+	e.pair(r.InstitutionID, r.ID)
 	e.i(r.Paid)
-	e.s(r.InstitutionID)
 	e.s(r.PrescriberID)
 	e.byte1(byte(r.Kind))
 	e.byte1(byte(r.Setting))
@@ -114,14 +114,14 @@ func receiptBytes(r *Receipt) int {
 		10*binary.MaxVarintLen64 + 4
 }
 
+// receiptFields reads what enc.receiptFields wrote, the household into r.HouseholdID.
 func (d *dec) receiptFields(r *Receipt) {
+	r.HouseholdID, r.PersonID = d.pair()
 	r.File = int32(d.u())
 	r.Line = int64(d.u())
 	r.InsurerNo = d.s()
-	r.PersonID = d.s()
-	r.ID = d.s()
+	r.InstitutionID, r.ID = d.pair()
 	r.Paid = d.i()
-	r.InstitutionID = d.s()
 	r.PrescriberID = d.s()
 	r.Kind = rules.Kind(d.byte1())
 	r.Setting = rules.Setting(d.byte1())
@@ -131,16 +131,14 @@ func (d *dec) receiptFields(r *Receipt) {
 	r.Cancel = d.bool1()
 }
 
-// A joined receipt is its member's household, then its fields; a refused one (tagRefused)
-// has the reason and detail of the refusal between the two.
+// A joined receipt is its fields, its member's household among them; a refused one
+// (tagRefused) has the reason and detail of the refusal before them.
 
 func (d *dec) joined(r *Receipt) {
-	r.HouseholdID = d.s()
 	d.receiptFields(r)
 }
 
 func (d *dec) refused(r *Receipt) {
-	r.HouseholdID = d.s()
 	r.Refused = d.s()
 	r.Detail = d.s()
 	d.receiptFields(r)
@@ -149,8 +147,7 @@ func (d *dec) refused(r *Receipt) {
 func (e *enc) member(m *Member) {
 	e.byte1(tagMember)
 	e.s(m.InsurerNo)
-	e.s(m.PersonID)
-	e.s(m.HouseholdID)
+	e.pair(m.HouseholdID, m.PersonID)
 	e.u(packDate(m.Birth))
 	e.s(m.Sex)
 	e.u(uint64(m.From))
@@ -165,8 +162,7 @@ func (e *enc) member(m *Member) {
 
 func (d *dec) member(m *Member) {
 	m.InsurerNo = d.s()
-	m.PersonID = d.s()
-	m.HouseholdID = d.s()
+	m.HouseholdID, m.PersonID = d.pair()
 	m.Birth = unpackDate(d.u())
 	m.Sex = d.s()
 	m.From = rules.Month(d.u())

@@ -2,9 +2,10 @@ package output
 
 // Invariants of a Parquet file written here (this file keeps them):
 //
-//  1. Bounded memory. Rows passed to Write are encoded into the current row group's column
-//     buffers before Write returns, but for fewer than pageCheckRows rows copied to wait for
-//     the next (invariant 3), and the slice is not retained. Encoded (zstd) pages of
+//  1. Bounded memory. Rows passed to Write (or a Columns batch to WriteColumns) are encoded
+//     into the current row group's column buffers before Write returns, but for fewer than
+//     pageCheckRows rows copied to wait for the next (invariant 3), and the slice is not
+//     retained. Encoded (zstd) pages of
 //     the current row group are held until the row group is flushed, so memory is bounded
 //     by one row group's compressed size, plus one page buffer per column, plus the
 //     footer metadata (a few hundred bytes per row group and column).

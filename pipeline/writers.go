@@ -43,7 +43,7 @@ func openWriters(d *output.Dir, opt output.Options, members bool) (*writers, err
 func (w *writers) write(res *partResult) error {
 	var g errgroup.Group
 	g.Go(func() error { return w.households.Write(res.households) })
-	g.Go(func() error { return w.receipts.Write(res.receipts) })
+	g.Go(func() error { return w.receipts.WriteColumns(res.receipts) })
 	g.Go(func() error { return w.persons.Write(res.persons) })
 	if w.members != nil {
 		g.Go(func() error { return w.members.Write(res.members) })

@@ -1,0 +1,195 @@
+package output
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"unsafe"
+
+	"github.com/kougaku/batch/receipt"
+)
+
+// writeColumns writes rows to name in d through Columns batches whose sizes are drawn from
+// sizes in turn, closes the file and returns its path.
+func writeColumns[T comparable](t *testing.T, d *Dir, name string, opt Options, rows []T, sizes []int) string {
+	t.Helper()
+	w, err := NewWriter[T](d, name, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewColumns[T]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := 0; len(rows) > 0; k++ {
+		n := min(sizes[k%len(sizes)], len(rows))
+		b.Reset()
+		for i := range rows[:n] {
+			b.Append(&rows[i])
+		}
+		if b.Len() != n {
+			t.Fatalf("a batch of %d rows has Len %d", n, b.Len())
+		}
+		for i := range rows[:n] {
+			if got := b.Row(i); got != rows[i] {
+				t.Fatalf("row %d of a batch reads back as %+v, want %+v", i, got, rows[i])
+			}
+		}
+		if err := w.WriteColumns(b); err != nil {
+			t.Fatal(err)
+		}
+		rows = rows[n:]
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(d.TempPath(), name)
+}
+
+// columnsAgree writes rows once through Write and once through WriteColumns, with each engine,
+// and wants the same bytes: the page and row-group cuts, the dictionaries and their fallback,
+// the bounds and the footer may not depend on which way the rows came.
+func columnsAgree[T comparable](t *testing.T, name string, opt Options, rows []T) {
+	t.Helper()
+	defer func(was bool) { columnEngine = was }(columnEngine)
+	for _, engine := range []bool{true, false} {
+		columnEngine = engine
+		byRows, err := os.ReadFile(writeRows(t, newDir(t), name, opt, rows, 333))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sizes := range [][]int{{1}, {7, 300, 1}, {len(rows)}} {
+			p := writeColumns(t, newDir(t), name, opt, rows, sizes)
+			byCols, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(byRows, byCols) {
+				t.Fatalf("%s, column engine %v, batches of %v rows: %d bytes by columns, %d by rows, not the same", name, engine, sizes, len(byCols), len(byRows))
+			}
+			got, err := ReadAll[T](p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			equalRows(t, got, rows)
+		}
+	}
+}
+
+// TestColumnsWriteAsRows: a file written from Columns batches is, byte for byte, the file
+// written from the same rows, for every flat row type the batch writes, with pages and row
+// groups small enough that batches straddle both, and with a dictionary that falls back.
+func TestColumnsWriteAsRows(t *testing.T) {
+	small := Options{MaxRowsPerRowGroup: 1_500, PageBufferSize: 2 << 10}
+	columnsAgree(t, ReceiptBenefitFile, small, randomRows[ReceiptBenefit](4_000, 21))
+	columnsAgree(t, HouseholdMonthFile, small, randomRows[HouseholdMonth](4_000, 22))
+	columnsAgree(t, PersonMonthFile, small, randomRows[PersonMonth](4_000, 23))
+	columnsAgree(t, RejectsFile, small, randomRows[receipt.Reject](4_000, 24))
+	// Pages of 64 bytes: a page of bools (512 of them) fills within a row group too.
+	columnsAgree(t, HouseholdMonthFile, Options{MaxRowsPerRowGroup: 3_000, PageBufferSize: 64}, randomRows[HouseholdMonth](4_000, 25))
+	// Insurer numbers all distinct: the dictionary falls back to PLAIN mid chunk.
+	columnsAgree(t, ReceiptBenefitFile, Options{}, receiptBenefits(150_000, 0, true))
+}
+
+// A batch keeps copies of its rows' plain strings: changing the caller's bytes after Append
+// does not change what is written. (Dictionary columns keep the caller's strings, as
+// documented, and are not changed here.)
+func TestColumnsCopyPlainStrings(t *testing.T) {
+	b, err := NewColumns[ReceiptBenefit]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := []byte("R000000000001")
+	row := ReceiptBenefit{ReceiptID: unsafe.String(&id[0], len(id)), InsurerNo: "01130012", Cost: 5}
+	b.Append(&row)
+	copy(id, "XXXXXXXXXXXXX")
+	if got := b.Row(0).ReceiptID; got != "R000000000001" {
+		t.Fatalf("receipt_id reads %q after the caller's bytes changed", got)
+	}
+	if _, err := NewColumns[struct{ X []int }](); err == nil {
+		t.Error("NewColumns took a row type the column engine does not write")
+	}
+}
+
+// A batch of random size and rows, written after random ones, gives the bytes of the rows.
+func TestColumnsRandomBatches(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 9))
+	rows := randomRows[ReceiptBenefit](2_500, 31)
+	sizes := make([]int, 40)
+	for i := range sizes {
+		sizes[i] = 1 + rng.IntN(200)
+	}
+	opt := Options{MaxRowsPerRowGroup: 700, PageBufferSize: 1 << 10}
+	byRows, err := os.ReadFile(writeRows(t, newDir(t), ReceiptBenefitFile, opt, rows, 64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byCols, err := os.ReadFile(writeColumns(t, newDir(t), ReceiptBenefitFile, opt, rows, sizes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(byRows, byCols) {
+		t.Fatal("random batches by columns wrote other bytes than the rows")
+	}
+}
+
+// BenchmarkBuildAndWrite measures both sides of handing a month's receipt rows to their
+// writer, as the household pass does a partition at a time: making the rows (into a slice of
+// rows, or into a Columns batch) and writing them, Close and fsync included. One op is one
+// file of 2^18 rows in batches of 4,096.
+func BenchmarkBuildAndWrite(b *testing.B) {
+	src := monthReceiptBenefits(1 << 18)
+	const batch = 4096
+	b.Run("rows", func(b *testing.B) {
+		d := newDir(b)
+		rows := make([]ReceiptBenefit, 0, batch)
+		for k := 0; b.Loop(); k++ {
+			w, err := NewWriter[ReceiptBenefit](d, "f"+strconv.Itoa(k)+".parquet", Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := 0; i < len(src); i += batch {
+				rows = rows[:0]
+				for j := range src[i:min(i+batch, len(src))] {
+					rows = append(rows, src[i+j])
+				}
+				if err := w.Write(rows); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(src))*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	})
+	b.Run("columns", func(b *testing.B) {
+		d := newDir(b)
+		cols, err := NewColumns[ReceiptBenefit]()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for k := 0; b.Loop(); k++ {
+			w, err := NewWriter[ReceiptBenefit](d, "f"+strconv.Itoa(k)+".parquet", Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := 0; i < len(src); i += batch {
+				cols.Reset()
+				for j := range src[i:min(i+batch, len(src))] {
+					cols.Append(&src[i+j])
+				}
+				if err := w.WriteColumns(cols); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(src))*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	})
+}

@@ -45,6 +45,7 @@ func (e *enc) pair(a, b string) {
 	e.b = append(e.b, a...)
 	e.b = append(e.b, b...)
 }
+
 func (e *enc) bool1(v bool) {
 	if v {
 		e.b = append(e.b, 1)

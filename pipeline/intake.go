@@ -26,27 +26,45 @@ type intakeStats struct {
 // through a bounded channel, to the workers that check each receipt and route it into its
 // person partition. The members master is routed by its own writer at the same time.
 func (r *run) intake(ctx context.Context, persons *aggregate.Spill) error {
+	// The members master is read beside the receipts by a goroutine with a spill writer of
+	// its own, its ranges handed out as they are asked for; a receipt worker done with the
+	// receipts takes the ranges left, through its own writer. (Read by that goroutine alone,
+	// the 100M month's master ran on one core for the last 15 s of the intake. Reading it on
+	// every worker from the start means a writer more per worker, so smaller spill chunks:
+	// the one 100M run made that way, other work beside it, took 89 s to intake against 80 s.)
+	ranges, _, err := r.memberRanges(memberRangesPerFile)
+	if err != nil {
+		return err
+	}
+	q := &memberQueue{r: r, ranges: ranges, note: true}
 	g, ctx := errgroup.WithContext(ctx)
 	r.routeReceipts(ctx, g, func(w int) (func([]uint64), func(*aggregate.Receipt, uint64) error, func() error) {
 		route := aggregate.NewPersonPart(persons, w)
-		return nil, func(x *aggregate.Receipt, _ uint64) error { return route.Receipt(x) }, route.Flush
+		flush := func() error {
+			if err := q.drain(ctx, func(m *aggregate.Member, _ int64) error { return route.Member(m) }); err != nil {
+				return err
+			}
+			return route.Flush()
+		}
+		return nil, func(x *aggregate.Receipt, _ uint64) error { return route.Receipt(x) }, flush
 	})
-	// The members master, read at the same time by a goroutine and a writer of its own.
-	// Reading it on every worker as well means a writer more per worker, so smaller spill
-	// chunks: the one 100M run made that way (other work beside it) took 89 s to intake
-	// against 80 s, and it was not kept.
-	g.Go(func() error {
-		ranges, _, err := r.memberRanges(1)
-		if err != nil {
+	g.Go(guard(func() error {
+		route := aggregate.NewPersonPart(persons, r.workers)
+		sink := func(m *aggregate.Member, _ int64) error { return route.Member(m) }
+		if err := q.drain(ctx, sink); err != nil {
 			return err
 		}
-		return r.readMembers(ctx, ranges, 1, true, func(int) (func(*aggregate.Member, int64) error, func() error) {
-			route := aggregate.NewPersonPart(persons, r.workers)
-			return func(m *aggregate.Member, _ int64) error { return route.Member(m) }, route.Flush
-		})
-	})
+		if err := q.readCSV(ctx, sink); err != nil {
+			return err
+		}
+		return route.Flush()
+	}))
 	return g.Wait()
 }
+
+// memberRangesPerFile is how many ranges the intake of person partitions cuts each Parquet
+// members file into: enough that the readers finish within a range of one another.
+const memberRangesPerFile = 32
 
 // routeReceipts starts in g the readers of every receipts file, which hand their batches
 // through a bounded channel to r.workers workers; worker w checks each receipt and hands it

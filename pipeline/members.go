@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
@@ -62,45 +63,16 @@ func (r *run) readMembers(ctx context.Context, ranges []memberRange, n int, note
 	for w := range n {
 		sinks[w], flushes[w] = add(w)
 	}
-	var mu sync.Mutex
+	q := &memberQueue{r: r, ranges: ranges, note: note}
 	g, gctx := errgroup.WithContext(ctx)
 	for w := range n {
-		g.Go(guard(func() error {
-			insurers := insurerSet(note)
-			for k := w; k < len(ranges); k += n {
-				t := ranges[k]
-				f := r.memberFiles[t.file]
-				read := int64(0)
-				err := receipt.ReadMembersRows(gctx, f, t.from, t.to, memberSink(f, t.file, insurers, func(x *aggregate.Member, line int64) error {
-					read++
-					return sinks[w](x, t.base+line-1)
-				}))
-				if err == nil && read != t.to-t.from {
-					// Rows reserved from the footer's count must all be filled.
-					err = &receipt.FileError{File: f, Err: fmt.Errorf("rows %d to %d: read %d rows, the footer promised %d", t.from+1, t.to, read, t.to-t.from)}
-				}
-				if err != nil {
-					return err
-				}
-			}
-			mu.Lock()
-			r.noteInsurers(insurers)
-			mu.Unlock()
-			return nil
-		}))
+		g.Go(guard(func() error { return q.drain(gctx, sinks[w]) }))
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	for i, f := range r.memberFiles {
-		if isParquet(f) {
-			continue
-		}
-		insurers := insurerSet(note)
-		if err := r.readMemberFile(ctx, int32(i), f, insurers, func(m *aggregate.Member) error { return sinks[0](m, -1) }); err != nil {
-			return err
-		}
-		r.noteInsurers(insurers)
+	if err := q.readCSV(ctx, sinks[0]); err != nil {
+		return err
 	}
 	for _, flush := range flushes {
 		if err := flush(); err != nil {
@@ -108,6 +80,65 @@ func (r *run) readMembers(ctx context.Context, ranges []memberRange, n int, note
 		}
 	}
 	return nil
+}
+
+// memberQueue hands out the ranges of the Parquet members files to whichever reader asks
+// next, so that a reader done with other work early takes more of them.
+type memberQueue struct {
+	r      *run
+	ranges []memberRange
+	next   atomic.Int64
+	note   bool       // note the master's insurers in r.insurers
+	mu     sync.Mutex // over r.insurers
+}
+
+// drain reads ranges until none is left, handing each row to sink with its index among the
+// rows of the Parquet files.
+func (q *memberQueue) drain(ctx context.Context, sink func(*aggregate.Member, int64) error) error {
+	insurers := insurerSet(q.note)
+	for {
+		k := int(q.next.Add(1) - 1)
+		if k >= len(q.ranges) {
+			break
+		}
+		t := q.ranges[k]
+		f := q.r.memberFiles[t.file]
+		read := int64(0)
+		err := receipt.ReadMembersRows(ctx, f, t.from, t.to, memberSink(f, t.file, insurers, func(x *aggregate.Member, line int64) error {
+			read++
+			return sink(x, t.base+line-1)
+		}))
+		if err == nil && read != t.to-t.from {
+			// Rows reserved from the footer's count must all be filled.
+			err = &receipt.FileError{File: f, Err: fmt.Errorf("rows %d to %d: read %d rows, the footer promised %d", t.from+1, t.to, read, t.to-t.from)}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	q.noteInsurers(insurers)
+	return nil
+}
+
+// readCSV reads the CSV members files whole, in order, into sink (with the index -1).
+func (q *memberQueue) readCSV(ctx context.Context, sink func(*aggregate.Member, int64) error) error {
+	for i, f := range q.r.memberFiles {
+		if isParquet(f) {
+			continue
+		}
+		insurers := insurerSet(q.note)
+		if err := q.r.readMemberFile(ctx, int32(i), f, insurers, func(m *aggregate.Member) error { return sink(m, -1) }); err != nil {
+			return err
+		}
+		q.noteInsurers(insurers)
+	}
+	return nil
+}
+
+func (q *memberQueue) noteInsurers(insurers map[string]string) {
+	q.mu.Lock()
+	q.r.noteInsurers(insurers)
+	q.mu.Unlock()
 }
 
 // readMemberFile hands every row of one members file to add, notes its insurers (unless

@@ -168,26 +168,9 @@ func (w *Writer[T]) WriteColumns(b *Columns[T]) error {
 // writeColumns appends n rows held column by column in bufs (in the order of f.cols): each
 // column's values of a row group at once, cut into pages where write would cut them.
 func (f *columnFile) writeColumns(bufs []colBuf, n int) error {
-	for _, c := range f.cols {
-		c.forgetSeen()
-	}
-	for from := 0; from < n; {
-		seg := int(min(int64(n-from), f.groupRows-f.inGroup))
-		for i, c := range f.cols {
-			if err := f.appendValues(c, &bufs[i], from, from+seg); err != nil {
-				return err
-			}
-		}
-		f.inGroup += int64(seg)
-		f.rows += int64(seg)
-		if f.inGroup == f.groupRows {
-			if err := f.flushGroup(); err != nil {
-				return err
-			}
-		}
-		from += seg
-	}
-	return nil
+	return f.appendRows(n, n, func(i int, c *column, from, to int) error {
+		return f.appendValues(c, &bufs[i], from, to)
+	})
 }
 
 // appendValues appends values [from, to) of b to column c, flushing a page after the value
@@ -199,10 +182,8 @@ func (f *columnFile) appendValues(c *column, b *colBuf, from, to int) error {
 			if err := f.appendString(c, s); err != nil {
 				return err
 			}
-			if c.size >= f.pageBytes {
-				if err := f.flushPage(c); err != nil {
-					return err
-				}
+			if err := f.flushIfFull(c); err != nil {
+				return err
 			}
 		}
 	case c.kind == kindString:
@@ -215,23 +196,16 @@ func (f *columnFile) appendValues(c *column, b *colBuf, from, to int) error {
 			}
 			c.appendRun(b, i, j)
 			c.size = size
-			if c.size >= f.pageBytes {
-				if err := f.flushPage(c); err != nil {
-					return err
-				}
+			if err := f.flushIfFull(c); err != nil {
+				return err
 			}
 			i = j
 		}
 	case c.kind == kindBool:
 		for _, v := range b.ints[from:to] {
-			c.appendInt(v, 0)
-			if len(c.ints)%8 == 1 {
-				c.size++ // a byte for every 8 values
-			}
-			if c.size >= f.pageBytes {
-				if err := f.flushPage(c); err != nil {
-					return err
-				}
+			c.appendBool(v)
+			if err := f.flushIfFull(c); err != nil {
+				return err
 			}
 		}
 	default:
@@ -241,10 +215,8 @@ func (f *columnFile) appendValues(c *column, b *colBuf, from, to int) error {
 		}
 		for _, v := range b.ints[from:to] {
 			c.appendInt(v, size)
-			if c.size >= f.pageBytes {
-				if err := f.flushPage(c); err != nil {
-					return err
-				}
+			if err := f.flushIfFull(c); err != nil {
+				return err
 			}
 		}
 	}

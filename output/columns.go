@@ -224,17 +224,26 @@ func (f *columnFile) put(b []byte) error {
 
 // write appends n rows that start at base, stride bytes apart. (Rows are reached as base plus
 // an index times stride, never by moving base: a pointer past the last row would point
-// outside the rows' allocation, which the unsafe rules forbid.)
+// outside the rows' allocation, which the unsafe rules forbid.) A block of rows at a time,
+// every column: the rows stay in cache while their columns are taken from them one after the
+// other.
 func (f *columnFile) write(base unsafe.Pointer, n int, stride uintptr) error {
+	return f.appendRows(n, blockRows, func(_ int, c *column, from, to int) error {
+		return f.appendColumn(c, base, from, to, stride)
+	})
+}
+
+// appendRows appends n rows, at most block at a time and never across the end of a row
+// group: appendBlock appends column i's values of rows [from, to), and each row group is
+// flushed as it fills.
+func (f *columnFile) appendRows(n, block int, appendBlock func(i int, c *column, from, to int) error) error {
 	for _, c := range f.cols {
 		c.forgetSeen()
 	}
 	for from := 0; from < n; {
-		// A block of rows at a time, every column: the rows stay in cache while their columns
-		// are taken from them one after the other.
-		seg := int(min(int64(n-from), f.groupRows-f.inGroup, blockRows))
-		for _, c := range f.cols {
-			if err := f.appendColumn(c, base, from, from+seg, stride); err != nil {
+		seg := int(min(int64(n-from), f.groupRows-f.inGroup, int64(block)))
+		for i, c := range f.cols {
+			if err := appendBlock(i, c, from, from+seg); err != nil {
 				return err
 			}
 		}
@@ -268,18 +277,29 @@ func (f *columnFile) appendColumn(c *column, base unsafe.Pointer, from, to int, 
 			if *(*bool)(at(i)) {
 				v = 1
 			}
-			c.appendInt(v, 0)
-			if len(c.ints)%8 == 1 {
-				c.size++ // a byte for every 8 values
-			}
+			c.appendBool(v)
 		}
-		if c.size >= f.pageBytes {
-			if err := f.flushPage(c); err != nil {
-				return err
-			}
+		if err := f.flushIfFull(c); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// flushIfFull ends c's page after the value that brought it to pageBytes (invariant 1).
+func (f *columnFile) flushIfFull(c *column) error {
+	if c.size >= f.pageBytes {
+		return f.flushPage(c)
+	}
+	return nil
+}
+
+// appendBool appends a bool as 0 or 1; a page counts a byte for every 8 of them.
+func (c *column) appendBool(v int64) {
+	c.appendInt(v, 0)
+	if len(c.ints)%8 == 1 {
+		c.size++
+	}
 }
 
 // appendInt appends an integer (or a bool as 0 or 1) that counts size bytes in its page.

@@ -146,7 +146,7 @@ func (d *Dir) Final() string { return d.final }
 func (d *Dir) TempPath() string { return d.temp }
 
 // create opens a new file name inside the temporary directory and registers it.
-func (d *Dir) create(name string) (*os.File, *fileState, error) {
+func (d *Dir) create(name string) (*writebackFile, *fileState, error) {
 	if err := validName(name); err != nil {
 		return nil, nil, err
 	}
@@ -166,28 +166,35 @@ func (d *Dir) create(name string) (*os.File, *fileState, error) {
 	}
 	st := &fileState{f: f}
 	d.files[name] = st
-	return f, st, nil
+	return &writebackFile{File: f}, st, nil
 }
 
 // finish records the end of a file: fsync and close on success, close on failure.
 // It returns the first error the file saw.
+//
+// The fsync runs without the Dir's lock, so that the files of a run that end together are
+// fsynced together; the file stays in st.f meanwhile, neither done nor failed, so Commit
+// refuses it and Abort may still close it (the fsync then fails, on a run being deleted).
 func (d *Dir) finish(st *fileState, failure error) error {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if st.done || st.err != nil {
+		d.mu.Unlock()
 		return st.err
 	}
 	f := st.f
-	st.f = nil
-	if f == nil { // released by Abort
-		st.err = errors.New("output: run directory aborted")
-		return st.err
-	}
-	if failure == nil {
+	d.mu.Unlock()
+	if failure == nil && f != nil {
 		// fsync before close: close does not report write-back errors on every system,
 		// fsync does.
 		failure = f.Sync()
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if st.f == nil { // released by Abort
+		st.err = errors.New("output: run directory aborted")
+		return st.err
+	}
+	st.f = nil
 	if err := f.Close(); failure == nil {
 		failure = err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -161,7 +162,9 @@ func (c *computer) rejectAll(h *aggregate.Household, reason, detail string) {
 // writes their rows in partition order. A worker takes a slot before it takes a partition, so
 // at most `slots` partitions' rows are held at once and the lowest one outstanding always has
 // a slot: the writer can always make progress.
-func (r *run) compute(ctx context.Context, parts *aggregate.Spill, w *writers) (totals, error) {
+//
+// afterReads is started on its own goroutine once no worker reads parts any more.
+func (r *run) compute(ctx context.Context, parts *aggregate.Spill, w *writers, afterReads func()) (totals, error) {
 	n := parts.Parts()
 	results := make([]chan *partResult, n)
 	for q := range results {
@@ -176,9 +179,16 @@ func (r *run) compute(ctx context.Context, parts *aggregate.Spill, w *writers) (
 	free := make(chan *partResult, r.workers+2)
 	var next atomic.Int64
 	g, ctx := errgroup.WithContext(ctx)
+	var reading sync.WaitGroup
+	reading.Add(r.workers)
+	go func() {
+		reading.Wait()
+		afterReads()
+	}()
 	for wk := 0; wk < r.workers; wk++ {
 		c := &computer{r: r, calc: rules.NewCalculator(r.rules), month: r.month.String(), label: r.table.Label()}
 		g.Go(guard(func() error {
+			defer reading.Done()
 			for {
 				select {
 				case slots <- struct{}{}:

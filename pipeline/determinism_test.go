@@ -82,6 +82,10 @@ func TestByteIdentical(t *testing.T) {
 		if !sum.Manifest.Reconciliation.Balanced || sum.Manifest.Reconciliation.ReceiptsRejected == 0 {
 			t.Fatalf("%s: %+v", v.name, sum.Manifest.Reconciliation)
 		}
+		// The spill goes while the writers finish, but before Run returns.
+		if left, _ := filepath.Glob(filepath.Join(dir, ".out-"+v.name+".spill-*")); len(left) > 0 {
+			t.Errorf("%s: the spill is still there: %v", v.name, left)
+		}
 		files := parquetOutputs(t, cfg.Out)
 		if groups, _ := output.RowGroups(filepath.Join(cfg.Out, output.ReceiptBenefitFile)); len(groups) < 2 {
 			t.Errorf("%s: want several row groups of at most 1000 rows, got %v", v.name, groups)

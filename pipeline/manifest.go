@@ -56,23 +56,28 @@ func (r *run) startDigests(ctx context.Context) func() ([]output.Input, error) {
 	}
 }
 
+// writeRejects writes the rejects file, every reject of the run in order, and returns its
+// rows.
+func (r *run) writeRejects(dir *output.Dir) (int64, error) {
+	rw, err := output.NewWriter[receipt.Reject](dir, output.RejectsFile, output.Options{MaxRowsPerRowGroup: r.RowGroupRows})
+	if err != nil {
+		return 0, err
+	}
+	if err := rw.Write(r.rejects.sorted()); err != nil {
+		return 0, err
+	}
+	if err := rw.Close(); err != nil {
+		return 0, err
+	}
+	return rw.Rows(), nil
+}
+
 // finish writes the rejects and the manifest, after checking that every receipt read is
 // accounted for and the three benefit sums agree. An unbalanced run fails: its outputs are
 // not committed.
-func (r *run) finish(dir *output.Dir, w *writers, tot totals, inputs []output.Input, parts int, spilled bool) (*Summary, error) {
-	rejects := r.rejects.sorted()
-	rw, err := output.NewWriter[receipt.Reject](dir, output.RejectsFile, output.Options{MaxRowsPerRowGroup: r.RowGroupRows})
-	if err != nil {
-		return nil, err
-	}
-	if err := rw.Write(rejects); err != nil {
-		return nil, err
-	}
-	if err := rw.Close(); err != nil {
-		return nil, err
-	}
+func (r *run) finish(w *writers, tot totals, inputs []output.Input, rejectRows int64, parts int, spilled bool) (*Summary, error) {
 	rec := output.Reconciliation{
-		ReceiptsRead: r.read.rows.Load(), ReceiptsAccepted: tot.accepted, ReceiptsRejected: int64(len(rejects)),
+		ReceiptsRead: r.read.rows.Load(), ReceiptsAccepted: tot.accepted, ReceiptsRejected: rejectRows,
 		PaidRead: r.read.paid.Load(), PaidAccepted: tot.paidAccepted, PaidRejected: r.rejects.paid,
 		ReceiptsCancelled: r.read.cancelled.Load(), PaidCancelled: r.read.paidCancelled.Load(),
 		BenefitCashHouseholds: tot.cashHouseholds, BenefitCashReceipts: tot.cashReceipts, BenefitCashPersons: tot.cashPersons,
@@ -80,7 +85,7 @@ func (r *run) finish(dir *output.Dir, w *writers, tot totals, inputs []output.In
 	if err := rec.Settle(); err != nil {
 		return nil, fmt.Errorf("the run does not reconcile, nothing is written: %w", err)
 	}
-	outs := append(w.outputs(), output.OutputFile{Name: output.RejectsFile, Rows: rw.Rows()})
+	outs := append(w.outputs(), output.OutputFile{Name: output.RejectsFile, Rows: rejectRows})
 	parts2 := []string{r.month.String(), r.table.Label()}
 	for _, in := range inputs {
 		parts2 = append(parts2, in.Path, in.SHA256)

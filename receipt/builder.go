@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -39,9 +40,12 @@ func init() {
 //
 // It does not use array.RecordBuilder: appending a value through BinaryBuilder (a reserve
 // check, an offset written through a closure, a validity bit) took 40% of the CPU of a CSV
-// read, more than splitting the CSV. Plain Go slices, reused from batch to batch, cost a
-// fraction of that; at the end of a batch they are copied once into buffers from the
-// caller's allocator, so the records own Arrow memory like any builder's.
+// read, more than splitting the CSV. Plain Go slices cost a fraction of that. They are taken
+// from the caller's allocator at the start of a batch, as large as the last batch needed,
+// and at its end they become the record's buffers as they are, owned by that allocator
+// (Release gives them back to it): copying them into Arrow buffers had cost the Parquet read
+// a tenth of its CPU. A slice that outgrows its capacity is grown by append, and its buffer
+// is then Go memory the allocator does not keep (both allocators here accept that).
 type batchBuilder struct {
 	alloc   memory.Allocator
 	max     int
@@ -51,6 +55,12 @@ type batchBuilder struct {
 	data    [numReceiptCols][]byte
 	ints    [ColSourceLine + 1][]int64 // cost, copay, paid, source_line
 	cancel  []bool
+	// dataCap is the capacity each string column's data had at the end of the last batch:
+	// the next batch takes that much.
+	dataCap [numReceiptCols]int
+	// The allocations under the slices above, as the allocator gave them.
+	rawOffsets, rawData [numReceiptCols][]byte
+	rawInts             [ColSourceLine + 1][]byte
 }
 
 func newBatchBuilder(alloc memory.Allocator, max int) *batchBuilder {
@@ -59,18 +69,56 @@ func newBatchBuilder(alloc memory.Allocator, max int) *batchBuilder {
 	return b
 }
 
+// reset starts a batch: the slices the last record took are replaced by fresh ones from the
+// allocator.
 func (b *batchBuilder) reset() {
 	b.n, b.bytes = 0, 0
+	rows := min(b.max, 1<<20) + 1 // a batch's offsets, but no more than a guess for huge batches
 	for i := range b.offsets {
 		if isStringCol[i] {
+			if b.offsets[i] == nil {
+				b.rawOffsets[i] = b.alloc.Allocate(rows * 4)
+				b.offsets[i] = intsIn[int32](b.rawOffsets[i])
+				b.rawData[i] = b.alloc.Allocate(max(b.dataCap[i], 64))
+				b.data[i] = b.rawData[i][:0:cap(b.rawData[i])]
+			}
 			b.offsets[i] = append(b.offsets[i][:0], 0)
 			b.data[i] = b.data[i][:0]
 		}
 	}
 	for _, c := range []int{ColCost, ColCopay, ColPaid, ColSourceLine} {
+		if b.ints[c] == nil {
+			b.rawInts[c] = b.alloc.Allocate(rows * 8)
+			b.ints[c] = intsIn[int64](b.rawInts[c])
+		}
 		b.ints[c] = b.ints[c][:0]
 	}
 	b.cancel = b.cancel[:0]
+}
+
+// close gives the allocations of the batch not handed over back to the allocator; the
+// builder is not used after it.
+func (b *batchBuilder) close() {
+	for _, raws := range [][][]byte{b.rawOffsets[:], b.rawData[:], b.rawInts[:]} {
+		for i, raw := range raws {
+			if raw != nil {
+				b.alloc.Free(raw)
+				raws[i] = nil
+			}
+		}
+	}
+	b.offsets, b.data, b.ints = [numReceiptCols][]int32{}, [numReceiptCols][]byte{}, [ColSourceLine + 1][]int64{}
+}
+
+// intsIn is an empty slice of integers over the whole capacity of raw.
+func intsIn[T int32 | int64](raw []byte) []T {
+	size := int(unsafe.Sizeof(T(0)))
+	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(raw))), cap(raw)/size)[:0]
+}
+
+// intBytes is the memory of s as bytes.
+func intBytes[T int32 | int64](s []T) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), len(s)*int(unsafe.Sizeof(T(0))))
 }
 
 // fits reports whether the row's strings fit in the batch without overflowing the int32
@@ -111,7 +159,9 @@ func (b *batchBuilder) record() arrow.Record {
 		var bufs []*memory.Buffer
 		switch {
 		case i < numReceiptCols && isStringCol[i]:
-			bufs = []*memory.Buffer{nil, b.buffer(arrow.Int32Traits.CastToBytes(b.offsets[i])), b.buffer(b.data[i])}
+			bufs = []*memory.Buffer{nil, b.handOver(b.rawOffsets[i], intBytes(b.offsets[i])), b.handOver(b.rawData[i], b.data[i])}
+			b.dataCap[i] = cap(b.data[i])
+			b.offsets[i], b.data[i], b.rawOffsets[i], b.rawData[i] = nil, nil, nil, nil
 		case i == ColCancel:
 			bits := memory.NewResizableBuffer(b.alloc)
 			bits.Resize(int(bitutil.BytesForBits(int64(n))))
@@ -123,7 +173,8 @@ func (b *batchBuilder) record() arrow.Record {
 			}
 			bufs = []*memory.Buffer{nil, bits}
 		default:
-			bufs = []*memory.Buffer{nil, b.buffer(arrow.Int64Traits.CastToBytes(b.ints[i]))}
+			bufs = []*memory.Buffer{nil, b.handOver(b.rawInts[i], intBytes(b.ints[i]))}
+			b.ints[i], b.rawInts[i] = nil, nil
 		}
 		data := array.NewData(f.Type, n, bufs, nil, 0, 0)
 		for _, buf := range bufs[1:] {
@@ -140,12 +191,16 @@ func (b *batchBuilder) record() arrow.Record {
 	return rec
 }
 
-// buffer copies src into a buffer from the allocator.
-func (b *batchBuilder) buffer(src []byte) *memory.Buffer {
-	buf := memory.NewResizableBuffer(b.alloc)
-	buf.Resize(len(src))
-	copy(buf.Bytes(), src)
-	return buf
+// handOver makes the buffer of a column the batch built in used, which was started in raw.
+// While used is still in raw's memory the buffer is raw, whole, as the allocator gave it, and
+// its Release gives raw back. If an append moved used to Go memory, raw goes back now and
+// the buffer is used, left to the collector.
+func (b *batchBuilder) handOver(raw, used []byte) *memory.Buffer {
+	if cap(used) == 0 || unsafe.SliceData(used) == unsafe.SliceData(raw) {
+		return memory.NewBufferWithAllocator(raw[:cap(raw)], b.alloc)
+	}
+	b.alloc.Free(raw)
+	return memory.NewBufferBytes(used)
 }
 
 // trimSpace is bytes.TrimSpace, skipped for the usual field that starts and ends with a

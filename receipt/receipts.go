@@ -70,6 +70,7 @@ func ReadReceipts(ctx context.Context, file string, opt ReadOptions, emit func(B
 		return ReadStats{}, err
 	}
 	s := &receiptSink{ctx: ctx, file: file, emit: emit, reject: reject, b: newBatchBuilder(opt.Alloc, opt.BatchRows)}
+	defer s.b.close()
 	var err error
 	if format == extParquet {
 		err = readReceiptsParquet(s)

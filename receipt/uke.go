@@ -77,6 +77,7 @@ func readUKE(ctx context.Context, file string, r io.Reader, size int64, opt Read
 		opt.Alloc = memory.DefaultAllocator
 	}
 	s := &receiptSink{ctx: ctx, file: file, emit: emit, reject: reject, b: newBatchBuilder(opt.Alloc, opt.BatchRows)}
+	defer s.b.close()
 	// A receipt takes 250 bytes of a file at the very least (RE and HO alone): reserve room
 	// for the first batch at once rather than growing the builder's slices from nothing.
 	s.b.reserve(int(min(size/250+1, int64(opt.BatchRows))))

@@ -21,6 +21,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"sync/atomic"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -146,10 +147,16 @@ type Batch struct {
 	First int64 // row number in the file of the batch's first row, from 0
 	Len   int
 	cols  []cursor
-	start []int // per column, the window's start in its page
+	start []int  // per column, the window's start in its page
+	group uint64 // see Group
 }
 
+// Group tells the scan of a row group the batch comes from, unique in the process: batches
+// of one Group read every dictionary column from the same dictionary (a column chunk has one).
+func (b *Batch) Group() uint64 { return b.group }
+
 // Bytes is the view of a BYTE_ARRAY column.
+
 func (b *Batch) Bytes(c int) Bytes { return b.cols[c].bytes.slice(b.start[c], b.Len) }
 
 // Int64s is the view of an INT64 or INT32 column (widened).
@@ -202,6 +209,7 @@ type Bytes struct {
 	data []byte
 	offs []uint32 // value k is data[offs[k]:offs[k+1]]
 	idx  []int32  // row i is value idx[i] (-1: null); nil: row i is value i
+	dict bool     // the values are the column chunk's dictionary
 }
 
 // At is row i's value (nil when null). The slice is valid during the callback only.
@@ -226,6 +234,17 @@ func (v Bytes) Contiguous() (data []byte, offs []uint32, ok bool) {
 		return nil, nil, false
 	}
 	return v.data, v.offs, true
+}
+
+// Dictionary gives the batch's values of a dictionary-encoded column: row i is dictionary
+// value idx[i], data[offs[k]:offs[k+1]] for value k, or null when idx[i] is negative. ok is
+// false for a column read without a dictionary (see Contiguous). Valid during the callback
+// only.
+func (v Bytes) Dictionary() (data []byte, offs []uint32, idx []int32, ok bool) {
+	if v.idx == nil || !v.dict {
+		return nil, nil, nil, false
+	}
+	return v.data, v.offs, v.idx, true
 }
 
 func (v Bytes) slice(start, n int) Bytes {
@@ -357,10 +376,13 @@ func (r *Reader) ScanRanges(ctx context.Context, ranges [][2]int64, fn func(*Bat
 	return nil
 }
 
+// groupScans numbers the row groups' scans, process-wide (Batch.Group).
+var groupScans atomic.Uint64
+
 // scanGroup reads the ranges (in group row numbers) of one row group.
 func (r *Reader) scanGroup(ctx context.Context, rg parquet.RowGroup, groupStart int64, ranges [][2]int64, fn func(*Batch) error) error {
 	chunks := rg.ColumnChunks()
-	b := &Batch{cols: make([]cursor, len(r.leaf)), start: make([]int, len(r.leaf))}
+	b := &Batch{cols: make([]cursor, len(r.leaf)), start: make([]int, len(r.leaf)), group: groupScans.Add(1)}
 	for i, leaf := range r.leaf {
 		b.cols[i].kind = r.kind[i]
 		b.cols[i].pages = chunks[leaf].Pages()
@@ -522,6 +544,7 @@ func (c *cursor) next() error {
 }
 
 func (c *cursor) decodeBytes(plain func() ([]byte, []uint32), dict parquet.Dictionary, nulls bool) error {
+	c.bytes.dict = dict != nil
 	if dict != nil {
 		d := dict.Page().Data()
 		c.bytes.data, c.bytes.offs = d.ByteArray()

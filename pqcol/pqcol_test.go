@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -127,6 +128,39 @@ var allColumns = []string{"id", "kind", "cost", "small", "flag", "note", "note_d
 
 // checkBatch compares every value of a batch of allColumns with the rows written.
 func checkBatch(b *Batch, in []sample) error {
+	// The views' raw forms: the plain id column is contiguous, the dictionary columns give
+	// their dictionary, and each form's values are the rows'.
+	if _, _, _, ok := b.Bytes(0).Dictionary(); ok {
+		return errors.New("the plain id column reads as a dictionary")
+	}
+	if data, offs, ok := b.Bytes(0).Contiguous(); !ok || len(offs) != b.Len+1 {
+		return fmt.Errorf("the plain id column is not contiguous (%v, %d offsets)", ok, len(offs))
+	} else {
+		for i := range b.Len {
+			if got, want := string(data[offs[i]:offs[i+1]]), in[b.First+int64(i)].ID; got != want {
+				return fmt.Errorf("row %d contiguous id %q want %q", b.First+int64(i), got, want)
+			}
+		}
+	}
+	for _, c := range []int{1, 6} {
+		data, offs, idx, ok := b.Bytes(c).Dictionary()
+		if _, _, contiguous := b.Bytes(c).Contiguous(); !ok || contiguous || len(idx) != b.Len {
+			return fmt.Errorf("column %d: dictionary %v (%d indexes), contiguous %v", c, ok, len(idx), contiguous)
+		}
+		for i, k := range idx {
+			w := &in[b.First+int64(i)]
+			want, null := w.Kind, false
+			if c == 6 {
+				null = w.NoteD == nil
+				if !null {
+					want = *w.NoteD
+				}
+			}
+			if (k < 0) != null || (k >= 0 && string(data[offs[k]:offs[k+1]]) != want) {
+				return fmt.Errorf("row %d column %d: dictionary index %d, want %q (null %v)", b.First+int64(i), c, k, want, null)
+			}
+		}
+	}
 	for i := range b.Len {
 		w := &in[b.First+int64(i)]
 		if got := b.Bytes(0).At(i); string(got) != w.ID {

@@ -30,43 +30,71 @@ type parquetBatch struct {
 	cost, copay, paid pqcol.Ints
 	cancel            pqcol.Bools
 	hasCancel         bool
-	data              [numReceiptCols][]byte
-	offs              [numReceiptCols][]uint32
-	stringBytes       int
+	// A string column's values: row i is data[offs[i]:offs[i+1]], or, for a dictionary
+	// column (idx not nil), dictionary value idx[i], data[offs[k]:offs[k+1]] for k = idx[i].
+	data        [numReceiptCols][]byte
+	offs        [numReceiptCols][]uint32
+	idx         [numReceiptCols][]int32
+	stringBytes int
+	// group is the batch's pqcol.Batch.Group; cleanDict[c] the group whose dictionary of
+	// column c was found clean (allClean), 0 for none yet.
+	group     uint64
+	cleanDict [numReceiptCols]uint64
 }
 
-// bulkable reports whether the batch may take the bulk way, and readies its columns.
+// bulkable reports whether the batch may take the bulk way, and readies its columns: every
+// value must be one that trimSpace leaves alone and that passes checkText.
 func (p *parquetBatch) bulkable() bool {
 	if !bulkReads || p.cost.AnyNull() || p.copay.AnyNull() || p.paid.AnyNull() {
 		return false
 	}
 	p.stringBytes = 0
 	for _, c := range stringCols {
+		p.data[c], p.offs[c], p.idx[c] = nil, nil, nil
 		if !p.present[c] {
-			p.data[c], p.offs[c] = nil, nil
+			if !textOK(c, nil) {
+				return false
+			}
 			continue
 		}
-		data, offs, ok := p.strs[c].Contiguous()
+		if data, offs, ok := p.strs[c].Contiguous(); ok {
+			if !allClean(c, data, offs[:p.n+1]) {
+				return false
+			}
+			p.data[c], p.offs[c] = data, offs
+			p.stringBytes += int(offs[p.n] - offs[0])
+			continue
+		}
+		// A dictionary column (the low-cardinality columns, as most writers write them),
+		// without nulls. Its dictionary is checked once per row group, not its rows.
+		data, offs, idx, ok := p.strs[c].Dictionary()
 		if !ok {
 			return false
 		}
-		p.data[c], p.offs[c] = data, offs
-		p.stringBytes += int(offs[p.n] - offs[0])
-	}
-	var t textRow
-	for i := range p.n {
-		for _, c := range stringCols {
-			if p.offs[c] == nil {
-				t[c] = nil
-				continue
+		if p.cleanDict[c] != p.group {
+			if !allClean(c, data, offs) {
+				return false
 			}
-			v := p.data[c][p.offs[c][i]:p.offs[c][i+1]]
-			if mayTrim(v) {
-				return false // trimSpace would look at it
-			}
-			t[c] = v
+			p.cleanDict[c] = p.group
 		}
-		if checkText(&t) != "" {
+		for _, k := range idx[:p.n] {
+			if k < 0 {
+				return false // a null: the way of rows says what it means
+			}
+			p.stringBytes += int(offs[k+1] - offs[k])
+		}
+		p.data[c], p.offs[c], p.idx[c] = data, offs, idx
+	}
+	return true
+}
+
+// allClean reports whether every value of string column c, value i being
+// data[offs[i]:offs[i+1]], is left alone by trimSpace and passes textOK.
+func allClean(c int, data []byte, offs []uint32) bool {
+	tested := c == ColReceiptID || c == ColServiceMonth || c == ColKind || c == ColSetting
+	for i := 1; i < len(offs); i++ {
+		v := data[offs[i-1]:offs[i]]
+		if mayTrim(v) || (tested && !textOK(c, v)) {
 			return false
 		}
 	}
@@ -115,6 +143,16 @@ func (b *batchBuilder) addColumns(p *parquetBatch, from, to int) {
 			for range to - from {
 				b.offsets[c] = append(b.offsets[c], base)
 			}
+			continue
+		}
+		if idx := p.idx[c]; idx != nil {
+			data, out, outOffs := p.data[c], b.data[c], b.offsets[c]
+			for _, k := range idx[from:to] {
+				out = append(out, data[offs[k]:offs[k+1]]...)
+				outOffs = append(outOffs, int32(len(out)))
+			}
+			b.bytes += len(out) - int(base)
+			b.data[c], b.offsets[c] = out, outOffs
 			continue
 		}
 		lo := offs[from]

@@ -174,7 +174,7 @@ func readReceiptsParquet(s *receiptSink) error {
 				p.strs[c] = b.Bytes(pos[c])
 			}
 		}
-		p.first, p.n = b.First, b.Len
+		p.first, p.n, p.group = b.First, b.Len, b.Group()
 		p.cost, p.copay, p.paid = b.Int64s(pos[ColCost]), b.Int64s(pos[ColCopay]), b.Int64s(pos[ColPaid])
 		if p.hasCancel {
 			p.cancel = b.Bools(pos[ColCancel])

@@ -217,23 +217,47 @@ func readReceiptsCSV(s *receiptSink, r io.Reader) error {
 // and describes the first bad one ("" when all are fine). Whether the values make sense
 // (months match, the person exists, ...) is for the pipeline to judge.
 func checkText(t *textRow) string {
-	if len(t[ColReceiptID]) == 0 {
-		return "receipt_id: empty"
-	}
-	if !isMonth(t[ColServiceMonth]) {
-		return fmt.Sprintf("service_month: bad month %q (want YYYY-MM)", t[ColServiceMonth])
-	}
-	switch string(t[ColKind]) {
-	case "medical", "dpc", "dental", "pharmacy":
-	default:
-		return fmt.Sprintf("kind: unknown %q (want medical, dpc, dental or pharmacy)", t[ColKind])
-	}
-	switch string(t[ColSetting]) {
-	case "inpatient", "outpatient":
-	default:
-		return fmt.Sprintf("setting: unknown %q (want inpatient or outpatient)", t[ColSetting])
+	for _, c := range checkTextCols {
+		if !textOK(c, t[c]) {
+			return textError(c, t[c])
+		}
 	}
 	return ""
+}
+
+// checkTextCols are the columns checkText looks at, in its order.
+var checkTextCols = [...]int{ColReceiptID, ColServiceMonth, ColKind, ColSetting}
+
+// textOK reports whether v passes checkText's test of column c (any v of another column does).
+func textOK(c int, v []byte) bool {
+	switch c {
+	case ColReceiptID:
+		return len(v) > 0
+	case ColServiceMonth:
+		return isMonth(v)
+	case ColKind:
+		switch string(v) {
+		case "medical", "dpc", "dental", "pharmacy":
+			return true
+		}
+		return false
+	case ColSetting:
+		return string(v) == "inpatient" || string(v) == "outpatient"
+	}
+	return true
+}
+
+// textError is checkText's description of a value of column c that fails textOK.
+func textError(c int, v []byte) string {
+	switch c {
+	case ColReceiptID:
+		return "receipt_id: empty"
+	case ColServiceMonth:
+		return fmt.Sprintf("service_month: bad month %q (want YYYY-MM)", v)
+	case ColKind:
+		return fmt.Sprintf("kind: unknown %q (want medical, dpc, dental or pharmacy)", v)
+	}
+	return fmt.Sprintf("setting: unknown %q (want inpatient or outpatient)", v)
 }
 
 func badInt(field string, v []byte) string {

@@ -427,7 +427,7 @@ type nullable struct {
 	InsurerNo     *string `parquet:"insurer_no,optional"`
 	PersonID      *string `parquet:"person_id,optional"`
 	InstitutionID *string `parquet:"institution_id,optional"`
-	Kind          *string `parquet:"kind,optional"`
+	Kind          *string `parquet:"kind,optional,dict"` // nulls in a dictionary column
 	Setting       *string `parquet:"setting,optional"`
 	Tokutei       *string `parquet:"tokutei,optional"`
 	Cost          *int64  `parquet:"cost,optional"`

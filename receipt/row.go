@@ -8,45 +8,47 @@ import (
 )
 
 // Row is one normalized receipt (CONTRACT.md §1.1). Its parquet tags are the contract's column
-// names, so the same struct reads and writes the normalized Parquet input.
+// names, so the same struct reads and writes the normalized Parquet input. Columns of a few
+// distinct values are written dictionary-encoded, as most Parquet writers (Arrow, Spark,
+// DuckDB) write them by default; the readers take both encodings at the same pace.
 type Row struct {
 	ReceiptID     string `parquet:"receipt_id"`
-	ServiceMonth  string `parquet:"service_month"`
-	InsurerNo     string `parquet:"insurer_no"`
+	ServiceMonth  string `parquet:"service_month,dict"`
+	InsurerNo     string `parquet:"insurer_no,dict"`
 	PersonID      string `parquet:"person_id"`
 	InstitutionID string `parquet:"institution_id"`
-	Kind          string `parquet:"kind"`
-	Setting       string `parquet:"setting"`
+	Kind          string `parquet:"kind,dict"`
+	Setting       string `parquet:"setting,dict"`
 	PrescriberID  string `parquet:"prescriber_id"`
 	Cost          int64  `parquet:"cost"`
 	Copay         int64  `parquet:"copay"`
 	Paid          int64  `parquet:"paid"`
-	Tokutei       string `parquet:"tokutei"`
+	Tokutei       string `parquet:"tokutei,dict"`
 	BirthDate     string `parquet:"birth_date"`
-	Sex           string `parquet:"sex"`
+	Sex           string `parquet:"sex,dict"`
 	// Cancel marks, in a correction run, a receipt to remove from the month.
 	Cancel bool `parquet:"cancel"`
 }
 
 // MemberRow is one eligibility row of the members table (CONTRACT.md §1.2).
 type MemberRow struct {
-	InsurerNo       string `parquet:"insurer_no"`
+	InsurerNo       string `parquet:"insurer_no,dict"`
 	PersonID        string `parquet:"person_id"`
 	HouseholdID     string `parquet:"household_id"`
 	BirthDate       string `parquet:"birth_date"`
-	Sex             string `parquet:"sex"`
-	ValidFrom       string `parquet:"valid_from"`
-	ValidTo         string `parquet:"valid_to"`
-	CategoryU70     string `parquet:"category_u70"`
-	Category70      string `parquet:"category_70"`
-	HalfLimitsMonth string `parquet:"half_limits_month"`
+	Sex             string `parquet:"sex,dict"`
+	ValidFrom       string `parquet:"valid_from,dict"`
+	ValidTo         string `parquet:"valid_to,dict"`
+	CategoryU70     string `parquet:"category_u70,dict"`
+	Category70      string `parquet:"category_70,dict"`
+	HalfLimitsMonth string `parquet:"half_limits_month,dict"`
 }
 
 // HistoryRow is one prior counting month of a household (CONTRACT.md §1.3).
 type HistoryRow struct {
-	InsurerNo    string `parquet:"insurer_no"`
+	InsurerNo    string `parquet:"insurer_no,dict"`
 	HouseholdID  string `parquet:"household_id"`
-	ServiceMonth string `parquet:"service_month"`
+	ServiceMonth string `parquet:"service_month,dict"`
 }
 
 // Column indexes of Schema, for readers and consumers of the record batches.

@@ -5,7 +5,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -28,7 +30,11 @@ func writeColumns[T comparable](t *testing.T, d *Dir, name string, opt Options, 
 		n := min(sizes[k%len(sizes)], len(rows))
 		b.Reset()
 		for i := range rows[:n] {
-			b.Append(&rows[i])
+			if appendDirectly {
+				appendDirect(t, b, &rows[i])
+			} else {
+				b.Append(&rows[i])
+			}
 		}
 		if b.Len() != n {
 			t.Fatalf("a batch of %d rows has Len %d", n, b.Len())
@@ -59,8 +65,10 @@ func columnsAgree[T comparable](t *testing.T, name string, opt Options, rows []T
 	if testing.Short() && len(rows) > 10_000 {
 		engines = engines[:1]
 	}
-	for _, engine := range engines {
+	defer func(was bool) { appendDirectly = was }(appendDirectly)
+	for k, engine := range engines {
 		columnEngine = engine
+		appendDirectly = k == 0 // the batches made by direct appends with the column engine, by Append with parquet-go's
 		byRows, err := os.ReadFile(writeRows(t, newDir(t), name, opt, rows, 333))
 		if err != nil {
 			t.Fatal(err)
@@ -86,9 +94,99 @@ func columnsAgree[T comparable](t *testing.T, name string, opt Options, rows []T
 	}
 }
 
+// appendDirectly makes writeColumns fill its batches by direct appends instead of Append.
+var appendDirectly bool
+
+// appendDirect adds r to b by direct appends, field by field through each column's handle.
+func appendDirect[T any](t testing.TB, b *Columns[T], r *T) {
+	t.Helper()
+	v := reflect.ValueOf(r).Elem()
+	for f := 0; f < v.NumField(); f++ {
+		name, _, _ := strings.Cut(v.Type().Field(f).Tag.Get("parquet"), ",")
+		var err error
+		switch fv := v.Field(f); fv.Kind() {
+		case reflect.String:
+			var c StringColumn
+			if c, err = b.StringColumn(name); err == nil {
+				c.Append(fv.String())
+			}
+		case reflect.Bool:
+			var c BoolColumn
+			if c, err = b.BoolColumn(name); err == nil {
+				c.Append(fv.Bool())
+			}
+		default:
+			var c IntColumn
+			if c, err = b.IntColumn(name); err == nil {
+				c.Append(fv.Int())
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.EndRow()
+}
+
+// Direct appends refuse what is not a column of the type, or not of the type asked for, and
+// WriteColumns refuses a batch in which a column missed a row's value or took two, without
+// writing any of it.
+func TestColumnsDirectRefusals(t *testing.T) {
+	b, err := NewColumns[ReceiptBenefit]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.StringColumn("no_such_column"); err == nil {
+		t.Error("a handle of a column the type does not have")
+	}
+	if _, err := b.IntColumn("receipt_id"); err == nil {
+		t.Error("an integer handle of a string column")
+	}
+	if _, err := b.StringColumn("cost"); err == nil {
+		t.Error("a string handle of an integer column")
+	}
+	if _, err := b.BoolColumn("paid"); err == nil {
+		t.Error("a bool handle of an integer column")
+	}
+	rows := randomRows[ReceiptBenefit](3, 41)
+	for _, spoil := range []string{"missing", "twice"} {
+		d := newDir(t)
+		w, err := NewWriter[ReceiptBenefit](d, ReceiptBenefitFile, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Reset()
+		for i := range rows {
+			appendDirect(t, b, &rows[i])
+		}
+		kind, _ := b.StringColumn("kind")
+		if spoil == "twice" {
+			kind.Append("medical")
+		} else {
+			b.EndRow() // a row to which no column took a value
+		}
+		if err := w.WriteColumns(b); err == nil {
+			t.Errorf("%s: a batch whose columns disagree was written", spoil)
+		}
+		if w.Rows() != 0 {
+			t.Errorf("%s: %d rows written of a refused batch", spoil, w.Rows())
+		}
+		b.Reset()
+		appendDirect(t, b, &rows[0])
+		if err := w.WriteColumns(b); err != nil {
+			t.Errorf("%s: the next, whole batch: %v", spoil, err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestColumnsWriteAsRows: a file written from Columns batches is, byte for byte, the file
 // written from the same rows, for every flat row type the batch writes, with pages and row
-// groups small enough that batches straddle both, and with a dictionary that falls back.
+// groups small enough that batches straddle both, and with a dictionary that falls back; the
+// batches are made by direct appends for the column engine and by Append for parquet-go's
+// (each then checked row by row with Row).
 func TestColumnsWriteAsRows(t *testing.T) {
 	small := Options{MaxRowsPerRowGroup: 1_500, PageBufferSize: 2 << 10}
 	t.Run("ReceiptBenefit", func(t *testing.T) {

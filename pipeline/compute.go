@@ -27,6 +27,7 @@ type partResult struct {
 	// the 10M month, two gigabytes written and read again). Its plain strings are copies; its
 	// dictionary columns' values are the scratch's insurer numbers and constant names.
 	receipts *output.Columns[output.ReceiptBenefit]
+	rc       receiptColumns // receipts' columns, appended to directly
 	persons  []output.PersonMonth
 	members  []receipt.MemberRow // with Config.KeepMembers
 	// text holds the rows' ids, copied while the household pass has them in the caches: the
@@ -35,6 +36,42 @@ type partResult struct {
 	text []byte
 	totals
 	scratch aggregate.Scratch
+}
+
+// receiptColumns are the columns of output.ReceiptBenefit, which the household pass appends
+// a receipt's values to one by one instead of building its row (output.Columns).
+type receiptColumns struct {
+	receiptID, insurerNo, householdID, personID, serviceMonth, kind, setting output.StringColumn
+	institutionID, prescriberID, tokutei                                     output.StringColumn
+	cost, copay, paid, benefitCash                                           output.IntColumn
+	included                                                                 output.BoolColumn
+}
+
+// receiptColumnsOf finds the columns of b. The names are ReceiptBenefit's tags, so an error
+// is a mistake in this file: it panics, and every run would show it.
+func receiptColumnsOf(b *output.Columns[output.ReceiptBenefit]) receiptColumns {
+	var errs []error
+	str := func(name string) output.StringColumn {
+		c, err := b.StringColumn(name)
+		errs = append(errs, err)
+		return c
+	}
+	num := func(name string) output.IntColumn {
+		c, err := b.IntColumn(name)
+		errs = append(errs, err)
+		return c
+	}
+	included, err := b.BoolColumn("included")
+	rc := receiptColumns{
+		receiptID: str("receipt_id"), insurerNo: str("insurer_no"), householdID: str("household_id"),
+		personID: str("person_id"), serviceMonth: str("service_month"), kind: str("kind"), setting: str("setting"),
+		institutionID: str("institution_id"), prescriberID: str("prescriber_id"), tokutei: str("tokutei"),
+		cost: num("cost"), copay: num("copay"), paid: num("paid"), benefitCash: num("benefit_cash"), included: included,
+	}
+	if err := errors.Join(append(errs, err)...); err != nil {
+		panic(err)
+	}
+	return rc
 }
 
 // totals are the sums the manifest reconciles.
@@ -126,11 +163,23 @@ func (c *computer) household(h *aggregate.Household) error {
 		rr := res.Receipts[i]
 		k := h.Rules.Receipts[i].Member
 		pm := &c.persons[k]
-		out.receipts.Append(&output.ReceiptBenefit{ReceiptID: rc.ID, InsurerNo: h.InsurerNo,
-			HouseholdID: hh, PersonID: pm.PersonID, ServiceMonth: c.month, Kind: rc.Kind.String(),
-			Setting: rc.Setting.String(), Cost: rc.Cost, Copay: rc.Copay, Paid: rc.Paid,
-			Included: rr.Included, BenefitCash: rr.Cash,
-			InstitutionID: rc.InstitutionID, PrescriberID: rc.PrescriberID, Tokutei: rc.Tokutei.String()})
+		cols := &out.rc
+		cols.receiptID.Append(rc.ID)
+		cols.insurerNo.Append(h.InsurerNo)
+		cols.householdID.Append(hh)
+		cols.personID.Append(pm.PersonID)
+		cols.serviceMonth.Append(c.month)
+		cols.kind.Append(rc.Kind.String())
+		cols.setting.Append(rc.Setting.String())
+		cols.cost.Append(rc.Cost)
+		cols.copay.Append(rc.Copay)
+		cols.paid.Append(rc.Paid)
+		cols.included.Append(rr.Included)
+		cols.benefitCash.Append(rr.Cash)
+		cols.institutionID.Append(rc.InstitutionID)
+		cols.prescriberID.Append(rc.PrescriberID)
+		cols.tokutei.Append(rc.Tokutei.String())
+		out.receipts.EndRow()
 		out.accepted++
 		out.paidAccepted += rc.Paid
 		out.cashReceipts += rr.Cash
@@ -259,6 +308,7 @@ func (res *partResult) reset(receipts int) {
 	res.households = slices.Grow(res.households[:0], receipts/2+1)
 	if res.receipts == nil {
 		res.receipts, _ = output.NewColumns[output.ReceiptBenefit]() // a flat row type: no error
+		res.rc = receiptColumnsOf(res.receipts)
 	}
 	res.receipts.Reset()
 	res.persons = slices.Grow(res.persons[:0], receipts*3/4+1)

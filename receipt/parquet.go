@@ -127,23 +127,55 @@ func readTableParquet(ctx context.Context, file string, columns, required []stri
 	v := make([]string, len(columns))
 	views := make([]pqcol.Bytes, len(columns))
 	interns := make([]pqcol.Interner, len(columns))
+	value := func(c int, b []byte) string {
+		if !transient {
+			return interns[c].String(trimSpace(b))
+		}
+		if b = trimSpace(b); len(b) > 0 {
+			return unsafe.String(&b[0], len(b))
+		}
+		return ""
+	}
+	// A dictionary column's values are made once per row group, each dictionary value
+	// trimmed (and interned) once, and its rows take them by index. (Valid as long as the row
+	// group's dictionary, which outlives every batch of the group.)
+	dicts := make([]struct {
+		group uint64
+		vals  []string
+		idx   []int32 // the batch's indexes; nil for a column read without a dictionary
+	}, len(columns))
 	return scanColumnRanges(ctx, file, r, ranges, func(b *pqcol.Batch) error {
 		for c, p := range pos {
-			if p >= 0 {
-				views[c] = b.Bytes(p)
+			if p < 0 {
+				continue
 			}
+			views[c] = b.Bytes(p)
+			d := &dicts[c]
+			data, offs, idx, ok := views[c].Dictionary()
+			d.idx = nil
+			if !ok {
+				continue
+			}
+			if d.group != b.Group() {
+				d.vals = d.vals[:0]
+				for k := 1; k < len(offs); k++ {
+					d.vals = append(d.vals, value(c, data[offs[k-1]:offs[k]]))
+				}
+				d.group = b.Group()
+			}
+			d.idx = idx
 		}
 		for i := range b.Len {
 			for c, p := range pos {
 				v[c] = ""
 				switch {
 				case p < 0:
-				case transient:
-					if b := trimSpace(views[c].At(i)); len(b) > 0 {
-						v[c] = unsafe.String(&b[0], len(b))
+				case dicts[c].idx != nil:
+					if k := dicts[c].idx[i]; k >= 0 { // a null reads as ""
+						v[c] = dicts[c].vals[k]
 					}
 				default:
-					v[c] = interns[c].String(trimSpace(views[c].At(i)))
+					v[c] = value(c, views[c].At(i))
 				}
 			}
 			if err := fn(v, b.First+int64(i)+1); err != nil {

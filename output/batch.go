@@ -31,10 +31,10 @@ type colBuf struct {
 	dict bool
 	// overflow is set when a direct append took data past 4 GiB (offsets are 32-bit)
 	overflow bool
-	strs []string // a dictionary column's values
-	data []byte   // another string column's values back to back,
-	offs []uint32 // value i being data[offs[i]:offs[i+1]]
-	ints []int64  // integers, and bools as 0 and 1
+	strs     []string // a dictionary column's values
+	data     []byte   // another string column's values back to back,
+	offs     []uint32 // value i being data[offs[i]:offs[i+1]]
+	ints     []int64  // integers, and bools as 0 and 1
 }
 
 // NewColumns returns an empty batch for T, which must be a row type of the column engine (a

@@ -125,8 +125,8 @@ func TestCodecPairLengthsChecked(t *testing.T) {
 	}
 }
 
-// FuzzSpillRecords: a joined receipt and a member row come back from their records as they
-// went in, whatever their ids share (the pairs written as a rest or whole), and any bytes at
+// FuzzSpillRecords: a joined receipt and a member row (whole, and lean) come back from their
+// records as they went in, whatever their ids share (the pairs written as a rest or whole), and any bytes at
 // all decode to an error or to something, never a panic or a read past the end.
 func FuzzSpillRecords(f *testing.F) {
 	f.Add("003566025", "003566025-04", "1413318875", "1413318875-202511-00-356602500", "06141493", int64(1240), uint64(17), []byte{tagJoined, 9, 7})
@@ -139,6 +139,8 @@ func FuzzSpillRecords(f *testing.F) {
 		var e enc
 		e.receiptFields(&r, hh)
 		e.member(&m)
+		m.HalfNow = line&2 == 2
+		e.leanMember(&m)
 		d := dec{b: e.b}
 		var got Receipt
 		d.joined(&got)
@@ -152,8 +154,19 @@ func FuzzSpillRecords(f *testing.F) {
 		}
 		var gotM Member
 		d.member(&gotM)
-		if d.err != nil || len(d.b) != 0 || gotM != m {
-			t.Fatalf("member read back as %+v (err %v, %d bytes left), want %+v", gotM, d.err, len(d.b), m)
+		if whole := (Member{InsurerNo: insurer, PersonID: person, HouseholdID: hh, Sex: "1", From: 7, To: OpenEnd, File: 1,
+			Line: int64(line >> 1)}); d.err != nil || gotM != whole {
+			t.Fatalf("member read back as %+v (err %v), want %+v", gotM, d.err, whole)
+		}
+		if tag := d.byte1(); tag != tagLeanMember {
+			t.Fatalf("tag %d after the member", tag)
+		}
+		gotM = Member{Sex: "x", From: 1, To: 2, HalfMonth: 3} // a lean row clears what it leaves out
+		d.leanMember(&gotM)
+		lean := m
+		lean.Sex, lean.From, lean.To = "", 0, 0
+		if d.err != nil || len(d.b) != 0 || gotM != lean {
+			t.Fatalf("lean member read back as %+v (err %v, %d bytes left), want %+v", gotM, d.err, len(d.b), lean)
 		}
 		for _, b := range [][]byte{junk, append(e.b[:len(e.b):len(e.b)], junk...), e.b[:len(e.b)/2]} {
 			d := dec{b: b}
@@ -161,6 +174,7 @@ func FuzzSpillRecords(f *testing.F) {
 			var y Member
 			d.joined(&x)
 			d.member(&y)
+			d.leanMember(&y)
 		}
 	})
 }

@@ -12,10 +12,10 @@ import (
 // the partition's chunks.
 func decodeAll(part Part, s *Scratch) (recs []Receipt, mems []Member, hist []History, err error) {
 	recs = slices.Grow(s.recs[:0], part.Receipts())
-	mems = slices.Grow(s.mems[:0], part.counts[tagMember])
+	mems = slices.Grow(s.mems[:0], part.counts[tagMember]+part.counts[tagLeanMember])
 	hist = slices.Grow(s.hist[:0], part.counts[tagHistory])
 	rk := slices.Grow(s.rk[:0], part.Receipts())
-	mk := slices.Grow(s.mk[:0], part.counts[tagMember])
+	mk := slices.Grow(s.mk[:0], part.counts[tagMember]+part.counts[tagLeanMember])
 	hk := slices.Grow(s.hk[:0], part.counts[tagHistory])
 	defer func() { s.recs, s.mems, s.hist, s.rk, s.mk, s.hk = recs, mems, hist, rk, mk, hk }()
 	key := func(insurer, household string, i int) sortKey {
@@ -38,10 +38,14 @@ func decodeAll(part Part, s *Scratch) (recs []Receipt, mems []Member, hist []His
 					d.refused(r)
 				}
 				rk = append(rk, key(r.InsurerNo, r.HouseholdID, len(recs)-1))
-			case tagMember:
+			case tagMember, tagLeanMember:
 				mems = append(mems, Member{})
 				m := &mems[len(mems)-1]
-				d.member(m)
+				if tag == tagMember {
+					d.member(m)
+				} else {
+					d.leanMember(m)
+				}
 				mk = append(mk, key(m.InsurerNo, m.HouseholdID, len(mems)-1))
 			case tagHistory:
 				hist = append(hist, History{})

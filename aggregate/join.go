@@ -42,11 +42,16 @@ func (p *PersonPart) Flush() error { return p.w.Flush() }
 
 // HouseholdPart routes records into household partitions.
 type HouseholdPart struct {
-	w      *PartWriter
-	e      enc
-	warmed int32           // see Directory.Warm
-	marks  *HouseholdMarks // when set, the households of joined receipts are marked in it
+	w           *PartWriter
+	e           enc
+	warmed      int32           // see Directory.Warm
+	marks       *HouseholdMarks // when set, the households of joined receipts are marked in it
+	fullMembers bool            // see KeepMemberRows
 }
+
+// KeepMemberRows has the member rows written whole from now on, for a run that writes them
+// out again (a members file): otherwise they are lean (see leanMember).
+func (p *HouseholdPart) KeepMemberRows() { p.fullMembers = true }
 
 // MarkInto has the households of the receipts joined from now on marked in m, which several
 // HouseholdParts may share.
@@ -144,7 +149,11 @@ func (p *HouseholdPart) Member(m *Member) error {
 // member is Member with the household hash already computed.
 func (p *HouseholdPart) member(m *Member, hhHash uint64) error {
 	p.e.b = p.e.b[:0]
-	p.e.member(m)
+	if p.fullMembers {
+		p.e.member(m)
+	} else {
+		p.e.leanMember(m)
+	}
 	return p.w.Append(PartOf(hhHash, p.w.s.parts), p.e.b)
 }
 

@@ -115,7 +115,7 @@ func (r *run) intakeDirect(ctx context.Context, d *aggregate.Directory, househol
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	r.routeReceipts(gctx, g, func(w int) (func([]uint64), func(*aggregate.Receipt, uint64) error, func() error) {
-		out := aggregate.NewHouseholdPart(households, w)
+		out := r.householdPart(households, w)
 		if marks != nil {
 			out.MarkInto(marks)
 		}
@@ -123,9 +123,9 @@ func (r *run) intakeDirect(ctx context.Context, d *aggregate.Directory, househol
 		return warm, func(x *aggregate.Receipt, hash uint64) error { return d.JoinHashed(x, hash, out) }, out.Flush
 	})
 	if all {
-		g.Go(guard(func() error { return emitInForce(d, households, r.workers, 0, 1, nil) }))
+		g.Go(guard(func() error { return r.emitInForce(d, households, r.workers, 0, 1, nil) }))
 	}
-	g.Go(guard(func() error { return r.readHistory(gctx, aggregate.NewHouseholdPart(households, r.workers+1)) }))
+	g.Go(guard(func() error { return r.readHistory(gctx, r.householdPart(households, r.workers+1)) }))
 	if err := g.Wait(); err != nil || all {
 		return err
 	}
@@ -142,15 +142,15 @@ func (r *run) intakeDirect(ctx context.Context, d *aggregate.Directory, househol
 	var emit errgroup.Group
 	for w := range r.workers {
 		// Worker w's writer again: its receipts are flushed.
-		emit.Go(guard(func() error { return emitInForce(d, households, w, w, r.workers, marks) }))
+		emit.Go(guard(func() error { return r.emitInForce(d, households, w, w, r.workers, marks) }))
 	}
 	return emit.Wait()
 }
 
 // emitInForce writes worker w of n's share of the rows in force (of the marked households,
 // with marks) through writer wr of the household partitions.
-func emitInForce(d *aggregate.Directory, households *aggregate.Spill, wr, w, n int, marks *aggregate.HouseholdMarks) error {
-	out := aggregate.NewHouseholdPart(households, wr)
+func (r *run) emitInForce(d *aggregate.Directory, households *aggregate.Spill, wr, w, n int, marks *aggregate.HouseholdMarks) error {
+	out := r.householdPart(households, wr)
 	if err := d.EmitInForce(out, w, n, marks); err != nil {
 		return err
 	}

@@ -380,6 +380,16 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 	return sum, err
 }
 
+// householdPart is worker w's router into the household partitions, writing member rows
+// whole when the run keeps them (Config.KeepMembers) and lean otherwise.
+func (r *run) householdPart(households *aggregate.Spill, w int) *aggregate.HouseholdPart {
+	p := aggregate.NewHouseholdPart(households, w)
+	if r.KeepMembers {
+		p.KeepMemberRows()
+	}
+	return p
+}
+
 func (r *run) stage(s string) {
 	r.progress.Stage.Store(s)
 	var ms runtime.MemStats
@@ -459,7 +469,7 @@ func (r *run) join(ctx context.Context, persons, households *aggregate.Spill) er
 	var next atomic.Int64
 	known := func(ins string) bool { _, ok := r.insurers[ins]; return ok }
 	for wk := 0; wk < r.workers; wk++ {
-		out := aggregate.NewHouseholdPart(households, wk)
+		out := r.householdPart(households, wk)
 		g.Go(guard(func() error {
 			for {
 				if err := ctx.Err(); err != nil {
@@ -481,7 +491,7 @@ func (r *run) join(ctx context.Context, persons, households *aggregate.Spill) er
 			}
 		}))
 	}
-	g.Go(guard(func() error { return r.readHistory(ctx, aggregate.NewHouseholdPart(households, r.workers)) }))
+	g.Go(guard(func() error { return r.readHistory(ctx, r.householdPart(households, r.workers)) }))
 	return g.Wait()
 }
 

@@ -516,8 +516,8 @@ func (d *Directory) check(r *Receipt, hash uint64) (k int32, reason, detail stri
 	}
 	k = head.inForce
 	m := &d.rows[k]
-	if birth := unpackDate(uint64(m.birth)); r.BirthDate != "" && !sameDate(r.BirthDate, birth) {
-		return k, receipt.BirthdateMismatch, fmt.Sprintf("receipt birth_date %s, members master %s", r.BirthDate, birth)
+	if r.BirthDate != "" && !samePackedDate(r.BirthDate, m.birth) {
+		return k, receipt.BirthdateMismatch, fmt.Sprintf("receipt birth_date %s, members master %s", r.BirthDate, unpackDate(uint64(m.birth)))
 	}
 	if sex := d.sex(m); r.Sex != "" && sex != "" && r.Sex != sex {
 		return k, receipt.SexMismatch, fmt.Sprintf("receipt sex %s, members master %s", r.Sex, sex)

@@ -180,3 +180,22 @@ func sealedDirectory(tb testing.TB, m rules.Month, mems []Member, workers int) *
 	}
 	return d
 }
+
+// TestSamePackedDate: the comparison of a receipt's birth date with a member's packed one
+// says what parsing the text and comparing the dates says, for texts that are the date,
+// other dates, impossible dates, and not dates at all.
+func TestSamePackedDate(t *testing.T) {
+	dates := []rules.Date{{Year: 1960, Month: 1, Day: 1}, {Year: 2000, Month: 2, Day: 29}, {Year: 1899, Month: 12, Day: 31}, {Year: 2024, Month: 10, Day: 9}}
+	texts := []string{"1960-01-01", "2000-02-29", "1899-12-31", "2024-10-09", "2024-10-9", "2024-1-09", "1960-01-01 ",
+		" 1960-01-01", "1960/01/01", "19600101", "", "1960-01-0a", "1960-02-30", "2001-02-29", "0000-00-00", "1960-01-02",
+		"2024-10-19", "2024-11-09", "2025-10-09", "+960-01-01", "1960-01-01\x00", "1960-13-01"}
+	for _, d := range dates {
+		for _, s := range texts {
+			p, err := rules.ParseDate(s)
+			want := err == nil && p == d
+			if got := samePackedDate(s, uint32(packDate(d))); got != want {
+				t.Errorf("samePackedDate(%q, %v) = %v, want %v", s, d, got, want)
+			}
+		}
+	}
+}

@@ -239,8 +239,20 @@ func halfLimits(rows []Member, m *Member, month rules.Month) bool {
 	return rules.HalfLimitsApply(m.Birth, month, m.HalfMonth == month, begins || ends)
 }
 
-// sameDate compares a YYYY-MM-DD text with a date without formatting (a receipt hot path).
-func sameDate(s string, d rules.Date) bool {
-	p, err := rules.ParseDate(s)
-	return err == nil && p == d
+// samePackedDate compares a YYYY-MM-DD text with a valid date packed as packDate packs it
+// (a directory row's birth date; a receipt hot path), without unpacking it or checking the
+// text's date beyond its digits: a text whose digits give a valid date's is that date.
+func samePackedDate(s string, packed uint32) bool {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
+		return false
+	}
+	v := uint32(0)
+	for _, i := range [...]int{0, 1, 2, 3, 5, 6, 8, 9} {
+		c := s[i] - '0'
+		if c > 9 {
+			return false
+		}
+		v = v*10 + uint32(c)
+	}
+	return v == packed
 }

@@ -41,11 +41,7 @@ func decodeAll(part Part, s *Scratch) (recs []Receipt, mems []Member, hist []His
 			case tagMember, tagLeanMember:
 				mems = append(mems, Member{})
 				m := &mems[len(mems)-1]
-				if tag == tagMember {
-					d.member(m)
-				} else {
-					d.leanMember(m)
-				}
+				d.memberFields(m, tag == tagMember)
 				mk = append(mk, key(m.InsurerNo, m.HouseholdID, len(mems)-1))
 			case tagHistory:
 				hist = append(hist, History{})

@@ -147,60 +147,59 @@ func (d *dec) refused(r *Receipt) {
 
 func (e *enc) member(m *Member) {
 	e.byte1(tagMember)
-	e.s(m.InsurerNo)
-	e.pair(m.HouseholdID, m.PersonID)
-	e.u(packDate(m.Birth))
-	e.s(m.Sex)
-	e.u(uint64(m.From))
-	e.u(uint64(m.To))
-	e.byte1(byte(m.ClassU70))
-	e.byte1(byte(m.Class70))
-	e.u(uint64(m.HalfMonth))
-	e.u(uint64(m.File))
-	e.u(uint64(m.Line))
-	e.bool1(m.HalfNow)
+	e.memberFields(m, true)
 }
 
-func (d *dec) member(m *Member) {
-	m.InsurerNo = d.s()
-	m.HouseholdID, m.PersonID = d.pair()
-	m.Birth = unpackDate(d.u())
-	m.Sex = d.s()
-	m.From = rules.Month(d.u())
-	m.To = rules.Month(d.u())
-	m.ClassU70 = rules.ClassU70(d.byte1())
-	m.Class70 = rules.Class70(d.byte1())
-	m.HalfMonth = rules.Month(d.u())
-	m.File = int32(d.u())
-	m.Line = int64(d.u())
-	m.HalfNow = d.bool1()
-}
-
-// A lean member row is what the household pass reads of a member row in force: whose it
-// is, the birth date, the classes, whether its limits are halved this month, and where it was
-// read. Its sex, months of eligibility and half_limits_month are left out (zero when read),
-// which only the members file of a run that keeps one needs (HouseholdPart.KeepMemberRows):
-// a tenth of a household partition's bytes on the 10M month.
+// A lean member row (tagLeanMember) is what the household pass reads of a member row in
+// force: whose it is, the birth date, the classes, whether its limits are halved this month,
+// and where it was read. Its sex, months of eligibility and half_limits_month are left out
+// (zero when read), which only the members file of a run that keeps one needs
+// (HouseholdPart.KeepMemberRows): a tenth of a household partition's bytes on the 10M month.
 
 func (e *enc) leanMember(m *Member) {
 	e.byte1(tagLeanMember)
+	e.memberFields(m, false)
+}
+
+// memberFields writes a member row, whole or lean.
+func (e *enc) memberFields(m *Member, whole bool) {
 	e.s(m.InsurerNo)
 	e.pair(m.HouseholdID, m.PersonID)
 	e.u(packDate(m.Birth))
+	if whole {
+		e.s(m.Sex)
+		e.u(uint64(m.From))
+		e.u(uint64(m.To))
+	}
 	e.byte1(byte(m.ClassU70))
 	e.byte1(byte(m.Class70))
+	if whole {
+		e.u(uint64(m.HalfMonth))
+	}
 	e.u(uint64(m.File))
 	e.u(uint64(m.Line))
 	e.bool1(m.HalfNow)
 }
 
-func (d *dec) leanMember(m *Member) {
+func (d *dec) member(m *Member)     { d.memberFields(m, true) }
+func (d *dec) leanMember(m *Member) { d.memberFields(m, false) }
+
+// memberFields reads what enc.memberFields wrote; a lean row leaves the fields it lacks zero.
+func (d *dec) memberFields(m *Member, whole bool) {
 	*m = Member{}
 	m.InsurerNo = d.s()
 	m.HouseholdID, m.PersonID = d.pair()
 	m.Birth = unpackDate(d.u())
+	if whole {
+		m.Sex = d.s()
+		m.From = rules.Month(d.u())
+		m.To = rules.Month(d.u())
+	}
 	m.ClassU70 = rules.ClassU70(d.byte1())
 	m.Class70 = rules.Class70(d.byte1())
+	if whole {
+		m.HalfMonth = rules.Month(d.u())
+	}
 	m.File = int32(d.u())
 	m.Line = int64(d.u())
 	m.HalfNow = d.bool1()

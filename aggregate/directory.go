@@ -383,8 +383,15 @@ func (d *Directory) KnownInsurer(ins string) bool {
 // households. Worker w of n takes the w-th of n ranges of rows (persons whose first row is
 // in it): a range each, not every n-th row, so that each worker reads only its share of the
 // rows' cache lines.
+//
+// The households' marks are read at random, a wait for memory per person; they are loaded
+// a block of rows ahead (warmMarks), as Warm loads the slots, so that the waits overlap.
 func (d *Directory) EmitInForce(out *HouseholdPart, w, n int, marks *HouseholdMarks) error {
-	for i := len(d.rows) * w / n; i < len(d.rows)*(w+1)/n; i++ {
+	from, to := len(d.rows)*w/n, len(d.rows)*(w+1)/n
+	for i := from; i < to; i++ {
+		if marks != nil && (i-from)%WarmBlock == 0 {
+			out.warmed ^= d.warmMarks(marks, i, min(i+WarmBlock, to))
+		}
 		head := &d.rows[i]
 		if !head.firstOfPerson || head.inForce < 0 {
 			continue
@@ -401,6 +408,19 @@ func (d *Directory) EmitInForce(out *HouseholdPart, w, n int, marks *HouseholdMa
 		}
 	}
 	return nil
+}
+
+// warmMarks loads the words of the households' marks that EmitInForce will read for rows
+// [from, to), and returns them folded, for the caller to keep (so that the compiler keeps
+// the loads).
+func (d *Directory) warmMarks(marks *HouseholdMarks, from, to int) int32 {
+	var sink uint64
+	for i := from; i < to; i++ {
+		if head := &d.rows[i]; head.firstOfPerson && head.inForce >= 0 && !marks.hasRow(head.inForce) {
+			sink ^= marks.bits[(d.rows[head.inForce].hhHash>>marks.shift)>>6]
+		}
+	}
+	return int32(sink)
 }
 
 // SettleMarks marks in m the households of the rows in force that the join marked, for

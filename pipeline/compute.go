@@ -101,9 +101,7 @@ type computer struct {
 	month string
 	label string
 	out   *partResult
-	// per member of the current household
-	persons []output.PersonMonth
-	used    []bool
+	used  []bool // per member of the current household: has a receipt
 }
 
 func (c *computer) household(h *aggregate.Household) error {
@@ -145,15 +143,19 @@ func (c *computer) household(h *aggregate.Household) error {
 	if res.Cash > 0 {
 		out.householdsPaid++
 	}
-	c.persons = c.persons[:0]
+	// The household's persons are made in place at the end of out.persons, and those without
+	// a receipt taken out again below: a row made aside and copied over cost a copy of every
+	// row (0.1 s of the 10M month).
+	first := len(out.persons)
 	for k, p := range h.Persons {
 		age := output.AgeGroupU70
 		if res.Elderly[k] {
 			age = output.AgeGroup70Plus
 		}
-		c.persons = append(c.persons, output.PersonMonth{InsurerNo: h.InsurerNo, HouseholdID: hh,
+		out.persons = append(out.persons, output.PersonMonth{InsurerNo: h.InsurerNo, HouseholdID: hh,
 			PersonID: out.keep(p), ServiceMonth: c.month, AgeGroup: age})
 	}
+	persons := out.persons[first:]
 	if cap(c.used) < len(h.Persons) {
 		c.used = make([]bool, 2*len(h.Persons))
 	}
@@ -162,7 +164,7 @@ func (c *computer) household(h *aggregate.Household) error {
 	for i, rc := range h.Receipts {
 		rr := res.Receipts[i]
 		k := h.Rules.Receipts[i].Member
-		pm := &c.persons[k]
+		pm := &persons[k]
 		cols := &out.rc
 		cols.receiptID.Append(rc.ID)
 		cols.insurerNo.Append(h.InsurerNo)
@@ -192,12 +194,16 @@ func (c *computer) household(h *aggregate.Household) error {
 			pm.InpatientPaid += rc.Paid
 		}
 	}
-	for k := range c.persons {
+	kept := first
+	for k := range persons {
 		if used[k] { // one row per person with a receipt
-			out.persons = append(out.persons, c.persons[k])
-			out.cashPersons += c.persons[k].BenefitCash
+			out.persons[kept] = persons[k]
+			out.cashPersons += persons[k].BenefitCash
+			kept++
 		}
 	}
+	clear(out.persons[kept:]) // no references kept past the end
+	out.persons = out.persons[:kept]
 	return nil
 }
 

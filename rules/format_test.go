@@ -19,3 +19,35 @@ func TestFormatting(t *testing.T) {
 		}
 	}
 }
+
+// Every code reads back as what it names, and anything else is refused.
+func TestParseCodes(t *testing.T) {
+	for k := Medical; k <= Pharmacy; k++ {
+		if got, err := ParseKind(k.String()); err != nil || got != k {
+			t.Errorf("ParseKind(%q) = %v, %v", k.String(), got, err)
+		}
+	}
+	for _, s := range []Setting{Outpatient, Inpatient} {
+		if got, err := ParseSetting(s.String()); err != nil || got != s {
+			t.Errorf("ParseSetting(%q) = %v, %v", s.String(), got, err)
+		}
+	}
+	for _, tk := range []Tokutei{TokuteiNone, Chou, Chou2} {
+		if got, err := ParseTokutei(tk.String()); err != nil || got != tk {
+			t.Errorf("ParseTokutei(%q) = %v, %v", tk.String(), got, err)
+		}
+	}
+	for _, bad := range []string{"", "Medical", "medical ", "dpcx", "denta", "pharmacyy"} {
+		if k, err := ParseKind(bad); err == nil {
+			t.Errorf("ParseKind(%q) = %v, want an error", bad, k)
+		}
+	}
+	for _, bad := range []string{"", "out", "Inpatient"} {
+		if s, err := ParseSetting(bad); err == nil {
+			t.Errorf("ParseSetting(%q) = %v, want an error", bad, s)
+		}
+	}
+	if tk, err := ParseTokutei("chou3"); err == nil {
+		t.Errorf("ParseTokutei(chou3) = %v, want an error", tk)
+	}
+}

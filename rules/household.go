@@ -17,12 +17,19 @@ var kindCodes = [...]string{"medical", "dpc", "dental", "pharmacy"}
 
 func (k Kind) String() string { return kindCodes[k] }
 
-// ParseKind reads a kind code.
+// ParseKind reads a kind code. (A switch, which tells the codes apart by their length before
+// it compares bytes: a loop over kindCodes compared every receipt's kind with up to four
+// strings, 0.1 s of the 10M month's intake.)
 func ParseKind(s string) (Kind, error) {
-	for i, c := range kindCodes {
-		if c == s {
-			return Kind(i), nil
-		}
+	switch s {
+	case "medical":
+		return Medical, nil
+	case "dpc":
+		return DPC, nil
+	case "dental":
+		return Dental, nil
+	case "pharmacy":
+		return Pharmacy, nil
 	}
 	return 0, fmt.Errorf("kind %q: want medical, dpc, dental or pharmacy", s)
 }

@@ -36,6 +36,7 @@ test: vet
 	$(GO) test ./receipt -run '^$$' -fuzz '^FuzzReadUKE$$' -fuzztime 25000x -fuzzminimizetime 500x
 	$(GO) test ./receipt -run '^$$' -fuzz '^FuzzReadReceiptsCSV$$' -fuzztime 40000x -fuzzminimizetime 500x
 	$(GO) test ./receipt -run '^$$' -fuzz '^FuzzBulkReadsMatchRows$$' -fuzztime 1500x -fuzzminimizetime 200x
+	$(GO) test ./receipt -run '^$$' -fuzz '^FuzzMemberFields$$' -fuzztime 30000x -fuzzminimizetime 500x
 	$(GO) test ./pqcol -run '^$$' -fuzz '^FuzzScan$$' -fuzztime 5000x -fuzzminimizetime 200x
 	$(GO) test ./aggregate -run '^$$' -fuzz '^FuzzSpillRecords$$' -fuzztime 20000x -fuzzminimizetime 200x
 
@@ -45,6 +46,7 @@ fuzz:
 	$(GO) test ./receipt -run '^$$' -fuzz '^FuzzReadUKE$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s
 	$(GO) test ./receipt -run '^$$' -fuzz '^FuzzReadReceiptsCSV$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./receipt -run '^$$' -fuzz '^FuzzBulkReadsMatchRows$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./receipt -run '^$$' -fuzz '^FuzzMemberFields$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./pqcol -run '^$$' -fuzz '^FuzzScan$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./aggregate -run '^$$' -fuzz '^FuzzSpillRecords$$' -fuzztime $(FUZZTIME)
 

@@ -104,7 +104,7 @@ func (q *memberQueue) drain(ctx context.Context, sink func(*aggregate.Member, in
 		t := q.ranges[k]
 		f := q.r.memberFiles[t.file]
 		read := int64(0)
-		err := receipt.ReadMembersRows(ctx, f, t.from, t.to, memberSink(f, t.file, insurers, func(x *aggregate.Member, line int64) error {
+		err := receipt.ReadMembersParsed(ctx, f, t.from, t.to, parsedSink(t.file, insurers, func(x *aggregate.Member, line int64) error {
 			read++
 			return sink(x, t.base+line-1)
 		}))
@@ -165,9 +165,21 @@ func (r *run) readMemberFile(ctx context.Context, fi int32, f string, insurers m
 // it changes from the row before, which is rare in a master that lists an insurer's members
 // together, and costs no copy in one that does not.
 func memberSink(f string, fi int32, insurers map[string]string, add func(x *aggregate.Member, line int64) error) func(receipt.MemberRow, int64) error {
+	parsed := parsedSink(fi, insurers, add)
+	return func(m receipt.MemberRow, line int64) error {
+		p, err := receipt.ParseMember(&m)
+		if err != nil {
+			return &receipt.FileError{File: f, Line: line, Err: err}
+		}
+		return parsed(&p, line)
+	}
+}
+
+// parsedSink is memberSink for rows already parsed (receipt.ReadMembersParsed).
+func parsedSink(fi int32, insurers map[string]string, add func(x *aggregate.Member, line int64) error) func(*receipt.ParsedMember, int64) error {
 	var x aggregate.Member
 	last := ""
-	return func(m receipt.MemberRow, line int64) error {
+	return func(m *receipt.ParsedMember, line int64) error {
 		if insurers != nil && m.InsurerNo != last {
 			c, ok := insurers[m.InsurerNo]
 			if !ok {
@@ -176,10 +188,7 @@ func memberSink(f string, fi int32, insurers map[string]string, add func(x *aggr
 			}
 			last = c
 		}
-		var err error
-		if x, err = memberOf(&m, fi, line); err != nil {
-			return &receipt.FileError{File: f, Line: line, Err: err}
-		}
+		x = memberOf(m, fi, line)
 		return add(&x, line)
 	}
 }
@@ -200,31 +209,16 @@ func (r *run) noteInsurers(insurers map[string]string) {
 	}
 }
 
-func memberOf(m *receipt.MemberRow, file int32, line int64) (aggregate.Member, error) {
+// memberOf is the directory's and the partitions' form of a parsed member row of file
+// index file.
+func memberOf(m *receipt.ParsedMember, file int32, line int64) aggregate.Member {
 	x := aggregate.Member{InsurerNo: m.InsurerNo, PersonID: m.PersonID, HouseholdID: m.HouseholdID,
-		Sex: m.Sex, To: aggregate.OpenEnd, File: file, Line: line}
-	var err error
-	if x.Birth, err = rules.ParseDate(m.BirthDate); err != nil {
-		return x, err
+		Birth: m.Birth, Sex: m.Sex, From: m.From, To: m.To, HalfMonth: m.HalfMonth,
+		ClassU70: m.ClassU70, Class70: m.Class70, File: file, Line: line}
+	if m.To == 0 {
+		x.To = aggregate.OpenEnd
 	}
-	if x.From, err = rules.ParseMonth(m.ValidFrom); err != nil {
-		return x, err
-	}
-	if m.ValidTo != "" {
-		if x.To, err = rules.ParseMonth(m.ValidTo); err != nil {
-			return x, err
-		}
-	}
-	if m.HalfLimitsMonth != "" {
-		if x.HalfMonth, err = rules.ParseMonth(m.HalfLimitsMonth); err != nil {
-			return x, err
-		}
-	}
-	if x.ClassU70, err = rules.ParseClassU70(m.CategoryU70); err != nil {
-		return x, err
-	}
-	x.Class70, err = rules.ParseClass70(m.Category70)
-	return x, err
+	return x
 }
 
 // readHistory routes the prior counting months into the household partitions.

@@ -45,6 +45,7 @@ const (
 	mCategoryU70
 	mCategory70
 	mHalfLimitsMonth
+	numMemberColumns // len(memberColumns)
 )
 
 // History table column positions in historyColumns.

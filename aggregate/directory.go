@@ -118,7 +118,7 @@ func (d *Directory) Shard(idBytes int) *DirectoryShard {
 	if len(d.shards) == MaxShards {
 		panic("aggregate: directory: more than MaxShards shards")
 	}
-	s := &DirectoryShard{d: d, id: uint8(len(d.shards)), arena: make([]byte, 0, idBytes), insurers: map[string]string{}}
+	s := &DirectoryShard{d: d, id: uint8(len(d.shards)), arena: make([]byte, 0, idBytes)}
 	d.shards = append(d.shards, s)
 	return s
 }
@@ -129,7 +129,7 @@ type DirectoryShard struct {
 	d        *Directory
 	id       uint8
 	arena    []byte
-	insurers map[string]string // each insurer's one copy
+	insurers interner // each insurer's one copy
 	// lastInsurer spares a map look-up per row when the master comes grouped by insurer.
 	lastInsurer string
 }
@@ -146,12 +146,7 @@ func (s *DirectoryShard) Set(i int, m *Member) error {
 		return fmt.Errorf("aggregate: directory: more than 4 GiB of ids or 2^31 rows: run with a smaller --memory to take the way of partitions")
 	}
 	if m.InsurerNo != s.lastInsurer {
-		c, ok := s.insurers[m.InsurerNo]
-		if !ok {
-			c = strings.Clone(m.InsurerNo)
-			s.insurers[c] = c
-		}
-		s.lastInsurer = c
+		s.lastInsurer = s.insurers.intern(m.InsurerNo)
 	}
 	s.d.rows[i] = dirRow{hash: Hash2(m.InsurerNo, m.PersonID), hhHash: Hash2(m.InsurerNo, m.HouseholdID), off: uint32(len(s.arena)), shard: s.id,
 		insLen: uint16(len(m.InsurerNo)), perLen: uint16(len(m.PersonID)), hhLen: uint16(len(m.HouseholdID)), sexLen: uint8(len(m.Sex)),
@@ -177,9 +172,7 @@ func (d *Directory) Rows() int { return len(d.rows) }
 func (d *Directory) Seal(workers int) error {
 	d.sealed = true
 	for _, sh := range d.shards {
-		for ins := range sh.insurers {
-			d.insurers[ins] = struct{}{}
-		}
+		sh.insurers.each(func(ins string) { d.insurers[ins] = struct{}{} })
 	}
 	size := 1
 	for size < 2*len(d.rows) {

@@ -63,7 +63,7 @@ type Scratch struct {
 	hist            []History
 	rk, mk, hk, tmp []sortKey
 	h               Household
-	insurers        map[string]string // one copy of each insurer number (pass.insurer)
+	insurers        interner // one copy of each insurer number (pass.insurer)
 	// collide, when not zero, clears these bits of every household hash: a test's way to
 	// make households collide, which real 64-bit hashes do too rarely to be tested.
 	collide uint64
@@ -93,10 +93,7 @@ func (s *Scratch) Households(part Part, month rules.Month, all bool, reject func
 		sortByHash(k, &s.tmp)
 	}
 	rk, mk, hk := s.rk, s.mk, s.hk
-	if s.insurers == nil {
-		s.insurers = map[string]string{}
-	}
-	p := pass{month: month, all: all, reject: reject, fn: fn, recs: recs, mems: mems, hist: hist, h: &s.h, insurers: s.insurers}
+	p := pass{month: month, all: all, reject: reject, fn: fn, recs: recs, mems: mems, hist: hist, h: &s.h, insurers: &s.insurers}
 	for i, mi, hi, wr, wm := 0, 0, 0, 0, 0; i < len(rk) || mi < len(mk); {
 		if i+warmBlock/2 >= wr && wr < len(rk) {
 			p.warmReceipts(rk[wr:min(wr+warmBlock, len(rk))])
@@ -186,8 +183,8 @@ type pass struct {
 	mems     []Member
 	hist     []History
 	h        *Household
-	insurers map[string]string // see insurer
-	warmed   int               // see warmReceipts
+	insurers *interner // see insurer
+	warmed   int       // see warmReceipts
 }
 
 // run handles the records of one household hash. They are nearly always one household's:
@@ -264,14 +261,7 @@ func (p *pass) household(rk, mk, hk []sortKey) error {
 // households then share one copy per insurer, which the writers' dictionaries recognise by
 // its address or read from their caches; the copy in the partition's memory, read again by
 // a writer after the pass has moved on, was a wait for main memory per row.
-func (p *pass) insurer(ins string) string {
-	c, ok := p.insurers[ins]
-	if !ok {
-		c = strings.Clone(ins)
-		p.insurers[c] = c
-	}
-	return c
-}
+func (p *pass) insurer(ins string) string { return p.insurers.intern(ins) }
 
 // oneHousehold reports whether the records of a hash are all of one insurer and household.
 func (p *pass) oneHousehold(rk, mk, hk []sortKey) bool {

@@ -82,6 +82,7 @@ type column struct {
 
 	// the chunk being written, in the current row group
 	keys     map[string]int32 // the dictionary: value to index
+	short    shortIndex       // and the values of 1 to 8 bytes again, found faster
 	dictKeys []string         // and index to value
 	dictData []byte           // the values back to back, for the dictionary page
 	dictOffs []uint32
@@ -396,6 +397,12 @@ func (c *column) lookup(s string) (int32, bool) {
 			}
 		}
 	}
+	short := len(s) >= 1 && len(s) <= 8
+	if short {
+		if k, ok := c.short.find(s); ok {
+			return k, true
+		}
+	}
 	k, ok := c.keys[s]
 	if !ok {
 		if len(c.dictData)+len(s) > dictMaxBytes && len(c.dictKeys) > 0 {
@@ -410,6 +417,9 @@ func (c *column) lookup(s string) (int32, bool) {
 		key := strings.Clone(s) // s is the caller's, and may change once Write returns
 		c.keys[key] = k
 		c.dictKeys = append(c.dictKeys, key)
+		if short {
+			c.short.add(key, k)
+		}
 	}
 	return k, true
 }
@@ -446,6 +456,7 @@ func (c *column) startChunk() {
 		c.pageStats = map[format.Encoding]int32{}
 	}
 	clear(c.keys)
+	c.short.reset()
 	clear(c.pageStats)
 	c.dictKeys, c.dictData, c.dictOffs = c.dictKeys[:0], c.dictData[:0], c.dictOffs[:0]
 	c.fallback = false

@@ -57,3 +57,29 @@ func TestCompare(t *testing.T) {
 		}
 	}
 }
+
+// TestSortByHashLowBits: hashes that agree on their top bits and differ below them (as in a
+// partition, whose hashes share their top bits) come out in the order of a stable sort on
+// the whole hash.
+func TestSortByHashLowBits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var tmp []sortKey
+	for _, n := range []int{512, 5000, 60_000} {
+		for _, tops := range []int{1, 7, 1000} {
+			for _, lows := range []int{1, 3, 1 << 20} {
+				keys := make([]sortKey, n)
+				for i := range keys {
+					top := uint64(rng.IntN(tops)) * 0x9e3779b97f4a7c15 << (64 - radixBits)
+					low := uint64(rng.IntN(lows)) * 0x9e3779b97f4a7c15 >> radixBits
+					keys[i] = sortKey{hash: top | low, idx: int32(i)}
+				}
+				want := slices.Clone(keys)
+				slices.SortStableFunc(want, func(a, b sortKey) int { return cmp.Compare(a.hash, b.hash) })
+				sortByHash(keys, &tmp)
+				if !slices.Equal(keys, want) {
+					t.Fatalf("n %d, %d top and %d low values: order differs", n, tops, lows)
+				}
+			}
+		}
+	}
+}

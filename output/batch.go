@@ -290,9 +290,24 @@ func (f *columnFile) writeColumns(bufs []colBuf, n int) error {
 func (f *columnFile) appendValues(c *column, b *colBuf, from, to int) error {
 	switch {
 	case c.kind == kindString && b.dict:
+		// A value at the address of the one before (the month on every row, a household's
+		// insurer on each of its rows) takes its index without a look-up. (lastP is nil once
+		// the dictionary has fallen back: every value is then appended as it is.)
+		var lastP *byte
+		var lastN int
+		var lastK int32
 		for _, s := range b.strs[from:to] {
-			if err := f.appendString(c, s); err != nil {
-				return err
+			if p := unsafe.StringData(s); p != nil && p == lastP && len(s) == lastN {
+				c.idx = append(c.idx, lastK)
+				c.size += 4
+			} else {
+				if err := f.appendString(c, s); err != nil {
+					return err
+				}
+				lastP = nil
+				if !c.fallback {
+					lastP, lastN, lastK = p, len(s), c.idx[len(c.idx)-1]
+				}
 			}
 			if err := f.flushIfFull(c); err != nil {
 				return err

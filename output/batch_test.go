@@ -210,6 +210,16 @@ func TestColumnsWriteAsRows(t *testing.T) {
 		// -short, which make test's race detector run uses, with the column engine only.)
 		columnsAgree(t, ReceiptBenefitFile, Options{}, receiptBenefits(150_000, 0, true), []int{4096, 77})
 	})
+	t.Run("dictionary fallback, repeated values", func(t *testing.T) {
+		// Each insurer number on two rows in a row, the same string (as a household's insurer
+		// is on each of its receipts): the second takes the first's index, until the
+		// dictionary falls back, and PLAIN after it.
+		rows := receiptBenefits(300_000, 0, true)
+		for i := 1; i < len(rows); i += 2 {
+			rows[i].InsurerNo = rows[i-1].InsurerNo
+		}
+		columnsAgree(t, ReceiptBenefitFile, Options{}, rows, []int{4096, 77})
+	})
 }
 
 // A batch keeps copies of its rows' plain strings: changing the caller's bytes after Append

@@ -1,6 +1,8 @@
 package output
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -233,5 +235,25 @@ func TestReconciliationCheck(t *testing.T) {
 	r.PaidAccepted -= 7
 	if got := r.Check().Error(); got != "reconciliation: paid_read = paid_accepted + paid_rejected does not hold: 1000005 ≠ 999998 (off by 7)" {
 		t.Errorf("message %q", got)
+	}
+}
+
+// Digest gives a file's size and SHA-256, for a file longer than its read buffer.
+func TestDigest(t *testing.T) {
+	data := make([]byte, 3<<20+17)
+	for i := range data {
+		data[i] = byte(i * 7919 >> 3)
+	}
+	path := filepath.Join(t.TempDir(), "in.bin")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	size, sum, err := Digest(path)
+	want := sha256.Sum256(data)
+	if err != nil || size != int64(len(data)) || sum != hex.EncodeToString(want[:]) {
+		t.Fatalf("Digest = %d, %s, %v; want %d, %x", size, sum, err, len(data), want)
+	}
+	if _, _, err := Digest(filepath.Join(t.TempDir(), "absent")); err == nil {
+		t.Fatal("Digest of an absent file: no error")
 	}
 }

@@ -355,7 +355,8 @@ func Digest(path string) (size int64, sha256hex string, err error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	size, err = io.Copy(h, f)
+	// A buffer of 1 MiB: io.Copy's 32 KiB took 8,500 reads of the 10M month's inputs.
+	size, err = io.CopyBuffer(h, struct{ io.Reader }{f}, make([]byte, 1<<20))
 	if err != nil {
 		return 0, "", fmt.Errorf("%s: %w", path, err)
 	}

@@ -41,6 +41,9 @@ type parquetBatch struct {
 	// column c was found clean (allClean), 0 for none yet.
 	group     uint64
 	cleanDict [numReceiptCols]uint64
+	// padded[c] is column c's dictionary data followed by 16 bytes, when none of its values
+	// is longer than 16 bytes (nil otherwise), made with cleanDict[c].
+	padded [numReceiptCols][]byte
 }
 
 // bulkable reports whether the batch may take the bulk way, and readies its columns: every
@@ -77,6 +80,7 @@ func (p *parquetBatch) bulkable() bool {
 				return false
 			}
 			p.cleanDict[c] = p.group
+			p.padded[c] = padDictionary(p.padded[c], data, offs)
 		}
 		for _, k := range idx[:p.n] {
 			if k < 0 {
@@ -87,6 +91,18 @@ func (p *parquetBatch) bulkable() bool {
 		p.data[c], p.offs[c], p.idx[c] = data, offs, idx
 	}
 	return true
+}
+
+// padDictionary returns a dictionary's data (value i being data[offs[i]:offs[i+1]]) with 16
+// bytes after it, in buf's memory, or nil when a value is longer than 16 bytes.
+func padDictionary(buf, data []byte, offs []uint32) []byte {
+	for i := 1; i < len(offs); i++ {
+		if offs[i]-offs[i-1] > 16 {
+			return nil
+		}
+	}
+	buf = append(buf[:0], data...)
+	return append(buf, make([]byte, 16)...)
 }
 
 // allClean reports whether every value of string column c, value i being
@@ -148,7 +164,22 @@ func (b *batchBuilder) addColumns(p *parquetBatch, from, to int) {
 		}
 		if idx := p.idx[c]; idx != nil {
 			data, out, outOffs := p.data[c], b.data[c], b.offsets[c]
-			for _, k := range idx[from:to] {
+			i := from
+			if pad := p.padded[c]; pad != nil {
+				// Short values are copied 16 bytes at a time, as far as the buffer's room
+				// allows: a copy of a few bytes by append (a call to memmove) per row was most
+				// of the reading of such a column.
+				n, room := len(out), out[:cap(out)]
+				for ; i < to && n+16 <= len(room); i++ {
+					k := idx[i]
+					o := offs[k]
+					*(*[16]byte)(room[n:]) = *(*[16]byte)(pad[o:])
+					n += int(offs[k+1] - o)
+					outOffs = append(outOffs, int32(n))
+				}
+				out = room[:n]
+			}
+			for _, k := range idx[i:to] {
 				out = append(out, data[offs[k]:offs[k+1]]...)
 				outOffs = append(outOffs, int32(len(out)))
 			}

@@ -40,6 +40,14 @@ func TestBulkReadsMatchRows(t *testing.T) {
 			mixed[i].BirthDate += " "
 		}
 	}
+	// Dictionary values longer than 16 bytes in one column, which the reader passes on as
+	// they are (the builder copies short ones 16 bytes at a time).
+	long := sampleRows(3000)
+	for i := range long {
+		if i%50 == 3 {
+			long[i].InsurerNo = "1234567890123456789"
+		}
+	}
 	s := func(v string) *string { return &v }
 	i64 := func(v int64) *int64 { return &v }
 	var nulls []nullable // optional columns, nulls only among the amounts of the last rows
@@ -54,6 +62,7 @@ func TestBulkReadsMatchRows(t *testing.T) {
 	files := map[string]func(string){
 		"clean.parquet":    func(f string) { writeParquet(t, f, clean, 1700) },
 		"mixed.parquet":    func(f string) { writeParquet(t, f, mixed, 2100) },
+		"long.parquet":     func(f string) { writeParquet(t, f, long, 1000) },
 		"nulls.parquet":    func(f string) { writeParquet(t, f, nulls, 500) },
 		"required.parquet": func(f string) { writeParquet(t, f, requiredRows(clean), 0) },
 	}

@@ -130,7 +130,7 @@ type DirectoryShard struct {
 	id       uint8
 	arena    []byte
 	insurers interner // each insurer's one copy
-	// lastInsurer spares a map look-up per row when the master comes grouped by insurer.
+	// lastInsurer spares a look-up per row when the master comes grouped by insurer.
 	lastInsurer string
 }
 

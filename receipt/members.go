@@ -20,7 +20,9 @@ func ReadMembers(ctx context.Context, file string, fn func(m MemberRow, line int
 }
 
 // ReadMembersRows is ReadMembers over rows [from, to) of a Parquet members file (row numbers
-// from 0), so that several goroutines can read one large master at once.
+// from 0), so that several goroutines can read one large master at once. The pipeline reads
+// such ranges with ReadMembersParsed, which gives what this and ParseMember give
+// (TestMembersParsedAgrees).
 func ReadMembersRows(ctx context.Context, file string, from, to int64, fn func(m MemberRow, line int64) error) error {
 	if formatOf(file) != extParquet {
 		return &FileError{File: file, Err: errors.New("reading a range of rows needs a .parquet file")}

@@ -44,8 +44,16 @@ func TestBulkReadsMatchRows(t *testing.T) {
 	// they are (the builder copies short ones 16 bytes at a time).
 	long := sampleRows(3000)
 	for i := range long {
-		if i%50 == 3 {
+		// One row group each (of 1,000 rows): values of 19 and 17 bytes (copied by append),
+		// of 16 (still 16 bytes at a time).
+		switch {
+		case i%50 != 3:
+		case i < 1000:
 			long[i].InsurerNo = "1234567890123456789"
+		case i < 2000:
+			long[i].InsurerNo = "12345678901234567"
+		default:
+			long[i].InsurerNo = "1234567890123456"
 		}
 	}
 	s := func(v string) *string { return &v }

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/parquet-go/parquet-go"
 )
 
 // refParsed reads rows [from, to) of a members file the way of rows (ReadMembersRows, whose
@@ -102,34 +105,47 @@ func TestMembersParsedAgrees(t *testing.T) {
 		plain = append(plain, plainMember(m))
 		req = append(req, requiredOnly{m.InsurerNo, m.PersonID, m.HouseholdID, m.BirthDate, m.ValidFrom})
 	}
+	// Every column a dictionary, in pages of 1 KiB: several batches per row group, which take
+	// the row group's dictionaries as read for its first.
+	allDict := make([]allDictMember, len(dict))
+	for i, m := range dict {
+		allDict[i] = allDictMember(m)
+	}
 	dir := t.TempDir()
-	files := []string{filepath.Join(dir, "dict.parquet"), filepath.Join(dir, "plain.parquet"), filepath.Join(dir, "required.parquet")}
+	files := []string{filepath.Join(dir, "dict.parquet"), filepath.Join(dir, "plain.parquet"), filepath.Join(dir, "required.parquet"),
+		filepath.Join(dir, "alldict.parquet")}
 	writeParquet(t, files[0], dict, 1000)
 	writeParquet(t, files[1], plain, 1000)
 	writeParquet(t, files[2], req, 1000)
+	writeParquetOpts(t, files[3], allDict, 2500, parquet.PageBufferSize(1024))
+	agree := func(file string, from, to int64) ([]ParsedMember, error) {
+		t.Helper()
+		want, wantErr := refParsed(t, file, from, to)
+		var got []ParsedMember
+		gotErr := ReadMembersParsed(context.Background(), file, from, to, func(m *ParsedMember, _ int64) error {
+			got = append(got, cloneParsed(*m))
+			return nil
+		})
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s rows %d to %d: %d rows read, the way of rows %d; first difference at %d",
+				file, from, to, len(got), len(want), firstDiff(got, want))
+		}
+		if (gotErr == nil) != (wantErr == nil) || (gotErr != nil && gotErr.Error() != wantErr.Error()) {
+			t.Fatalf("%s rows %d to %d: error %v, the way of rows %v", file, from, to, gotErr, wantErr)
+		}
+		return got, gotErr
+	}
 	for _, file := range files {
 		bad, rows := 0, 0
 		for from := int64(0); from < n; {
-			want, wantErr := refParsed(t, file, from, n)
-			var got []ParsedMember
-			gotErr := ReadMembersParsed(context.Background(), file, from, n, func(m *ParsedMember, _ int64) error {
-				got = append(got, cloneParsed(*m))
-				return nil
-			})
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("%s from row %d: %d rows read, the way of rows %d; first difference at %d",
-					file, from, len(got), len(want), firstDiff(got, want))
-			}
-			if (gotErr == nil) != (wantErr == nil) || (gotErr != nil && gotErr.Error() != wantErr.Error()) {
-				t.Fatalf("%s from row %d: error %v, the way of rows %v", file, from, gotErr, wantErr)
-			}
+			got, err := agree(file, from, n)
 			rows += len(got)
-			if gotErr == nil {
+			if err == nil {
 				break
 			}
 			var fe *FileError
-			if !errors.As(gotErr, &fe) || fe.Line <= from {
-				t.Fatalf("%s: error %v has no row after %d", file, gotErr, from)
+			if !errors.As(err, &fe) || fe.Line <= from {
+				t.Fatalf("%s: error %v has no row after %d", file, err, from)
 			}
 			bad++
 			from = fe.Line // the bad row is row fe.Line-1: start after it
@@ -137,6 +153,49 @@ func TestMembersParsedAgrees(t *testing.T) {
 		if bad < 50 || rows < 3000 {
 			t.Fatalf("%s: %d bad rows and %d good ones tried, too few to tell", file, bad, rows)
 		}
+		// Ranges that end anywhere, as the pipeline cuts a master among its readers.
+		for range 40 {
+			from := rng.Int64N(n)
+			agree(file, from, from+1+rng.Int64N(n-from))
+		}
+	}
+}
+
+// allDictMember is the members' row type with a dictionary on every column.
+type allDictMember struct {
+	InsurerNo       string  `parquet:"insurer_no,dict"`
+	PersonID        string  `parquet:"person_id,dict"`
+	HouseholdID     string  `parquet:"household_id,dict"`
+	BirthDate       string  `parquet:"birth_date,dict"`
+	Sex             *string `parquet:"sex,optional,dict"`
+	ValidFrom       string  `parquet:"valid_from,dict"`
+	ValidTo         *string `parquet:"valid_to,optional,dict"`
+	CategoryU70     *string `parquet:"category_u70,optional,dict"`
+	Category70      *string `parquet:"category_70,optional,dict"`
+	HalfLimitsMonth *string `parquet:"half_limits_month,optional,dict"`
+}
+
+// writeParquetOpts is writeParquet with writer options.
+func writeParquetOpts[T any](t *testing.T, path string, rows []T, rowGroup int, opts ...parquet.WriterOption) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := parquet.NewGenericWriter[T](f, opts...)
+	for len(rows) > 0 {
+		k := min(rowGroup, len(rows))
+		if _, err := w.Write(rows[:k]); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		rows = rows[k:]
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 

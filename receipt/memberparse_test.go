@@ -3,14 +3,17 @@ package receipt
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
 )
 
 // refParsed reads rows [from, to) of a members file the way of rows (ReadMembersRows, whose
@@ -110,14 +113,23 @@ func TestMembersParsedAgrees(t *testing.T) {
 	allDict := make([]allDictMember, len(dict))
 	for i, m := range dict {
 		allDict[i] = allDictMember(m)
+		if m.PersonID == "P1" { // ids of many values, which fill a dictionary
+			allDict[i].PersonID, allDict[i].HouseholdID = fmt.Sprintf("P%06d", i), fmt.Sprintf("H%06d", i/2)
+		}
 	}
 	dir := t.TempDir()
 	files := []string{filepath.Join(dir, "dict.parquet"), filepath.Join(dir, "plain.parquet"), filepath.Join(dir, "required.parquet"),
-		filepath.Join(dir, "alldict.parquet")}
+		filepath.Join(dir, "alldict.parquet"), filepath.Join(dir, "fallback.parquet")}
 	writeParquet(t, files[0], dict, 1000)
 	writeParquet(t, files[1], plain, 1000)
 	writeParquet(t, files[2], req, 1000)
 	writeParquetOpts(t, files[3], allDict, 2500, parquet.PageBufferSize(1024))
+	// And dictionaries of at most 2 KiB: the ids' fall back to PLAIN pages within their
+	// column chunks, as large writers' do.
+	writeParquetOpts(t, files[4], allDict, 2500, parquet.PageBufferSize(1024), parquet.DictionaryMaxBytes(2048))
+	if encs := chunkEncodings(t, files[4], "person_id"); !slices.Contains(encs, format.RLEDictionary) || !slices.Contains(encs, format.Plain) {
+		t.Fatalf("fallback.parquet: person_id's first chunk has pages of %v, want dictionary and PLAIN pages", encs)
+	}
 	agree := func(file string, from, to int64) ([]ParsedMember, error) {
 		t.Helper()
 		want, wantErr := refParsed(t, file, from, to)
@@ -173,6 +185,35 @@ type allDictMember struct {
 	CategoryU70     *string `parquet:"category_u70,optional,dict"`
 	Category70      *string `parquet:"category_70,optional,dict"`
 	HalfLimitsMonth *string `parquet:"half_limits_month,optional,dict"`
+}
+
+// chunkEncodings is the encodings of the data pages of column name's first chunk.
+func chunkEncodings(t *testing.T, path, name string) []format.Encoding {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var encs []format.Encoding
+	for _, c := range pf.Metadata().RowGroups[0].Columns {
+		if c.MetaData.PathInSchema[0] == name {
+			for _, s := range c.MetaData.EncodingStats {
+				if s.PageType == format.DataPage || s.PageType == format.DataPageV2 {
+					encs = append(encs, s.Encoding)
+				}
+			}
+		}
+	}
+	return encs
 }
 
 // writeParquetOpts is writeParquet with writer options.

@@ -81,8 +81,8 @@ type column struct {
 	size int      // the page's size as invariant 1 counts it
 
 	// the chunk being written, in the current row group
-	keys     map[string]int32 // the dictionary: value to index
-	short    shortIndex       // and the values of 1 to 8 bytes again, found faster
+	keys     map[string]int32 // the dictionary: value to index, for values of 9 bytes or more
+	short    shortIndex       // and for values of 1 to 8 bytes, found faster
 	dictKeys []string         // and index to value
 	dictData []byte           // the values back to back, for the dictionary page
 	dictOffs []uint32
@@ -397,13 +397,15 @@ func (c *column) lookup(s string) (int32, bool) {
 			}
 		}
 	}
+	// A value of 1 to 8 bytes is kept in short alone, a longer one in keys.
 	short := len(s) >= 1 && len(s) <= 8
+	var k int32
+	var ok bool
 	if short {
-		if k, ok := c.short.find(s); ok {
-			return k, true
-		}
+		k, ok = c.short.find(s)
+	} else {
+		k, ok = c.keys[s]
 	}
-	k, ok := c.keys[s]
 	if !ok {
 		if len(c.dictData)+len(s) > dictMaxBytes && len(c.dictKeys) > 0 {
 			return 0, false
@@ -415,10 +417,11 @@ func (c *column) lookup(s string) (int32, bool) {
 		c.dictData = append(c.dictData, s...)
 		c.dictOffs = append(c.dictOffs, uint32(len(c.dictData)))
 		key := strings.Clone(s) // s is the caller's, and may change once Write returns
-		c.keys[key] = k
 		c.dictKeys = append(c.dictKeys, key)
 		if short {
 			c.short.add(key, k)
+		} else {
+			c.keys[key] = k
 		}
 	}
 	return k, true

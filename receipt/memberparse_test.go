@@ -123,10 +123,10 @@ func TestMembersParsedAgrees(t *testing.T) {
 	writeParquet(t, files[0], dict, 1000)
 	writeParquet(t, files[1], plain, 1000)
 	writeParquet(t, files[2], req, 1000)
-	writeParquetOpts(t, files[3], allDict, 2500, parquet.PageBufferSize(1024))
+	writeParquet(t, files[3], allDict, 2500, parquet.PageBufferSize(1024))
 	// And dictionaries of at most 2 KiB: the ids' fall back to PLAIN pages within their
 	// column chunks, as large writers' do.
-	writeParquetOpts(t, files[4], allDict, 2500, parquet.PageBufferSize(1024), parquet.DictionaryMaxBytes(2048))
+	writeParquet(t, files[4], allDict, 2500, parquet.PageBufferSize(1024), parquet.DictionaryMaxBytes(2048))
 	if encs := chunkEncodings(t, files[4], "person_id"); !slices.Contains(encs, format.RLEDictionary) || !slices.Contains(encs, format.Plain) {
 		t.Fatalf("fallback.parquet: person_id's first chunk has pages of %v, want dictionary and PLAIN pages", encs)
 	}
@@ -214,30 +214,6 @@ func chunkEncodings(t *testing.T, path, name string) []format.Encoding {
 		}
 	}
 	return encs
-}
-
-// writeParquetOpts is writeParquet with writer options.
-func writeParquetOpts[T any](t *testing.T, path string, rows []T, rowGroup int, opts ...parquet.WriterOption) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w := parquet.NewGenericWriter[T](f, opts...)
-	for len(rows) > 0 {
-		k := min(rowGroup, len(rows))
-		if _, err := w.Write(rows[:k]); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		rows = rows[k:]
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func firstDiff(a, b []ParsedMember) int {

@@ -140,15 +140,16 @@ func receiptsCSV(t testing.TB, rows []Row) []byte {
 	return buf.Bytes()
 }
 
-// writeParquet writes rows of T to a Parquet file, in row groups of rowGroup rows (0: one).
-func writeParquet[T any](t testing.TB, path string, rows []T, rowGroup int) {
+// writeParquet writes rows of T to a Parquet file, in row groups of rowGroup rows (0: one),
+// with the writer options given.
+func writeParquet[T any](t testing.TB, path string, rows []T, rowGroup int, opts ...parquet.WriterOption) {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	w := parquet.NewGenericWriter[T](f)
+	w := parquet.NewGenericWriter[T](f, opts...)
 	if rowGroup <= 0 {
 		rowGroup = len(rows) + 1
 	}

@@ -47,7 +47,12 @@ type HouseholdPart struct {
 	warmed      int32           // see Directory.Warm
 	marks       *HouseholdMarks // when set, the households of joined receipts are marked in it
 	fullMembers bool            // see KeepMemberRows
+	refusals    int64           // receipts refused by the join, see Refusals
 }
+
+// Refusals is how many receipts the join refused through p (they reach the rejects only in
+// the household pass, with the person's other receipts).
+func (p *HouseholdPart) Refusals() int64 { return p.refusals }
 
 // KeepMemberRows has the member rows written whole from now on, for a run that writes them
 // out again (a members file): otherwise they are lean (see leanMember).
@@ -133,6 +138,7 @@ func (p *HouseholdPart) joined(r *Receipt, hh string, hhHash uint64, row int32) 
 // refused appends a receipt the join refused, with its reason, to the partition of
 // household hh.
 func (p *HouseholdPart) refused(r *Receipt, hh string, hhHash uint64, reason, detail string) error {
+	p.refusals++
 	p.e.b = p.e.b[:0]
 	p.e.byte1(tagRefused)
 	p.e.s(reason)

@@ -114,8 +114,10 @@ func (r *run) intakeDirect(ctx context.Context, d *aggregate.Directory, househol
 		marks = aggregate.NewHouseholdMarks(d.Rows())
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	parts := make([]*aggregate.HouseholdPart, r.workers)
 	r.routeReceipts(gctx, g, func(w int) (func([]uint64), func(*aggregate.Receipt, uint64) error, func() error) {
 		out := r.householdPart(households, w)
+		parts[w] = out
 		if marks != nil {
 			out.MarkInto(marks)
 		}
@@ -126,7 +128,11 @@ func (r *run) intakeDirect(ctx context.Context, d *aggregate.Directory, househol
 		g.Go(guard(func() error { return r.emitInForce(d, households, r.workers, 0, 1, nil) }))
 	}
 	g.Go(guard(func() error { return r.readHistory(gctx, r.householdPart(households, r.workers+1)) }))
-	if err := g.Wait(); err != nil || all {
+	err := g.Wait()
+	for _, p := range parts {
+		r.joinRefusals += p.Refusals()
+	}
+	if err != nil || all {
 		return err
 	}
 	if err := ctx.Err(); err != nil {

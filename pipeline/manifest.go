@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"golang.org/x/sync/errgroup"
 
@@ -72,6 +74,28 @@ func (r *run) writeRejects(dir *output.Dir) (int64, error) {
 	return rw.Rows(), nil
 }
 
+// refuseEmpty fails a run that read no receipt, or whose every receipt was rejected for one
+// reason, unless AllowEmpty: such a run is an operator's mistake far more often than a month
+// without claims, and paying (or recording in a ledger) an empty month would hide it.
+func (r *run) refuseEmpty(rec output.Reconciliation) error {
+	if r.AllowEmpty || rec.ReceiptsAccepted > 0 {
+		return nil
+	}
+	if rec.ReceiptsRead == 0 {
+		files := make([]string, len(r.receiptFiles))
+		for i, f := range r.receiptFiles {
+			files[i] = fmt.Sprintf("%s (%d rows)", f, r.fileRows[i])
+		}
+		return &EmptyRunError{Msg: "read no receipts: " + strings.Join(files, ", ")}
+	}
+	if len(r.rejects.byReason) != 1 || rec.ReceiptsCancelled > 0 {
+		return nil
+	}
+	first := r.rejects.rows[0] // in source order: writeRejects sorted them
+	return &EmptyRunError{Msg: fmt.Sprintf("every one of the %d receipts read was rejected %s, nothing is written; the first, %s: %s",
+		rec.ReceiptsRejected, first.Reason, first.Source, first.Detail)}
+}
+
 // finish writes the rejects and the manifest, after checking that every receipt read is
 // accounted for and the three benefit sums agree. An unbalanced run fails: its outputs are
 // not committed.
@@ -84,6 +108,12 @@ func (r *run) finish(w *writers, tot totals, inputs []output.Input, rejectRows i
 	}
 	if err := rec.Settle(); err != nil {
 		return nil, fmt.Errorf("the run does not reconcile, nothing is written: %w", err)
+	}
+	if err := r.refuseEmpty(rec); err != nil {
+		return nil, err
+	}
+	if r.Strict && len(r.warnings.list) > 0 {
+		return nil, fmt.Errorf("--strict: the run has %d warning(s), nothing is written; the first: %s", len(r.warnings.list), slices.Min(r.warnings.list))
 	}
 	outs := append(w.outputs(), output.OutputFile{Name: output.RejectsFile, Rows: rejectRows})
 	parts2 := []string{r.month.String(), r.table.Label()}

@@ -34,12 +34,17 @@ type Config struct {
 	Out              string
 	Rules            *rules.Set // nil: the embedded tables
 	AllowProvisional bool
-	Workers          int   // 0: GOMAXPROCS
-	MemoryBudget     int64 // bytes; 0: DefaultMemoryBudget
-	SpillDir         string
-	CommandLine      []string
-	Log              *slog.Logger
-	Progress         *Progress
+	// AllowEmpty lets a run that reads no receipt, or whose every receipt is rejected for one
+	// reason, succeed; without it such a run fails (EmptyRunError).
+	AllowEmpty bool
+	// Strict fails a run that has any warning, before anything is committed.
+	Strict       bool
+	Workers      int   // 0: GOMAXPROCS
+	MemoryBudget int64 // bytes; 0: DefaultMemoryBudget
+	SpillDir     string
+	CommandLine  []string
+	Log          *slog.Logger
+	Progress     *Progress
 	// RowGroupRows bounds the output row groups (0: 1,000,000).
 	RowGroupRows int64
 	// KeepMembers also writes members.parquet, the member rows in force in the month.
@@ -112,6 +117,7 @@ type run struct {
 	rejects                                 *rejectSet
 	warnings                                warnings
 	read                                    intakeStats
+	joinRefusals                            int64 // receipts the join refused, for the log (their rejects are made later)
 	progress                                *Progress
 	log                                     *slog.Logger
 	cleanup                                 sync.WaitGroup // removals left to finish before the run returns
@@ -184,26 +190,77 @@ func newRun(cfg Config) (*run, error) {
 	if len(cfg.Members) == 0 {
 		return nil, errors.New("no members master given (--members)")
 	}
-	if r.memberFiles, err = receipt.ExpandPaths(cfg.Members); err != nil {
+	if err := r.expandInputs(); err != nil {
 		return nil, err
-	}
-	if r.receiptFiles, err = receipt.ExpandPaths(cfg.Receipts); err != nil {
-		return nil, err
-	}
-	uke, err := receipt.ExpandUKEPaths(cfg.UKE)
-	if err != nil {
-		return nil, err
-	}
-	r.receiptFiles = append(r.receiptFiles, uke...)
-	if r.historyFiles, err = receipt.ExpandPaths(cfg.History); err != nil {
-		return nil, err
-	}
-	if len(r.memberFiles) == 0 {
-		return nil, fmt.Errorf("no members file found in %s", strings.Join(cfg.Members, ", "))
 	}
 	r.fileRows = make([]int64, len(r.receiptFiles))
 	r.rejects = newRejectSet(r.receiptFiles)
 	return r, nil
+}
+
+// expandInputs lists the files the run reads. A run with no members file, or no receipts
+// file unless AllowEmpty, fails with what it found at each path; the directories' other
+// entries, passed over, are warnings.
+func (r *run) expandInputs() error {
+	members, err := receipt.Expand(r.Members)
+	if err != nil {
+		return err
+	}
+	receipts, err := receipt.Expand(r.Receipts)
+	if err != nil {
+		return err
+	}
+	uke, err := receipt.ExpandUKE(r.UKE)
+	if err != nil {
+		return err
+	}
+	history, err := receipt.Expand(r.History)
+	if err != nil {
+		return err
+	}
+	r.memberFiles, r.historyFiles = members.Files, history.Files
+	r.receiptFiles = append(receipts.Files, uke.Files...)
+	if len(r.memberFiles) == 0 {
+		return fmt.Errorf("no members file found: %s", members.Describe(r.Members))
+	}
+	if len(r.receiptFiles) == 0 && !r.AllowEmpty {
+		var found []string
+		if len(r.Receipts) > 0 {
+			found = append(found, receipts.Describe(r.Receipts))
+		}
+		if len(r.UKE) > 0 {
+			found = append(found, uke.Describe(r.UKE))
+		}
+		return &EmptyRunError{Msg: "no receipt files to read: " + strings.Join(found, "; ")}
+	}
+	read := map[string]bool{} // a file one kind passes over may be another kind's (--receipts d --uke d)
+	for _, f := range append(r.receiptFiles, append(r.memberFiles, r.historyFiles...)...) {
+		read[f] = true
+	}
+	for _, e := range []receipt.Expansion{members, receipts, uke, history} {
+		for _, s := range e.Skipped {
+			if !read[s.Path] {
+				r.warnings.add(fmt.Sprintf("%s: not read (%s)", s, skipReason(s)))
+			}
+		}
+	}
+	return nil
+}
+
+func skipReason(s receipt.Skipped) string {
+	if s.IsDir {
+		return "a directory: directories are not read recursively"
+	}
+	return "not an input file by its name: .csv, .parquet, .UKE or .CYO"
+}
+
+// EmptyRunError is a run that would pay from nothing: it read no receipt, or rejected every
+// receipt it read for one reason (a wrong --month, a master of another insurer). It is
+// refused unless Config.AllowEmpty says that is expected.
+type EmptyRunError struct{ Msg string }
+
+func (e *EmptyRunError) Error() string {
+	return e.Msg + " (--allow-empty lets such a run succeed)"
 }
 
 // plan sizes the partitions from the input: a household partition's working set must fit the
@@ -424,7 +481,8 @@ func (r *run) joinInMemory(ctx context.Context, households *aggregate.Spill) err
 	if err := r.intakeDirect(ctx, d, households); err != nil {
 		return err
 	}
-	r.log.Info("intake and join done", "receipts_read", r.read.rows.Load(), "rejected", len(r.rejects.rows))
+	r.log.Info("intake and join done", "receipts_read", r.read.rows.Load(), "rejected", int64(len(r.rejects.rows))+r.joinRefusals,
+		"rejected_at_intake", len(r.rejects.rows), "refused_by_join", r.joinRefusals)
 	return nil
 }
 
@@ -451,7 +509,8 @@ func (r *run) joinByPartitions(ctx context.Context, parts int, spillDir string, 
 	if err := r.join(ctx, persons, households); err != nil {
 		return err
 	}
-	r.log.Info("join done", "rejected", len(r.rejects.rows))
+	r.log.Info("join done", "rejected", int64(len(r.rejects.rows))+r.joinRefusals,
+		"rejected_at_intake", len(r.rejects.rows), "refused_by_join", r.joinRefusals)
 	// Removing the person partitions' files kept the household pass waiting 2 s on the 100M
 	// month (the kernel freeing some ten gigabytes on one core): it starts meanwhile.
 	closing = true
@@ -468,8 +527,10 @@ func (r *run) join(ctx context.Context, persons, households *aggregate.Spill) er
 	g, ctx := errgroup.WithContext(ctx)
 	var next atomic.Int64
 	known := func(ins string) bool { _, ok := r.insurers[ins]; return ok }
+	parts := make([]*aggregate.HouseholdPart, r.workers)
 	for wk := 0; wk < r.workers; wk++ {
 		out := r.householdPart(households, wk)
+		parts[wk] = out
 		g.Go(guard(func() error {
 			for {
 				if err := ctx.Err(); err != nil {
@@ -492,7 +553,11 @@ func (r *run) join(ctx context.Context, persons, households *aggregate.Spill) er
 		}))
 	}
 	g.Go(guard(func() error { return r.readHistory(ctx, r.householdPart(households, r.workers)) }))
-	return g.Wait()
+	err := g.Wait()
+	for _, p := range parts {
+		r.joinRefusals += p.Refusals()
+	}
+	return err
 }
 
 // guard turns a worker's panic into an error, so that one bad worker stops the run cleanly

@@ -21,12 +21,89 @@ const (
 // would otherwise show up downstream as a flood of DUPLICATE_RECEIPT), keeping the first
 // occurrence in paths order. A path that does not exist is an error naming it.
 func ExpandPaths(paths []string) ([]string, error) {
-	return expandPaths(paths, func(name string) bool { return formatOf(name) != "" })
+	e, err := Expand(paths)
+	return e.Files, err
 }
 
-// expandPaths is ExpandPaths with the test for the files a directory yields.
-func expandPaths(paths []string, wanted func(name string) bool) ([]string, error) {
-	var out []string
+// Expansion is what the command line's paths yield: the files to read, and what their
+// directories hold that is not read, so that a run can say what it passed over.
+type Expansion struct {
+	Files   []string
+	Skipped []Skipped
+	kinds   string // the files a directory yields, for messages: ".csv or .parquet"
+}
+
+// Skipped is an entry of a directory that was not read: a file of another kind, or a
+// directory (directories are not read recursively).
+type Skipped struct {
+	Path  string // the entry, joined to its directory
+	IsDir bool
+}
+
+func (s Skipped) String() string {
+	if s.IsDir {
+		return s.Path + string(filepath.Separator)
+	}
+	return s.Path
+}
+
+// Expand is ExpandPaths, telling what the directories held besides.
+func Expand(paths []string) (Expansion, error) {
+	return expandPaths(paths, ".csv or .parquet", func(name string) bool { return formatOf(name) != "" })
+}
+
+// Describe says what each of paths held, for a run that found nothing to read in them:
+// "receipts/ holds no .csv or .parquet files, only directories: 2025-10/".
+func (e Expansion) Describe(paths []string) string {
+	var parts []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		switch {
+		case err != nil:
+			parts = append(parts, fmt.Sprintf("%s: %v", p, err))
+		case !st.IsDir():
+			parts = append(parts, p+" is a file")
+		default:
+			parts = append(parts, e.describeDir(p))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (e Expansion) describeDir(dir string) string {
+	var dirs, others []string
+	for _, s := range e.Skipped {
+		if filepath.Dir(s.Path) != filepath.Clean(dir) {
+			continue
+		}
+		if s.IsDir {
+			dirs = append(dirs, filepath.Base(s.Path)+"/")
+		} else {
+			others = append(others, filepath.Base(s.Path))
+		}
+	}
+	switch {
+	case len(dirs) == 0 && len(others) == 0:
+		return fmt.Sprintf("%s is empty", dir)
+	case len(others) == 0:
+		return fmt.Sprintf("%s holds no %s files, only directories: %s (directories are not read recursively)", dir, e.kinds, listSome(dirs))
+	default:
+		return fmt.Sprintf("%s holds no %s files: %s", dir, e.kinds, listSome(append(others, dirs...)))
+	}
+}
+
+// listSome lists up to five names and how many more there are.
+func listSome(names []string) string {
+	const most = 5
+	if len(names) <= most {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:most], ", "), len(names)-most)
+}
+
+// expandPaths is Expand with the test for the files a directory yields, named by kinds.
+func expandPaths(paths []string, kinds string, wanted func(name string) bool) (Expansion, error) {
+	e := Expansion{kinds: kinds}
 	seen := make(map[string]bool)
 	add := func(p string) {
 		// The key is the file itself: "d/./a.csv", "/abs/d/a.csv" and a symlink to it are
@@ -40,13 +117,13 @@ func expandPaths(paths []string, wanted func(name string) bool) ([]string, error
 		}
 		if !seen[key] {
 			seen[key] = true
-			out = append(out, p)
+			e.Files = append(e.Files, p)
 		}
 	}
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		if err != nil {
-			return nil, fmt.Errorf("input %s: %w", p, err)
+			return e, fmt.Errorf("input %s: %w", p, err)
 		}
 		if !st.IsDir() {
 			add(p)
@@ -55,26 +132,28 @@ func expandPaths(paths []string, wanted func(name string) bool) ([]string, error
 		// os.ReadDir sorts by file name, which is the order promised.
 		ents, err := os.ReadDir(p)
 		if err != nil {
-			return nil, fmt.Errorf("input %s: %w", p, err)
+			return e, fmt.Errorf("input %s: %w", p, err)
 		}
-		for _, e := range ents {
-			if !wanted(e.Name()) {
-				continue
-			}
-			full := filepath.Join(p, e.Name())
+		for _, ent := range ents {
+			full := filepath.Join(p, ent.Name())
 			// Follow symlinks: a directory of links to the month's files is a normal setup.
-			// Anything that is not (or does not lead to) a regular file is skipped.
-			if e.Type()&os.ModeSymlink != 0 {
-				if st, err := os.Stat(full); err != nil || !st.Mode().IsRegular() {
-					continue
+			mode := ent.Type()
+			if mode&os.ModeSymlink != 0 {
+				if st, err := os.Stat(full); err == nil {
+					mode = st.Mode().Type()
 				}
-			} else if !e.Type().IsRegular() {
-				continue
 			}
-			add(full)
+			switch {
+			case mode.IsDir():
+				e.Skipped = append(e.Skipped, Skipped{Path: full, IsDir: true})
+			case !wanted(ent.Name()) || !mode.IsRegular():
+				e.Skipped = append(e.Skipped, Skipped{Path: full})
+			default:
+				add(full)
+			}
 		}
 	}
-	return out, nil
+	return e, nil
 }
 
 // formatOf returns extCSV or extParquet for a file name, or "" for anything else.

@@ -96,7 +96,13 @@ func readUKE(ctx context.Context, file string, r io.Reader, size int64, opt Read
 // files (or symlinks to one) whose extension is .UKE or .CYO in any case, sorted by name, not
 // recursing. The same file named twice is read once. A path that does not exist is an error.
 func ExpandUKEPaths(paths []string) ([]string, error) {
-	return expandPaths(paths, func(name string) bool {
+	e, err := ExpandUKE(paths)
+	return e.Files, err
+}
+
+// ExpandUKE is ExpandUKEPaths, telling what the directories held besides (Expand).
+func ExpandUKE(paths []string) (Expansion, error) {
+	return expandPaths(paths, ".UKE or .CYO", func(name string) bool {
 		ext := strings.ToUpper(filepath.Ext(name))
 		return ext == ".UKE" || ext == ".CYO"
 	})

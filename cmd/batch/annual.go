@@ -2,31 +2,31 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"io"
-	"log/slog"
 
 	"github.com/kougaku/batch/ledger"
 	"github.com/kougaku/batch/rules"
 )
 
-func cmdAnnual(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
-	fs := flag.NewFlagSet("annual", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+func cmdAnnual(ctx context.Context, args []string, cl *cli) error {
+	fs := newFlags("annual", "annual --period YYYY-08 --ledger DIR --out DIR [--rules FILE]")
 	period := fs.String("period", "", "first month of the period, YYYY-08")
 	ledgerDir := fs.String("ledger", "", "ledger directory")
 	out := fs.String("out", "", "output directory (must not exist, or be empty)")
 	rulesFile := fs.String("rules", "", "rule table file laid over the embedded tables")
-	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
+	if err := cl.parse(fs, args); err != nil {
+		return err
 	}
+	stdout, log := cl.stdout, cl.log
 	if *period == "" || *ledgerDir == "" || *out == "" {
 		return &usageError{"annual needs --period, --ledger and --out"}
 	}
 	p, err := rules.ParseMonth(*period)
 	if err != nil {
 		return &usageError{err.Error()}
+	}
+	if p.Num() != 8 {
+		return &usageError{fmt.Sprintf("--period %s: the annual outpatient period starts in August (YYYY-08)", p)}
 	}
 	set := rules.Default()
 	if *rulesFile != "" {

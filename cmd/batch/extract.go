@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"io"
-	"log/slog"
 	"path/filepath"
 
 	"github.com/kougaku/batch/extract"
@@ -14,20 +11,17 @@ import (
 )
 
 // cmdExtract writes the actuarial tables and report.html of a range of the ledger's months.
-func cmdExtract(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
-	fs := flag.NewFlagSet("extract", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+func cmdExtract(ctx context.Context, args []string, cl *cli) error {
+	fs := newFlags("extract", "extract --ledger DIR --from YYYY-MM --to YYYY-MM --out DIR [--rules FILE]")
 	ledgerDir := fs.String("ledger", "", "ledger directory")
 	from := fs.String("from", "", "first service month, YYYY-MM")
 	to := fs.String("to", "", "last service month, YYYY-MM")
 	out := fs.String("out", "", "output directory (must not exist, or be empty)")
 	rulesFile := fs.String("rules", "", "rule table file the ledger's months were computed with, laid over the embedded tables")
-	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
+	if err := cl.parse(fs, args); err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		return &usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
-	}
+	stdout, log := cl.stdout, cl.log
 	if *ledgerDir == "" || *from == "" || *to == "" || *out == "" {
 		return &usageError{"extract needs --ledger, --from, --to and --out"}
 	}

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,7 +45,8 @@ func synthLedger(t *testing.T, dir string, households int) string {
 	return path
 }
 
-var quiet = slog.New(slog.DiscardHandler)
+// quietCLI is a command's outputs with stdout to w and nothing logged.
+func quietCLI(w io.Writer) *cli { return &cli{stdout: w, stderr: &console{w: io.Discard}} }
 
 func readManifest(t *testing.T, dir string) extract.Manifest {
 	t.Helper()
@@ -69,7 +70,7 @@ func TestExtractAndSimulateCommands(t *testing.T) {
 
 	out := filepath.Join(dir, "extract")
 	var stdout bytes.Buffer
-	if err := cmdExtract(ctx, []string{"--ledger", led, "--from", "2024-08", "--to", "2025-07", "--out", out}, &stdout, quiet); err != nil {
+	if err := cmdExtract(ctx, []string{"--ledger", led, "--from", "2024-08", "--to", "2025-07", "--out", out}, quietCLI(&stdout)); err != nil {
 		t.Fatal(err)
 	}
 	m := readManifest(t, out)
@@ -92,7 +93,7 @@ func TestExtractAndSimulateCommands(t *testing.T) {
 	simOut := filepath.Join(dir, "simulate")
 	stdout.Reset()
 	if err := cmdSimulate(ctx, []string{"--ledger", led, "--month", "2025-07", "--out", simOut,
-		"--scenario", "+5%", "--scenario", "+7.5%", "--scenario", "+10%", "--scenario", "+12.5%", "--scenario", "+15%"}, &stdout, quiet); err != nil {
+		"--scenario", "+5%", "--scenario", "+7.5%", "--scenario", "+10%", "--scenario", "+12.5%", "--scenario", "+15%"}, quietCLI(&stdout)); err != nil {
 		t.Fatal(err)
 	}
 	text := stdout.String()
@@ -112,7 +113,7 @@ func TestExtractAndSimulateCommands(t *testing.T) {
 	}
 	// A range of months, printed only.
 	stdout.Reset()
-	if err := cmdSimulate(ctx, []string{"--ledger", led, "--from", "2025-06", "--to", "2025-07", "--scenario", "+10%"}, &stdout, quiet); err != nil {
+	if err := cmdSimulate(ctx, []string{"--ledger", led, "--from", "2025-06", "--to", "2025-07", "--scenario", "+10%"}, quietCLI(&stdout)); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(stdout.String(), "simulation of 2025-06, 2025-07") {
@@ -138,9 +139,9 @@ func TestExtractUsage(t *testing.T) {
 			var err error
 			switch c.args[0] {
 			case "extract":
-				err = cmdExtract(context.Background(), c.args[1:], &bytes.Buffer{}, quiet)
+				err = cmdExtract(context.Background(), c.args[1:], quietCLI(&bytes.Buffer{}))
 			default:
-				err = cmdSimulate(context.Background(), c.args[1:], &bytes.Buffer{}, quiet)
+				err = cmdSimulate(context.Background(), c.args[1:], quietCLI(&bytes.Buffer{}))
 			}
 			if _, ok := err.(*usageError); !ok || !strings.Contains(err.Error(), c.msg) {
 				t.Errorf("got %v, want a usage error saying %q", err, c.msg)
@@ -176,7 +177,7 @@ func TestReportInChromium(t *testing.T) {
 	dir := t.TempDir()
 	led := synthLedger(t, dir, 1000)
 	out := filepath.Join(dir, "extract")
-	if err := cmdExtract(context.Background(), []string{"--ledger", led, "--from", "2024-08", "--to", "2025-07", "--out", out}, &bytes.Buffer{}, quiet); err != nil {
+	if err := cmdExtract(context.Background(), []string{"--ledger", led, "--from", "2024-08", "--to", "2025-07", "--out", out}, quietCLI(&bytes.Buffer{})); err != nil {
 		t.Fatal(err)
 	}
 	m := readManifest(t, out)

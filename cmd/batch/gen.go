@@ -2,19 +2,15 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"io"
-	"log/slog"
 	"time"
 
 	"github.com/kougaku/batch/rules"
 	"github.com/kougaku/batch/synth"
 )
 
-func cmdGen(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
-	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+func cmdGen(ctx context.Context, args []string, cl *cli) error {
+	fs := newFlags("gen", "gen --households N --month YYYY-MM --out DIR [--seed S] [--months K] [--format uke]")
 	households := fs.Int("households", 0, "households to generate")
 	month := fs.String("month", "", "first service month YYYY-MM")
 	out := fs.String("out", "", "output directory (must not exist, or be empty)")
@@ -23,11 +19,18 @@ func cmdGen(ctx context.Context, args []string, stdout io.Writer, log *slog.Logg
 	faults := fs.Bool("faults", false, "add a few deliberately bad receipts")
 	workers := fs.Int("workers", 0, "generating workers (0: one per core); files are the same at any count")
 	format := fs.String("format", "parquet", "parquet, or uke to write the receipts as UKE claim files too")
-	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
+	if err := cl.parse(fs, args); err != nil {
+		return err
 	}
+	stdout, log := cl.stdout, cl.log
 	if *households <= 0 || *month == "" || *out == "" || *months < 1 {
 		return &usageError{"gen needs --households N (> 0), --month and --out"}
+	}
+	if err := nonNegative("workers", int64(*workers)); err != nil {
+		return err
+	}
+	if *format != "parquet" && *format != "uke" {
+		return &usageError{fmt.Sprintf("--format %q: want parquet or uke", *format)}
 	}
 	m, err := rules.ParseMonth(*month)
 	if err != nil {

@@ -9,10 +9,8 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -42,7 +40,7 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	log := newLogger(stderr)
+	cl := &cli{stdout: stdout, stderr: &console{w: stderr}}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -50,56 +48,44 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var err error
 	switch args[0] {
 	case "run":
-		err = cmdRun(ctx, args, stdout, stderr, log)
+		err = cmdRun(ctx, args, cl)
 	case "extract":
-		err = cmdExtract(ctx, args[1:], stdout, log)
+		err = cmdExtract(ctx, args[1:], cl)
 	case "simulate":
-		err = cmdSimulate(ctx, args[1:], stdout, log)
+		err = cmdSimulate(ctx, args[1:], cl)
 	case "annual":
-		err = cmdAnnual(ctx, args[1:], stdout, log)
+		err = cmdAnnual(ctx, args[1:], cl)
 	case "scan":
-		err = cmdScan(ctx, args[1:], stdout)
+		err = cmdScan(ctx, args[1:], cl)
 	case "gen":
-		err = cmdGen(ctx, args[1:], stdout, log)
+		err = cmdGen(ctx, args[1:], cl)
 	case "help", "-h", "--help":
+		if len(args) > 1 { // batch help CMD: the command's own help
+			return run(ctx, []string{args[1], "--help"}, stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
+		fmt.Fprintln(stdout, "\nbatch COMMAND --help lists a command's flags.")
 		return 0
 	default:
-		err = &usageError{fmt.Sprintf("unknown command %q", args[0])}
+		fmt.Fprintf(stderr, "batch: unknown command %q\n", args[0])
+		fmt.Fprint(stderr, usage)
+		return 2
 	}
 	var ue *usageError
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, errHelpShown):
 		return 0
-	case errors.As(err, &ue), errors.Is(err, flag.ErrHelp):
-		if ue != nil {
-			fmt.Fprintf(stderr, "batch: %s\n", ue.msg)
-		}
-		fmt.Fprint(stderr, usage)
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "batch: %s\n", ue.msg)
+		fmt.Fprintf(stderr, "batch %s --help lists its flags.\n", args[0])
 		return 2
 	default:
 		fmt.Fprintf(stderr, "batch: %v\n", err)
-		log.Error("run failed", "error", err.Error())
+		if cl.log != nil && !isTerminal(stderr) { // on a terminal the line above says it
+			cl.log.Error("run failed", "error", err.Error())
+		}
 		return 1
 	}
-}
-
-// newLogger logs JSON when stderr is not a terminal (a scheduler's log collector), text when
-// a person is watching.
-func newLogger(w io.Writer) *slog.Logger {
-	if isTerminal(w) {
-		return slog.New(slog.NewTextHandler(w, nil))
-	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // multiFlag is a flag that may be given several times.

@@ -89,7 +89,7 @@ func TestKillMidway(t *testing.T) {
 	}
 	out := filepath.Join(dir, "out")
 	args := []string{"run", "--month", "2025-10", "--members", filepath.Join(dir, "in", synth.MembersFile),
-		"--receipts", filepath.Join(dir, "in", synth.ReceiptsDir), "--history", filepath.Join(dir, "in", synth.HistoryFile),
+		"--receipts", filepath.Join(dir, "in", synth.ReceiptsDir, "2025-10"), "--history", filepath.Join(dir, "in", synth.HistoryFile),
 		"--out", out, "--memory", "64000000"} // small budget: the run spills to disk
 	full := time.Now()
 	var stdout bytes.Buffer

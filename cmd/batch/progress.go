@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/kougaku/batch/pipeline"
@@ -10,7 +9,7 @@ import (
 
 // startProgress draws a progress line (receipts read, receipts/s, ETA) on stderr once a
 // second while a person watches; on a log collector it draws nothing. It returns the stop.
-func startProgress(w io.Writer, p *pipeline.Progress) func() {
+func startProgress(w *console, p *pipeline.Progress) func() {
 	if !isTerminal(w) {
 		return func() {}
 	}
@@ -24,10 +23,10 @@ func startProgress(w io.Writer, p *pipeline.Progress) func() {
 		for {
 			select {
 			case <-done:
-				fmt.Fprint(w, "\r\033[K")
+				w.draw("")
 				return
 			case <-t.C:
-				fmt.Fprint(w, "\r\033[K"+progressLine(p, time.Since(start)))
+				w.draw(progressLine(p, time.Since(start)))
 			}
 		}
 	}()

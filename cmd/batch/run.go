@@ -2,53 +2,59 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"sort"
 	"time"
 
 	"github.com/kougaku/batch/extract"
 	"github.com/kougaku/batch/ledger"
+	"github.com/kougaku/batch/output"
 	"github.com/kougaku/batch/pipeline"
 	"github.com/kougaku/batch/rules"
 )
 
-func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+func cmdRun(ctx context.Context, args []string, cl *cli) error {
+	fs := newFlags("run", "run --month YYYY-MM --members PATH --out DIR [--receipts PATH]... [--uke PATH]... [flags]")
 	var members, receipts, history, uke multiFlag
-	month := fs.String("month", "", "service month YYYY-MM")
-	out := fs.String("out", "", "output directory (must not exist, or be empty)")
-	fs.Var(&members, "members", "members master file or directory (repeatable)")
-	fs.Var(&receipts, "receipts", "receipts file or directory, CSV or Parquet (repeatable)")
-	fs.Var(&uke, "uke", "UKE receipt file or directory (repeatable)")
-	fs.Var(&history, "history", "prior benefit months file (repeatable)")
-	ledgerDir := fs.String("ledger", "", "ledger directory: months in sequence, 多数回 history, reruns with adjustments")
-	rulesFile := fs.String("rules", "", "rule table file laid over the embedded tables")
+	month := fs.String("month", "", "the service `month`, YYYY-MM")
+	out := fs.String("out", "", "the run `directory` to write (must not exist, or be empty)")
+	fs.Var(&members, "members", "`PATH` of the members master, a file or directory, CSV or Parquet (repeatable)")
+	fs.Var(&receipts, "receipts", "`PATH` of normalized receipts, a file or directory, CSV or Parquet (repeatable)")
+	fs.Var(&uke, "uke", "`PATH` of UKE claim files (.UKE, .CYO), a file or directory (repeatable)")
+	fs.Var(&history, "history", "`PATH` of prior benefit months (多数回 history before a ledger exists), a file or directory (repeatable)")
+	ledgerDir := fs.String("ledger", "", "ledger `directory`: months in sequence, 多数回 history, reruns with adjustments")
+	rulesFile := fs.String("rules", "", "rule table `file` laid over the embedded tables")
 	allowProv := fs.Bool("allow-provisional", false, "compute a month whose rule table is provisional")
-	workers := fs.Int("workers", 0, "workers (0: one per core)")
-	memory := fs.Int64("memory", pipeline.DefaultMemoryBudget, "memory budget in bytes")
+	workers := fs.Int("workers", 0, "`N` workers (0: one per core); outputs are byte-identical at any count")
+	memory := fs.Int64("memory", pipeline.DefaultMemoryBudget, "memory budget in `BYTES`: a members master that fits half of it is held in memory; beyond it receipts spill to disk")
 	spill := fs.String("spill-dir", "", "directory for spill files (default: beside --out)")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
-	if err := fs.Parse(args[1:]); err != nil {
-		return &usageError{err.Error()}
+	allowEmpty := fs.Bool("allow-empty", false, "let a run that reads no receipt, or whose every receipt is rejected for one reason, succeed")
+	strict := fs.Bool("strict", false, "fail (exit 1, nothing written) when the run has any warning")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this `file`")
+	if err := cl.parse(fs, args[1:]); err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		return &usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	stdout, log := cl.stdout, cl.log
+	if err := nonNegative("workers", int64(*workers)); err != nil {
+		return err
+	}
+	if err := positive("memory", *memory); err != nil {
+		return err
 	}
 	if *month == "" || *out == "" || (len(members) == 0 && *ledgerDir == "") {
 		return &usageError{"run needs --month, --members and --out (--members may be left out when rerunning a month of a --ledger)"}
 	}
-	if len(receipts) == 0 && len(uke) == 0 && *ledgerDir == "" {
-		return &usageError{"run needs receipts: --receipts or --uke"}
-	}
 	m, err := rules.ParseMonth(*month)
 	if err != nil {
 		return &usageError{err.Error()}
+	}
+	if len(receipts) == 0 && len(uke) == 0 && *ledgerDir == "" {
+		return &usageError{"run needs receipts: --receipts or --uke"}
 	}
 	set := rules.Default()
 	if *rulesFile != "" {
@@ -69,10 +75,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, log *s
 	progress := &pipeline.Progress{}
 	cfg := pipeline.Config{
 		Month: m, Members: members, Receipts: receipts, UKE: uke, History: history, Out: *out, Rules: set,
-		AllowProvisional: *allowProv, Workers: *workers, MemoryBudget: *memory, SpillDir: *spill,
+		AllowProvisional: *allowProv, AllowEmpty: *allowEmpty, Strict: *strict, Workers: *workers, MemoryBudget: *memory, SpillDir: *spill,
 		CommandLine: append([]string{"batch"}, args...), Log: log, Progress: progress,
 	}
-	stopProgress := startProgress(stderr, progress)
+	stopProgress := startProgress(cl.stderr, progress)
 	sum, lres, err := runMonth(ctx, cfg, *ledgerDir, log)
 	stopProgress()
 	if err != nil {
@@ -96,22 +102,34 @@ func printSummary(w io.Writer, out string, s *pipeline.Summary) {
 	fmt.Fprintf(w, "receipts read     %s (%s/s)\n", group(rec.ReceiptsRead), group(int64(float64(rec.ReceiptsRead)/max(secs, 1e-9))))
 	fmt.Fprintf(w, "  accepted        %s\n", group(rec.ReceiptsAccepted))
 	fmt.Fprintf(w, "  rejected        %s\n", group(rec.ReceiptsRejected))
-	reasons := make([]string, 0, len(s.Manifest.RejectsByReason))
-	for k := range s.Manifest.RejectsByReason {
-		reasons = append(reasons, k)
+	if rec.ReceiptsCancelled > 0 {
+		fmt.Fprintf(w, "  cancelled       %s\n", group(rec.ReceiptsCancelled))
 	}
-	sort.Strings(reasons)
-	for _, k := range reasons {
-		fmt.Fprintf(w, "    %-16s%s\n", k, group(s.Manifest.RejectsByReason[k]))
-	}
+	printCounts(w, "    ", s.Manifest.RejectsByReason)
 	fmt.Fprintf(w, "households        %s\n", group(s.Households))
 	fmt.Fprintf(w, "  paid in cash    %s\n", group(s.HouseholdsPaid))
 	fmt.Fprintf(w, "benefit cash      ¥%s\n", group(s.BenefitCash))
 	fmt.Fprintf(w, "benefit in kind   ¥%s\n", group(s.BenefitInKind))
 	fmt.Fprintf(w, "reconciled        %v\n", rec.Balanced)
+	printWarnings(w, s.Manifest.Warnings, filepath.Join(out, output.ManifestFile))
 	fmt.Fprintf(w, "time              %s   peak RSS %s MiB   partitions %d (spilled to disk: %v)\n",
 		s.Elapsed.Round(time.Millisecond), group(peakRSS()>>20), s.Partitions, s.Spilled)
 	fmt.Fprintf(w, "output            %s\n", out)
+}
+
+// printCounts lists counts by name, sorted, the counts in one column however long the names
+// (BIRTHDATE_MISMATCH and the like outgrow the summary's 18-character labels).
+func printCounts(w io.Writer, indent string, counts map[string]int64) {
+	names := make([]string, 0, len(counts))
+	width := 18 - len(indent)
+	for k := range counts {
+		names = append(names, k)
+		width = max(width, len(k)+2)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		fmt.Fprintf(w, "%s%-*s%s\n", indent, width, k, group(counts[k]))
+	}
 }
 
 // group writes 1234567 as 1,234,567.

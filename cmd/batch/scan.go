@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"io"
 	"syscall"
 	"time"
 
@@ -15,14 +13,20 @@ import (
 
 // cmdScan decodes receipts files into Arrow batches and discards them: the floor under a run's
 // time, which the benchmarks compare a run against.
-func cmdScan(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("scan", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+func cmdScan(ctx context.Context, args []string, cl *cli) error {
+	fs := newFlags("scan", "scan --receipts PATH... [--workers N]")
 	var receipts multiFlag
 	fs.Var(&receipts, "receipts", "receipts file or directory (repeatable)")
 	workers := fs.Int("workers", 2, "files read at once")
-	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
+	if err := cl.parse(fs, args); err != nil {
+		return err
+	}
+	stdout := cl.stdout
+	if err := positive("workers", int64(*workers)); err != nil {
+		return err
+	}
+	if len(receipts) == 0 {
+		return &usageError{"scan needs --receipts"}
 	}
 	files, err := receipt.ExpandPaths(receipts)
 	if err != nil {

@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 
 	"github.com/kougaku/batch/extract"
@@ -15,9 +12,8 @@ import (
 
 // cmdSimulate recomputes months of the ledger under scenario tables and prints (and with
 // --out writes) the change in benefit spending, as the 機械的なモデル試算 does.
-func cmdSimulate(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
-	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+func cmdSimulate(ctx context.Context, args []string, cl *cli) error {
+	fs := newFlags("simulate", "simulate --ledger DIR (--month YYYY-MM | --from YYYY-MM [--to YYYY-MM]) --scenario +N%|FILE... [flags]")
 	var scen multiFlag
 	ledgerDir := fs.String("ledger", "", "ledger directory")
 	month := fs.String("month", "", "service month YYYY-MM (or --from and --to)")
@@ -30,12 +26,10 @@ func cmdSimulate(ctx context.Context, args []string, stdout io.Writer, log *slog
 	workers := fs.Int("workers", 0, "workers (0: one per core)")
 	memory := fs.Int64("memory", pipeline.DefaultMemoryBudget, "memory budget in bytes")
 	spill := fs.String("spill-dir", "", "directory for spill files (default: the system's temporary directory)")
-	if err := fs.Parse(args); err != nil {
-		return &usageError{err.Error()}
+	if err := cl.parse(fs, args); err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		return &usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
-	}
+	stdout, log := cl.stdout, cl.log
 	if *ledgerDir == "" || len(scen) == 0 || (*month == "") == (*from == "") {
 		return &usageError{"simulate needs --ledger, --scenario and either --month or --from (with --to)"}
 	}
@@ -43,6 +37,12 @@ func cmdSimulate(ctx context.Context, args []string, stdout io.Writer, log *slog
 		*from, *to = *month, *month
 	} else if *to == "" {
 		*to = *from
+	}
+	if err := nonNegative("workers", int64(*workers)); err != nil {
+		return err
+	}
+	if err := positive("memory", *memory); err != nil {
+		return err
 	}
 	if *round < 1 {
 		return &usageError{"--round must be at least 1 yen"}

@@ -33,7 +33,8 @@ import (
 //   - a person's rows are chained from their first row (next), and after Seal that first
 //     row holds the decision of the month for the person: the row in force and the
 //     75歳到達月特例, made from the person's rows in (from, file, line) order by inForce
-//     and halfLimits, whatever the order they were chained in.
+//     and halfLimits, whatever the order they were chained in; or, when the rows in force
+//     disagree on who the person is (rowsInConflict), none (inForce memberConflict).
 type Directory struct {
 	month    rules.Month
 	rows     []dirRow
@@ -48,7 +49,27 @@ type Directory struct {
 	// month's 75歳到達月特例 decision; none is derived (see HalfDecided).
 	halfDecided bool
 	warmed      atomic.Int32 // see insert
+	// files names the members files by their index (Member.File), for the details of
+	// MEMBER_CONFLICT; see NameFiles.
+	files []string
+	// conflicting counts the persons whose rows in force disagree (MEMBER_CONFLICT).
+	conflicting atomic.Int64
 }
+
+// memberConflict, in a person's first row's inForce, says that the person's rows in force
+// disagree on household, birth date or sex: no row is in force, and every receipt of the
+// person is refused as MEMBER_CONFLICT. Negative, like "none in force", so that whatever
+// emits or marks rows in force passes the person over.
+const memberConflict = -2
+
+// NameFiles gives the paths of the members files, by their index (Member.File), for the
+// details of MEMBER_CONFLICT to name the rows that disagree; without them a row is named by
+// the file's index.
+func (d *Directory) NameFiles(files []string) { d.files = files }
+
+// Conflicting is the number of persons whose rows in force disagree (MEMBER_CONFLICT),
+// known once the directory is sealed.
+func (d *Directory) Conflicting() int64 { return d.conflicting.Load() }
 
 // HalfDecided tells the directory that its rows are the rows in force that a ledger kept
 // of the month, with the month's 75歳到達月特例 decision in their half_limits_month: the
@@ -275,16 +296,18 @@ func (d *Directory) chain(head *dirRow, i int32) {
 func (d *Directory) decide(from, to int) {
 	var group []Member
 	var index []int32
+	var conflicting int64
 	for i := from; i < to; i++ {
 		if !d.rows[i].firstOfPerson {
 			continue
 		}
-		group, index = group[:0], index[:0]
-		for k := int32(i); k >= 0; k = d.rows[k].next {
-			group, index = append(group, d.member(k)), append(index, k)
-		}
-		sortRows(group, index)
+		group, index = d.personRows(int32(i), group[:0], index[:0])
 		head := &d.rows[i]
+		if a, _ := rowsInConflict(group, d.month); a >= 0 {
+			head.inForce = memberConflict
+			conflicting++
+			continue
+		}
 		if m := inForce(group, d.month); m != nil {
 			for j := range group {
 				if &group[j] == m {
@@ -298,6 +321,83 @@ func (d *Directory) decide(from, to int) {
 			}
 		}
 	}
+	d.conflicting.Add(conflicting)
+}
+
+// personRows appends to group the rows of the person whose first row is first, in
+// (from, file, line) order (sortRows), and their indexes to index.
+func (d *Directory) personRows(first int32, group []Member, index []int32) ([]Member, []int32) {
+	for k := first; k >= 0; k = d.rows[k].next {
+		group, index = append(group, d.member(k)), append(index, k)
+	}
+	sortRows(group, index)
+	return group, index
+}
+
+// rowsInConflict finds, among one person's rows in (from, file, line) order, two rows in
+// force in month that disagree on who the person is (disagreement): the first row in force,
+// a, and the first after it that disagrees with it, b; -1, -1 when they all agree. Two rows
+// that disagree with each other cannot both agree with a, so comparing with a is enough.
+func rowsInConflict(rows []Member, month rules.Month) (a, b int) {
+	a = -1
+	for k := range rows {
+		switch {
+		case !rows[k].Covers(month):
+		case a < 0:
+			a = k
+		case disagreement(&rows[a], &rows[k]) != "":
+			return a, k
+		}
+	}
+	return -1, -1
+}
+
+// disagreement names the first column on which two rows of a person disagree among those
+// that must agree between rows in force at once (which household pays, and the birth date
+// and sex that receipts are checked against), or "". Rows that agree on them may overlap:
+// the later-starting row's classes win (inForce).
+func disagreement(x, y *Member) string {
+	switch {
+	case x.HouseholdID != y.HouseholdID:
+		return "household_id"
+	case x.Birth != y.Birth:
+		return "birth_date"
+	case x.Sex != y.Sex:
+		return "sex"
+	}
+	return ""
+}
+
+// conflictDetail names the two rows in force of the person whose first row is first that
+// disagree, and what they disagree on: the reject's detail of MEMBER_CONFLICT. Made afresh
+// for every refused receipt, which only the persons in conflict have.
+func (d *Directory) conflictDetail(first int32) string {
+	group, _ := d.personRows(first, nil, nil)
+	a, b := rowsInConflict(group, d.month)
+	if a < 0 {
+		return "" // not reached: the person was decided in conflict
+	}
+	x, y := &group[a], &group[b]
+	field := disagreement(x, y)
+	value := func(m *Member) string {
+		switch field {
+		case "household_id":
+			return m.HouseholdID
+		case "birth_date":
+			return m.Birth.String()
+		}
+		return m.Sex
+	}
+	return fmt.Sprintf("member rows in force in %s disagree on %s: %q at %s, %q at %s",
+		d.month, field, value(x), d.position(x), value(y), d.position(y))
+}
+
+// position is where a member row was read, as rejects and errors name places.
+func (d *Directory) position(m *Member) string {
+	if int(m.File) < len(d.files) {
+		return receipt.Position(d.files[m.File], m.Line)
+	}
+	return fmt.Sprintf("members file %d line %d", m.File, m.Line)
 }
 
 // sortRows puts one person's rows in (from, file, line) order, which decides inForce's
@@ -464,26 +564,26 @@ func (d *Directory) Warm(hashes []uint64, out *HouseholdPart) {
 // WarmBlock is the most hashes one Warm takes, and how many a caller gives at once.
 const WarmBlock = 32
 
-// find returns the first row of (insurer, person), or nil.
-func (d *Directory) find(hash uint64, ins, per string) *dirRow {
+// find returns the index of the first row of (insurer, person), or -1.
+func (d *Directory) find(hash uint64, ins, per string) int32 {
 	if len(d.slots) == 0 {
-		return nil
+		return -1
 	}
 	mask := uint64(len(d.slots) - 1)
 	for k := hash & mask; ; k = (k + 1) & mask {
 		s := d.slots[k]
 		if s == 0 {
-			return nil
+			return -1
 		}
 		r := &d.rows[s-1]
 		if r.hash == hash && d.insurer(r) == ins && d.person(r) == per {
-			return r
+			return s - 1
 		}
 	}
 }
 
 // Join joins one receipt to its member and appends it to its household's partition. A
-// receipt the join refuses (UNKNOWN_INSURER, UNKNOWN_PERSON, NOT_ELIGIBLE,
+// receipt the join refuses (UNKNOWN_INSURER, UNKNOWN_PERSON, MEMBER_CONFLICT, NOT_ELIGIBLE,
 // BIRTHDATE_MISMATCH, SEX_MISMATCH, checked in that order) goes there too, with its reason:
 // the household pass rejects it, unless it repeats a receipt read before it, which makes it
 // DUPLICATE_RECEIPT whatever became of the first (the rule of CONTRACT.md §4, judged among
@@ -518,13 +618,18 @@ func (d *Directory) check(r *Receipt, hash uint64) (k int32, reason, detail stri
 	}
 	// A person found is a person of a known insurer: the insurers are looked up only for
 	// the receipts of persons the master lacks.
-	head := d.find(hash, r.InsurerNo, r.PersonID)
+	first := d.find(hash, r.InsurerNo, r.PersonID)
 	switch {
-	case head == nil && !d.KnownInsurer(r.InsurerNo):
+	case first < 0 && !d.KnownInsurer(r.InsurerNo):
 		return -1, receipt.UnknownInsurer, fmt.Sprintf("insurer %q is not in the members master", r.InsurerNo)
-	case head == nil:
+	case first < 0:
 		return -1, receipt.UnknownPerson, fmt.Sprintf("person %q has no row in the members master of insurer %s", r.PersonID, r.InsurerNo)
-	case head.inForce < 0:
+	}
+	head := &d.rows[first]
+	if head.inForce < 0 {
+		if head.inForce == memberConflict {
+			return -1, receipt.MemberConflict, d.conflictDetail(first)
+		}
 		return -1, receipt.NotEligible, fmt.Sprintf("no eligibility row of person %q covers %s", r.PersonID, d.month)
 	}
 	k = head.inForce

@@ -37,31 +37,47 @@ func TestDirectorySealIsScheduleFree(t *testing.T) {
 		got := map[string]string{}
 		for i := range rows {
 			m := &rows[i]
-			head := d.find(Hash2(m.InsurerNo, m.PersonID), m.InsurerNo, m.PersonID)
-			if head == nil {
+			first := d.find(Hash2(m.InsurerNo, m.PersonID), m.InsurerNo, m.PersonID)
+			if first < 0 {
 				t.Fatalf("person %s not found", m.PersonID)
 			}
+			head := &d.rows[first]
 			v := "none"
+			if head.inForce == memberConflict {
+				v = "conflict"
+			}
 			if head.inForce >= 0 {
 				r := d.inForceRow(head)
 				v = fmt.Sprintf("line %d half %v", r.Line, r.HalfNow)
 			}
 			got[m.PersonID] = v
 		}
+		conflicts := 0
+		for _, v := range got {
+			if v == "conflict" {
+				conflicts++
+			}
+		}
+		if int64(conflicts) != d.Conflicting() {
+			t.Errorf("%d persons in conflict, the directory counts %d", conflicts, d.Conflicting())
+		}
 		return got
 	}
 	want := decide(1, 1)
-	inForce, half := 0, 0
+	inForce, half, conflicts := 0, 0, 0
 	for _, v := range want {
-		if v != "none" {
+		if v != "none" && v != "conflict" {
 			inForce++
+		}
+		if v == "conflict" {
+			conflicts++
 		}
 		if v[len(v)-4:] == "true" {
 			half++
 		}
 	}
-	if inForce == 0 || inForce == len(want) || half == 0 {
-		t.Fatalf("the master makes no choices: %d of %d persons in force, %d halved", inForce, len(want), half)
+	if inForce == 0 || inForce == len(want) || half == 0 || conflicts == 0 {
+		t.Fatalf("the master makes no choices: %d of %d persons in force, %d halved, %d in conflict", inForce, len(want), half, conflicts)
 	}
 	for _, c := range [][2]int{{3, 8}, {1, 8}, {3, 2}} {
 		if got := decide(c[0], c[1]); fmt.Sprint(got) != fmt.Sprint(want) {
@@ -70,7 +86,9 @@ func TestDirectorySealIsScheduleFree(t *testing.T) {
 	}
 }
 
-// directoryRows makes persons of one to three eligibility rows around October 2025.
+// directoryRows makes persons of one to three eligibility rows around October 2025; every
+// 7th person's last row names another household, which is a MEMBER_CONFLICT when it and
+// another row are both in force in October.
 func directoryRows(persons int) []Member {
 	rnd := rand.New(rand.NewPCG(7, 11))
 	var rows []Member
@@ -88,6 +106,9 @@ func directoryRows(persons int) []Member {
 		from := month("2020-01") + rules.Month(rnd.IntN(60))
 		for k := 0; k < n; k++ {
 			m := member(id, fmt.Sprintf("H%06d", p/2), "2020-01", "", rules.U70U)
+			if p%7 == 3 && k == n-1 && n > 1 {
+				m.HouseholdID += "-moved"
+			}
 			m.Birth, m.From, m.Line = birth, from, line
 			line++
 			if k < n-1 || rnd.IntN(4) == 0 {

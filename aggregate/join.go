@@ -178,11 +178,14 @@ func (p *HouseholdPart) Flush() error { return p.w.Flush() }
 // rows become a directory of their own, its rows in force go to out, and every receipt is
 // looked up in it and goes to out, joined or refused with its reason (Directory.Join).
 // knownInsurer tells whether the whole members master has the insurer (a partition holds
-// only some of its persons); halfDecided is Directory.HalfDecided.
-func JoinPartition(part Part, month rules.Month, knownInsurer func(string) bool, halfDecided bool, out *HouseholdPart) error {
+// only some of its persons); halfDecided is Directory.HalfDecided; files are the members
+// files' paths (Directory.NameFiles). It returns the number of the partition's persons
+// whose rows in force disagree (Directory.Conflicting): a person is in one partition only.
+func JoinPartition(part Part, month rules.Month, knownInsurer func(string) bool, halfDecided bool, files []string, out *HouseholdPart) (conflicting int64, err error) {
 	d := NewDirectory(month, part.counts[tagMember])
 	d.knownInsurer = knownInsurer
 	d.halfDecided = halfDecided
+	d.files = files
 	sh := d.Shard(0)
 	recs := make([]Receipt, 0, part.counts[tagReceipt])
 	var m Member
@@ -193,32 +196,32 @@ func JoinPartition(part Part, month rules.Month, knownInsurer func(string) bool,
 			case tagMember:
 				dc.member(&m)
 				if err := sh.Add(&m); err != nil {
-					return err
+					return 0, err
 				}
 			case tagReceipt:
 				recs = append(recs, Receipt{})
 				dc.receipt(&recs[len(recs)-1])
 			default:
-				return fmt.Errorf("%w: record tag %d in a person partition", errCorrupt, tag)
+				return 0, fmt.Errorf("%w: record tag %d in a person partition", errCorrupt, tag)
 			}
 		}
 		if dc.err != nil {
-			return dc.err
+			return 0, dc.err
 		}
 	}
 	if err := d.Seal(1); err != nil {
-		return err
+		return 0, err
 	}
 	if err := d.EmitInForce(out, 0, 1, nil); err != nil {
-		return err
+		return 0, err
 	}
 	for i := range recs {
 		r := &recs[i]
 		if err := d.JoinHashed(r, Hash2(r.InsurerNo, r.PersonID), out); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	return d.Conflicting(), nil
 }
 
 // inForce picks a person's row in force in month: of several, the one that started last

@@ -24,7 +24,10 @@ type Manifest struct {
 	Outputs         []OutputFile     `json:"outputs"`
 	Reconciliation  Reconciliation   `json:"reconciliation"`
 	RejectsByReason map[string]int64 `json:"rejects_by_reason"` // encoding/json sorts the keys
-	Warnings        []string         `json:"warnings"`
+	// MembersConflicting counts the persons whose eligibility rows in force in the month
+	// disagree on household, birth date or sex: their receipts are MEMBER_CONFLICT.
+	MembersConflicting int64    `json:"members_conflicting"`
+	Warnings           []string `json:"warnings"`
 }
 
 // Input is one file the run read. Size and SHA256 come from Digest.

@@ -34,8 +34,9 @@ func testManifest() Manifest {
 			BenefitCashHouseholds: 1200, BenefitCashReceipts: 1200, BenefitCashPersons: 1200,
 			Balanced: true,
 		},
-		RejectsByReason: map[string]int64{"UNKNOWN_PERSON": 1, "BAD_RECORD": 1, "AMOUNT_INVALID": 1},
-		Warnings:        []string{"members.csv:3: valid_to before valid_from", "history: no rows for insurer 39131001"},
+		RejectsByReason:    map[string]int64{"UNKNOWN_PERSON": 1, "BAD_RECORD": 1, "AMOUNT_INVALID": 1},
+		MembersConflicting: 2,
+		Warnings:           []string{"members.csv:3: valid_to before valid_from", "history: no rows for insurer 39131001"},
 	}
 }
 
@@ -100,6 +101,7 @@ const wantManifestJSON = `{
     "BAD_RECORD": 1,
     "UNKNOWN_PERSON": 1
   },
+  "members_conflicting": 2,
   "warnings": [
     "history: no rows for insurer 39131001",
     "members.csv:3: valid_to before valid_from"
@@ -139,7 +141,7 @@ func TestManifestBytes(t *testing.T) {
 	if err := json.Unmarshal([]byte(want), &back); err != nil {
 		t.Fatal(err)
 	}
-	if back.Reconciliation != m.Reconciliation || back.RejectsByReason["BAD_RECORD"] != 1 || len(back.Inputs) != 2 {
+	if back.Reconciliation != m.Reconciliation || back.RejectsByReason["BAD_RECORD"] != 1 || len(back.Inputs) != 2 || back.MembersConflicting != 2 {
 		t.Errorf("unmarshalled %+v", back)
 	}
 }

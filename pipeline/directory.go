@@ -73,6 +73,7 @@ func (r *run) loadDirectory(ctx context.Context) (*aggregate.Directory, error) {
 	if r.MembersDecided {
 		d.HalfDecided()
 	}
+	d.NameFiles(r.memberFiles)
 	d.Reserve(int(total))
 	shards := make([]*aggregate.DirectoryShard, readers)
 	for w := range shards {

@@ -123,7 +123,8 @@ func (r *run) finish(w *writers, tot totals, inputs []output.Input, rejectRows i
 	m := output.Manifest{
 		RunID: output.RunID(append(parts2, r.CommandLine...)...), CommandLine: r.CommandLine,
 		RulesVersion: r.table.Label(), ServiceMonth: r.month.String(), Inputs: inputs, Outputs: outs,
-		Reconciliation: rec, RejectsByReason: r.rejects.byReason, Warnings: r.warnings.list,
+		Reconciliation: rec, RejectsByReason: r.rejects.byReason, MembersConflicting: r.membersConflicting.Load(),
+		Warnings: r.warnings.list,
 	}
 	return &Summary{Manifest: m, Households: w.households.Rows(), HouseholdsPaid: tot.householdsPaid,
 		BenefitCash: tot.cashHouseholds, BenefitInKind: tot.inKind, Partitions: parts, Spilled: spilled}, nil

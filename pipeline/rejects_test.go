@@ -98,6 +98,8 @@ func TestRejectReasons(t *testing.T) {
 			rows: []receipt.Row{func() receipt.Row { r := bad("X1", "Q1"); r.Paid = r.Copay + 10; return r }()}, rejects: 1},
 		{reason: receipt.CategoryMissing, members: []receipt.MemberRow{member("Q1", "HQ1", "1950-01-01", "U", "")},
 			rows: []receipt.Row{bad("X1", "Q1")}, rejects: 1},
+		{reason: receipt.MemberConflict, members: []receipt.MemberRow{member("Q1", "HQ1", "1980-01-01", "U", ""), member("Q1", "HQ2", "1980-01-01", "U", "")},
+			rows: []receipt.Row{bad("X1", "Q1")}, rejects: 1},
 		{reason: receipt.CategoryConflict, members: []receipt.MemberRow{member("Q1", "HQ1", "1980-01-01", "U", ""), member("Q2", "HQ1", "1982-01-01", "A", "")},
 			rows: []receipt.Row{bad("X1", "Q1"), bad("X2", "Q2")}, rejects: 2},
 	}
@@ -160,6 +162,14 @@ func (c rejectCase) run(t *testing.T, m rules.Month, mem []receipt.MemberRow, re
 	// second of the two rows added last).
 	if want := fmt.Sprintf("(%s:%d)", mp, len(mem)+len(c.members)+1); c.reason == receipt.CategoryConflict && !strings.HasSuffix(got.rejects[0].Detail, want) {
 		t.Errorf("conflict detail %q, want it to end %s", got.rejects[0].Detail, want)
+	}
+	// A member conflict names both rows (the two added last).
+	if a, b := fmt.Sprintf("%s:%d,", mp, len(mem)+2), fmt.Sprintf("%s:%d", mp, len(mem)+3); c.reason == receipt.MemberConflict &&
+		(!strings.Contains(got.rejects[0].Detail, a) || !strings.HasSuffix(got.rejects[0].Detail, b)) {
+		t.Errorf("member conflict detail %q, want it to name %s and %s", got.rejects[0].Detail, a, b)
+	}
+	if got.summary.Manifest.MembersConflicting != map[bool]int64{true: 1}[c.reason == receipt.MemberConflict] {
+		t.Errorf("manifest members_conflicting %d", got.summary.Manifest.MembersConflicting)
 	}
 	if c.reason != receipt.BadRecord && !strings.HasPrefix(got.rejects[0].ReceiptID, "X") && c.reason != receipt.DuplicateReceipt {
 		t.Errorf("reject names receipt %q", got.rejects[0].ReceiptID)

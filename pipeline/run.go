@@ -117,7 +117,8 @@ type run struct {
 	rejects                                 *rejectSet
 	warnings                                warnings
 	read                                    intakeStats
-	joinRefusals                            int64 // receipts the join refused, for the log (their rejects are made later)
+	joinRefusals                            int64        // receipts the join refused, for the log (their rejects are made later)
+	membersConflicting                      atomic.Int64 // persons whose rows in force disagree (MEMBER_CONFLICT)
 	progress                                *Progress
 	log                                     *slog.Logger
 	cleanup                                 sync.WaitGroup // removals left to finish before the run returns
@@ -476,7 +477,8 @@ func (r *run) joinInMemory(ctx context.Context, households *aggregate.Spill) err
 	if err != nil {
 		return err
 	}
-	r.log.Info("members master in memory", "rows", d.Rows(), "seconds", time.Since(t0).Seconds())
+	r.membersConflicting.Store(d.Conflicting())
+	r.log.Info("members master in memory", "rows", d.Rows(), "conflicting_persons", d.Conflicting(), "seconds", time.Since(t0).Seconds())
 	r.stage("intake")
 	if err := r.intakeDirect(ctx, d, households); err != nil {
 		return err
@@ -545,9 +547,11 @@ func (r *run) join(ctx context.Context, persons, households *aggregate.Spill) er
 				if err != nil {
 					return err
 				}
-				if err := aggregate.JoinPartition(data, r.month, known, r.MembersDecided, out); err != nil {
+				conflicting, err := aggregate.JoinPartition(data, r.month, known, r.MembersDecided, r.memberFiles, out)
+				if err != nil {
 					return err
 				}
+				r.membersConflicting.Add(conflicting)
 				r.log.Debug("partition joined", "partition", p, "seconds", time.Since(t0).Seconds())
 			}
 		}))

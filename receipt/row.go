@@ -107,6 +107,7 @@ const (
 	AmountInvalid     = "AMOUNT_INVALID"
 	CategoryMissing   = "CATEGORY_MISSING"
 	CategoryConflict  = "CATEGORY_CONFLICT"
+	MemberConflict    = "MEMBER_CONFLICT" // the person's rows in force disagree on household, birth date or sex
 )
 
 // Reject is a receipt that was not accepted, with where it came from and why.

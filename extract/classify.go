@@ -7,21 +7,25 @@ import (
 )
 
 // Insurer types, from the insurer number (保険者番号): the 法別番号 of an 8-digit number, or
-// the 6 digits of a 市町村国保. The order is the order of the published tables.
+// for a 6-digit 国保 number (prefecture, 3-digit 保険者別番号, 検証番号) the first digit of its
+// 保険者別番号, which is 3 for a 国民健康保険組合 (医師国保, 建設国保, …) and anything else for
+// a 市町村. The published statistics count the two apart, and so do the tables; the order is
+// theirs.
 const (
-	TypeKyokai = "kyokai" // 協会けんぽ: 01
-	TypeKumiai = "kumiai" // 組合健保: 06
-	TypeKyosai = "kyosai" // 共済組合: 31–34
-	TypeKokuho = "kokuho" // 市町村国保: six digits
-	TypeKouki  = "kouki"  // 後期高齢者医療: 39
-	TypeOther  = "other"  // anything else (国保組合, 船員保険, …)
+	TypeKyokai       = "kyokai"        // 協会けんぽ: 01
+	TypeKumiai       = "kumiai"        // 組合健保: 06
+	TypeKyosai       = "kyosai"        // 共済組合: 31–34
+	TypeKokuho       = "kokuho"        // 市町村国保: six digits, the third not 3
+	TypeKokuhoKumiai = "kokuho_kumiai" // 国保組合: six digits, the third 3
+	TypeKouki        = "kouki"         // 後期高齢者医療: 39
+	TypeOther        = "other"         // anything else (船員保険 02, …)
 )
 
 // InsurerTypes lists the types in table order.
-var InsurerTypes = []string{TypeKyokai, TypeKumiai, TypeKyosai, TypeKokuho, TypeKouki, TypeOther}
+var InsurerTypes = []string{TypeKyokai, TypeKumiai, TypeKyosai, TypeKokuho, TypeKokuhoKumiai, TypeKouki, TypeOther}
 
 var typeLabels = map[string]string{TypeKyokai: "協会けんぽ", TypeKumiai: "組合健保", TypeKyosai: "共済組合",
-	TypeKokuho: "市町村国保", TypeKouki: "後期高齢者医療", TypeOther: "その他"}
+	TypeKokuho: "市町村国保", TypeKokuhoKumiai: "国保組合", TypeKouki: "後期高齢者医療", TypeOther: "その他"}
 
 // InsurerType classifies an insurer number.
 func InsurerType(no string) string {
@@ -30,6 +34,9 @@ func InsurerType(no string) string {
 	}
 	switch len(no) {
 	case 6:
+		if no[2] == '3' {
+			return TypeKokuhoKumiai
+		}
 		return TypeKokuho
 	case 8:
 		switch law := no[:2]; law {

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -333,5 +334,72 @@ func TestExtractEmptyRange(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Error("a failed extract left its output directory")
+	}
+}
+
+// TestIssue17_15_KokuhoKumiaiIsOwnType: a 6-digit insurer number whose 保険者別番号 begins with
+// 3 (its third digit) is a 国民健康保険組合, counted apart from the 市町村国保 as the published
+// statistics count it; an extract of one household of each shows two rows, labelled apart in
+// report.html.
+func TestIssue17_15_KokuhoKumiaiIsOwnType(t *testing.T) {
+	cases := []struct{ no, want string }{
+		{"138057", TypeKokuho},       // 世田谷区
+		{"010108", TypeKokuho},       // third digit 0
+		{"271007", TypeKokuho},       // third digit 1
+		{"232009", TypeKokuho},       // third digit 2
+		{"133033", TypeKokuhoKumiai}, // 東京都医師国保
+		{"273011", TypeKokuhoKumiai}, // third digit 3, another prefecture
+		{"01130012", TypeKyokai},     // 8 digits: by 法別番号
+		{"06139999", TypeKumiai},     //
+		{"32130019", TypeKyosai},     //
+		{"39131004", TypeKouki},      //
+		{"02130010", TypeOther},      // 船員保険
+		{"13303X", TypeOther},        // not a number
+		{"1330334", TypeOther},       // seven digits
+	}
+	for _, c := range cases {
+		if got := InsurerType(c.no); got != c.want {
+			t.Errorf("InsurerType(%q) = %s, want %s", c.no, got, c.want)
+		}
+	}
+
+	l, dir := openLedger(t)
+	mem := func(ins, person, hh string) receipt.MemberRow {
+		return receipt.MemberRow{InsurerNo: ins, PersonID: person, HouseholdID: hh, BirthDate: "1992-04-01", Sex: "1", ValidFrom: "2020-01", CategoryU70: "U"}
+	}
+	rec := func(id, ins, person string) receipt.Row {
+		return receipt.Row{ReceiptID: id, ServiceMonth: "2025-10", InsurerNo: ins, PersonID: person, InstitutionID: "1311111111",
+			Kind: "medical", Setting: "inpatient", Cost: 1000000, Copay: 300000, Paid: 300000}
+	}
+	handLedger(t, dir, l, "2025-10", nil,
+		[]receipt.MemberRow{mem("138057", "P1", "H1"), mem("133033", "P2", "H2")},
+		[]receipt.Row{rec("R1", "138057", "P1"), rec("R2", "133033", "P2")})
+	out := filepath.Join(dir, "x")
+	sum, err := Run(context.Background(), Config{Ledger: l, From: month(t, "2025-10"), To: month(t, "2025-10"), Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, r := range sum.Tables.Benefit {
+		types = append(types, r.InsurerType)
+		if r.Households != 1 || r.YenCash != 212570 {
+			t.Errorf("row %+v: want one household with cash 212,570 (G01)", r)
+		}
+	}
+	if want := []string{TypeKokuho, TypeKokuhoKumiai}; !slices.Equal(types, want) {
+		t.Errorf("benefit rows of types %v, want %v", types, want)
+	}
+	rows := readCSV(t, filepath.Join(out, BenefitFile+".csv"))
+	if got := csvSum(t, rows, "yen_cash", func(r map[string]string) bool { return r["insurer_type"] == "kokuho_kumiai" }); got != 212570 {
+		t.Errorf("CSV kokuho_kumiai cash %d, want 212,570", got)
+	}
+	html, err := os.ReadFile(filepath.Join(out, ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, label := range []string{"市町村国保", "国保組合"} {
+		if !bytes.Contains(html, []byte(">"+label+"<")) {
+			t.Errorf("report.html has no cell labelled %s", label)
+		}
 	}
 }

@@ -78,8 +78,10 @@ type SimConfig struct {
 	Workers      int    // 0: GOMAXPROCS
 	MemoryBudget int64  // bytes; 0: 2 GiB, as a monthly run
 	SpillDir     string // where a month too large for the budget spills; "": the system's temp directory
-	// Household, when set, is given every household month's outcome (one call at a time; the
-	// Outcome is reused after the call).
+	// Household, when set, is given every household month's outcome, one call at a time, in
+	// one order whatever the workers and partitions: month by month, and in a month in the
+	// order of the household hash, as a monthly run writes its households. The Outcome is
+	// reused after the call.
 	Household func(o *Outcome) error
 	Log       *slog.Logger
 }
@@ -88,9 +90,12 @@ type SimConfig struct {
 type Outcome struct {
 	Month                  rules.Month
 	InsurerNo, HouseholdID string
-	Persons                int   // members in force
-	InKind, Cash           int64 // the ledger's
-	Recomputed             int64 // the cash recomputed under SimConfig.Rules
+	Persons                int // members in force
+	// The cell of the scenario table it is counted in (SimRow).
+	InsurerType, AgeGroup, IncomeClass string
+	Cost                               int64 // 10割 医療費 of its receipts
+	InKind, Cash                       int64 // the ledger's
+	Recomputed                         int64 // the cash recomputed under SimConfig.Rules
 	// Per scenario, in SimConfig.Scenarios order.
 	ScenarioInKind, ScenarioCash []int64
 }
@@ -367,6 +372,7 @@ func (s *simulation) month(ctx context.Context, m rules.Month) (MonthInput, erro
 	// Pass 3: every household under the ledger's tables and each scenario's.
 	next.Store(0)
 	g, gctx = errgroup.WithContext(ctx)
+	turns := s.turns(households.Parts())
 	for wk := 0; wk < s.workers; wk++ {
 		w := s.newWorker(m, base, tables)
 		g.Go(guard(func() error {
@@ -386,6 +392,9 @@ func (s *simulation) month(ctx context.Context, m rules.Month) (MonthInput, erro
 				if err := aggregate.Households(data, m, false, nil, w.household); err != nil {
 					return err
 				}
+				if err := w.handOn(gctx, turns, q); err != nil {
+					return err
+				}
 			}
 		}))
 	}
@@ -394,6 +403,20 @@ func (s *simulation) month(ctx context.Context, m rules.Month) (MonthInput, erro
 	}
 	s.log.Info("month simulated", "month", m.String(), "receipts", read.Load(), "scenarios", len(tables), "seconds", time.Since(t0).Seconds())
 	return MonthInput{Month: m.String(), LedgerVersion: v.Number, RulesVersion: base.Label()}, nil
+}
+
+// turns are the partitions' turns to hand their outcomes to SimConfig.Household: turns[q] is
+// closed once every partition below q has handed its own on. Nil without a Household.
+func (s *simulation) turns(parts int) []chan struct{} {
+	if s.cfg.Household == nil {
+		return nil
+	}
+	turns := make([]chan struct{}, parts+1)
+	for q := range turns {
+		turns[q] = make(chan struct{})
+	}
+	close(turns[0])
+	return turns
 }
 
 // guard turns a worker's panic into an error, as the pipeline's workers do, so that one bad
@@ -512,17 +535,20 @@ func intakeHistory(ctx context.Context, v *ledger.Version, route *aggregate.Hous
 
 // simWorker computes households for one goroutine.
 type simWorker struct {
-	s        *simulation
-	month    rules.Month
-	base     *rules.Table
-	tables   []*rules.Table
-	calc0    *rules.Calculator
-	calcs    []*rules.Calculator
-	r0, r    rules.Result
-	scen     rules.Household
-	buf      []rules.Receipt
-	cells    map[cellKey]*simAcc
-	outcome  Outcome
+	s      *simulation
+	month  rules.Month
+	base   *rules.Table
+	tables []*rules.Table
+	calc0  *rules.Calculator
+	calcs  []*rules.Calculator
+	r0, r  rules.Result
+	scen   rules.Household
+	buf    []rules.Receipt
+	cells  map[cellKey]*simAcc
+	// The outcomes of the partition being computed, kept for its turn (handOn), their
+	// scenario amounts in vals: in kind then cash, len(tables) each, per outcome.
+	outcomes []Outcome
+	vals     []int64
 	n, recs  int64
 	mismatch int64
 	gap      int64
@@ -534,8 +560,6 @@ func (s *simulation) newWorker(m rules.Month, base *rules.Table, tables []*rules
 	for _, sc := range s.cfg.Scenarios {
 		w.calcs = append(w.calcs, rules.NewCalculator(sc.Rules))
 	}
-	w.outcome.ScenarioInKind = make([]int64, len(tables))
-	w.outcome.ScenarioCash = make([]int64, len(tables))
 	return w
 }
 
@@ -582,6 +606,13 @@ func (w *simWorker) household(h *aggregate.Household) error {
 	w.n++
 	w.recs += int64(len(h.Receipts))
 	now := inKind + ledgerCash
+	keep := w.s.cfg.Household != nil
+	var vals []int64 // this outcome's scenario amounts, when kept
+	if keep {
+		at, n := len(w.vals), len(w.tables)
+		w.vals = slices.Grow(w.vals, 2*n)[:at+2*n]
+		vals = w.vals[at:]
+	}
 	for i, calc := range w.calcs {
 		// The scenario's household: h's, with its own copy of the receipts (paid moves).
 		w.buf = append(w.buf[:0], h.Rules.Receipts...)
@@ -600,18 +631,45 @@ func (w *simWorker) household(h *aggregate.Household) error {
 			a.affected[i]++
 			a.affectedP[i] += int64(len(h.Persons))
 		}
-		w.outcome.ScenarioInKind[i], w.outcome.ScenarioCash[i] = w.r.InKind, w.r.Cash
+		if keep {
+			vals[i], vals[len(w.tables)+i] = w.r.InKind, w.r.Cash
+		}
 	}
-	if fn := w.s.cfg.Household; fn != nil {
-		o := &w.outcome
-		o.Month, o.InsurerNo, o.HouseholdID, o.Persons = w.month, h.InsurerNo, h.HouseholdID, len(h.Persons)
-		o.InKind, o.Cash, o.Recomputed = inKind, ledgerCash, w.r0.Cash
-		w.s.mu.Lock()
-		err := fn(o)
-		w.s.mu.Unlock()
-		return err
+	if keep {
+		w.outcomes = append(w.outcomes, Outcome{Month: w.month, InsurerNo: h.InsurerNo, HouseholdID: h.HouseholdID,
+			Persons: len(h.Persons), InsurerType: k.typ, AgeGroup: k.age, IncomeClass: k.class, Cost: cost,
+			InKind: inKind, Cash: ledgerCash, Recomputed: w.r0.Cash})
 	}
 	return nil
+}
+
+// handOn gives the outcomes of partition q, just computed, to SimConfig.Household when its
+// turn comes, and passes the turn on. Partition order is hash order whatever the number of
+// partitions, so the outcomes come in one order. The outcomes' strings alias the partition's
+// data, which the worker keeps until it reads the next.
+func (w *simWorker) handOn(ctx context.Context, turns []chan struct{}, q int) error {
+	if turns == nil {
+		return nil
+	}
+	select {
+	case <-turns[q]:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	n := len(w.tables)
+	var err error
+	for i := range w.outcomes {
+		o := &w.outcomes[i]
+		v := w.vals[2*n*i : 2*n*(i+1)]
+		o.ScenarioInKind, o.ScenarioCash = v[:n:n], v[n:]
+		if err = w.s.cfg.Household(o); err != nil {
+			break
+		}
+	}
+	clear(w.outcomes) // drop the partition's strings
+	w.outcomes, w.vals = w.outcomes[:0], w.vals[:0]
+	close(turns[q+1])
+	return err
 }
 
 // merge adds a finished worker's sums.

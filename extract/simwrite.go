@@ -176,3 +176,99 @@ func PrintSimulation(w io.Writer, sum *SimSummary) {
 	}
 	tw.Flush()
 }
+
+// HouseholdScenarioRow is one household month under one scenario, as `simulate --households`
+// writes it: the ledger's benefit ("now"), the cash recomputed under the ledger's tables, and
+// the benefit under the scenario. The columns are SimRow's for one household; summed by
+// scenario they give scenario_summary's totals.
+type HouseholdScenarioRow struct {
+	InsurerNo      string `parquet:"insurer_no"`
+	HouseholdID    string `parquet:"household_id"`
+	ServiceMonth   string `parquet:"service_month"`
+	Scenario       string `parquet:"scenario"`
+	InsurerType    string `parquet:"insurer_type"`
+	AgeGroup       string `parquet:"age_group"`
+	IncomeClass    string `parquet:"income_class"`
+	Persons        int64  `parquet:"persons"`
+	Cost           int64  `parquet:"cost_total"`
+	NowInKind      int64  `parquet:"now_in_kind"`
+	NowCash        int64  `parquet:"now_cash"`
+	NowTotal       int64  `parquet:"now_total"`
+	RecomputedCash int64  `parquet:"recomputed_cash"` // under the ledger's tables: now_cash unless the tables differ
+	InKind         int64  `parquet:"in_kind"`
+	Cash           int64  `parquet:"cash"`
+	Total          int64  `parquet:"total"`
+	Difference     int64  `parquet:"difference"` // total − now_total
+}
+
+// HouseholdsWriter writes a simulation's outcomes (SimConfig.Household) to one Parquet file,
+// a row per household month and scenario, which appears at its path only on Commit.
+type HouseholdsWriter struct {
+	file      *output.File
+	w         *output.Writer[HouseholdScenarioRow]
+	scenarios []string
+	buf       []HouseholdScenarioRow
+}
+
+// householdsBatch is how many rows are handed to the writer at once.
+const householdsBatch = 4096
+
+// CreateHouseholds prepares path (which must not exist) for the outcomes of a simulation of
+// the scenarios named. Defer Abort.
+func CreateHouseholds(path string, scenarios []string) (*HouseholdsWriter, error) {
+	f, err := output.CreateFile(path)
+	if err != nil {
+		return nil, err
+	}
+	w, err := output.NewWriter[HouseholdScenarioRow](f.Dir(), f.Name(), output.Options{})
+	if err != nil {
+		f.Abort()
+		return nil, err
+	}
+	return &HouseholdsWriter{file: f, w: w, scenarios: scenarios, buf: make([]HouseholdScenarioRow, 0, householdsBatch)}, nil
+}
+
+// Add writes an outcome's rows, one per scenario; it is a SimConfig.Household.
+func (hw *HouseholdsWriter) Add(o *Outcome) error {
+	month := o.Month.String()
+	now := o.InKind + o.Cash
+	for i, name := range hw.scenarios {
+		total := o.ScenarioInKind[i] + o.ScenarioCash[i]
+		hw.buf = append(hw.buf, HouseholdScenarioRow{InsurerNo: o.InsurerNo, HouseholdID: o.HouseholdID, ServiceMonth: month,
+			Scenario: name, InsurerType: o.InsurerType, AgeGroup: o.AgeGroup, IncomeClass: o.IncomeClass,
+			Persons: int64(o.Persons), Cost: o.Cost, NowInKind: o.InKind, NowCash: o.Cash, NowTotal: now, RecomputedCash: o.Recomputed,
+			InKind: o.ScenarioInKind[i], Cash: o.ScenarioCash[i], Total: total, Difference: total - now})
+	}
+	if len(hw.buf) >= householdsBatch {
+		return hw.flush()
+	}
+	return nil
+}
+
+// flush writes the rows held; the writer copies what it keeps, so the buffer is reused.
+func (hw *HouseholdsWriter) flush() error {
+	err := hw.w.Write(hw.buf)
+	clear(hw.buf) // drop the partition's strings
+	hw.buf = hw.buf[:0]
+	return err
+}
+
+// Rows is the number of rows added.
+func (hw *HouseholdsWriter) Rows() int64 { return hw.w.Rows() + int64(len(hw.buf)) }
+
+// Commit writes the last rows, closes the file (fsynced) and renames it into place.
+func (hw *HouseholdsWriter) Commit() error {
+	if err := hw.flush(); err != nil {
+		return err
+	}
+	if err := hw.w.Close(); err != nil {
+		return err
+	}
+	return hw.file.Commit()
+}
+
+// Abort removes an uncommitted file; a no-op after Commit.
+func (hw *HouseholdsWriter) Abort() error {
+	hw.w.Close() // the file is being deleted; its close error says nothing useful
+	return hw.file.Abort()
+}

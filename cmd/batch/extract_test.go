@@ -4,16 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kougaku/batch/extract"
 	"github.com/kougaku/batch/ledger"
+	"github.com/kougaku/batch/output"
 	"github.com/kougaku/batch/pipeline"
 	"github.com/kougaku/batch/rules"
 	"github.com/kougaku/batch/synth"
@@ -215,5 +218,134 @@ func TestReportInChromium(t *testing.T) {
 	png, err := os.ReadFile(shot)
 	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) || len(png) < 20000 {
 		t.Fatalf("screenshot: %v, %d bytes", err, len(png))
+	}
+}
+
+// TestIssue17_15_SimulateHouseholdsFile: `simulate --households FILE` writes a row per household
+// month and scenario whose sums are the scenario totals the command writes and prints; the
+// file has the same bytes whatever the workers and partitions, and an existing file is refused.
+func TestIssue17_15_SimulateHouseholdsFile(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	in := filepath.Join(dir, "in")
+	first := rules.MonthOf(2025, 6)
+	if _, err := synth.Generate(ctx, synth.Config{Households: 400, Month: first, Months: 2, Seed: 7, Out: in}); err != nil {
+		t.Fatal(err)
+	}
+	led := filepath.Join(dir, "ledger")
+	l, err := ledger.Open(led)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m := first; m < first+2; m++ {
+		if _, err := l.Run(ctx, pipeline.Config{Month: m, Members: []string{filepath.Join(in, synth.MembersFile)},
+			Receipts: []string{filepath.Join(in, synth.ReceiptsDir, m.String())}, History: []string{filepath.Join(in, synth.HistoryFile)},
+			Out: filepath.Join(dir, "out-"+m.String())}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+
+	scenarios := []string{"+5%", "+10%"}
+	simulate := func(households, out string, extra ...string) (string, error) {
+		args := []string{"--ledger", led, "--from", "2025-06", "--to", "2025-07", "--households", households}
+		for _, s := range scenarios {
+			args = append(args, "--scenario", s)
+		}
+		if out != "" {
+			args = append(args, "--out", out)
+		}
+		var stdout bytes.Buffer
+		err := cmdSimulate(ctx, append(args, extra...), quietCLI(&stdout))
+		return stdout.String(), err
+	}
+	hh, simOut := filepath.Join(dir, "households.parquet"), filepath.Join(dir, "sim")
+	text, err := simulate(hh, simOut, "--workers", "2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := output.ReadAll[extract.HouseholdScenarioRow](hh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	summary, err := output.ReadAll[extract.SimRow](filepath.Join(simOut, extract.ScenarioSummaryFile+".parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type sums struct{ households, nowTotal, inKind, cash, total, difference, affected int64 }
+	got := map[string]*sums{}
+	months := map[string]bool{}
+	for _, r := range rows {
+		s := got[r.Scenario]
+		if s == nil {
+			s = &sums{}
+			got[r.Scenario] = s
+		}
+		s.households++
+		s.nowTotal += r.NowTotal
+		s.inKind += r.InKind
+		s.cash += r.Cash
+		s.total += r.Total
+		s.difference += r.Difference
+		if r.Total != r.NowTotal {
+			s.affected++
+		}
+		months[r.ServiceMonth] = true
+		if r.NowTotal != r.NowInKind+r.NowCash || r.Total != r.InKind+r.Cash || r.Difference != r.Total-r.NowTotal ||
+			r.RecomputedCash != r.NowCash || r.InsurerType != extract.InsurerType(r.InsurerNo) {
+			t.Errorf("inconsistent row %+v", r)
+		}
+	}
+	if len(months) != 2 {
+		t.Errorf("rows of months %v, want 2025-06 and 2025-07", months)
+	}
+	var totals int
+	for _, want := range summary {
+		if want.InsurerType != extract.TypeTotal {
+			continue
+		}
+		totals++
+		s := got[want.Scenario]
+		if s == nil {
+			t.Errorf("no household row of scenario %s", want.Scenario)
+			continue
+		}
+		if s.households != want.Households || s.nowTotal != want.NowTotal || s.inKind != want.InKind || s.cash != want.Cash ||
+			s.total != want.Total || s.difference != want.Difference || s.affected != want.AffectedHouseholds {
+			t.Errorf("scenario %s: the household rows sum to %+v, the summary says %+v", want.Scenario, *s, want)
+		}
+		if want.Difference >= 0 || want.Households == 0 {
+			t.Errorf("scenario %s: a raise should save on this ledger: %+v", want.Scenario, want)
+		}
+		if !strings.Contains(text, group(want.Total)) {
+			t.Errorf("the printed summary lacks %s's total %s:\n%s", want.Scenario, group(want.Total), text)
+		}
+	}
+	if totals != len(scenarios) || len(got) != len(scenarios) {
+		t.Errorf("%d summary totals and %d scenarios in the household file, want %d", totals, len(got), len(scenarios))
+	}
+	if want := fmt.Sprintf("households  %s (%s rows)", hh, group(int64(len(rows)))); !strings.Contains(text, want) {
+		t.Errorf("simulate output lacks %q:\n%s", want, text)
+	}
+
+	// One worker and a budget small enough to spill in many partitions: the same bytes.
+	again := filepath.Join(dir, "households-again.parquet")
+	if _, err := simulate(again, "", "--workers", "1", "--memory", strconv.Itoa(4<<20), "--spill-dir", t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	a, errA := os.ReadFile(hh)
+	b, errB := os.ReadFile(again)
+	if errA != nil || errB != nil || !bytes.Equal(a, b) {
+		t.Errorf("the household file differs with other workers and partitions (%v, %v)", errA, errB)
+	}
+	// An existing file is refused before anything is computed, and left as it was.
+	if _, err := simulate(hh, ""); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("an existing --households file: %v", err)
+	}
+	if c, err := os.ReadFile(hh); err != nil || !bytes.Equal(c, a) {
+		t.Errorf("the refused run touched the existing file: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".households*")); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
 	}
 }

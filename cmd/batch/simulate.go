@@ -21,6 +21,7 @@ func cmdSimulate(ctx context.Context, args []string, cl *cli) error {
 	to := fs.String("to", "", "last service month, YYYY-MM")
 	fs.Var(&scen, "scenario", "+N% (every limit raised by N percent) or a scenario rule table file (repeatable)")
 	out := fs.String("out", "", "output directory for the Parquet and CSV tables (must not exist, or be empty)")
+	householdsFile := fs.String("households", "", "also write one Parquet file (must not exist) with a row per household month and scenario: the benefit now and under the scenario")
 	round := fs.Int64("round", 100, "a +N% raise rounds every amount half up to a multiple of this many yen")
 	rulesFile := fs.String("rules", "", "rule table file the ledger's months were computed with, laid over the embedded tables")
 	workers := fs.Int("workers", 0, "workers (0: one per core)")
@@ -71,8 +72,21 @@ func cmdSimulate(ctx context.Context, args []string, cl *cli) error {
 		return err
 	}
 	defer l.Close()
-	sum, err := extract.Simulate(ctx, extract.SimConfig{Ledger: l, From: f, To: t, Rules: set, Scenarios: scenarios,
-		Workers: *workers, MemoryBudget: *memory, SpillDir: *spill, Log: log})
+	cfg := extract.SimConfig{Ledger: l, From: f, To: t, Rules: set, Scenarios: scenarios,
+		Workers: *workers, MemoryBudget: *memory, SpillDir: *spill, Log: log}
+	var households *extract.HouseholdsWriter
+	if *householdsFile != "" {
+		names := make([]string, len(scenarios))
+		for i, s := range scenarios {
+			names[i] = s.Name
+		}
+		if households, err = extract.CreateHouseholds(*householdsFile, names); err != nil {
+			return err
+		}
+		defer households.Abort()
+		cfg.Household = households.Add
+	}
+	sum, err := extract.Simulate(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -81,9 +95,17 @@ func cmdSimulate(ctx context.Context, args []string, cl *cli) error {
 			return err
 		}
 	}
+	if households != nil {
+		if err := households.Commit(); err != nil {
+			return err
+		}
+	}
 	extract.PrintSimulation(stdout, sum)
 	if *out != "" {
 		fmt.Fprintf(stdout, "\noutput  %s\n", *out)
+	}
+	if households != nil {
+		fmt.Fprintf(stdout, "households  %s (%s rows)\n", *householdsFile, extract.Group(households.Rows()))
 	}
 	log.Info("simulate complete", "from", f.String(), "to", t.String(), "households", sum.Households,
 		"scenarios", len(scenarios), "mismatches", sum.Mismatches, "seconds", sum.Elapsed.Seconds())

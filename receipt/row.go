@@ -107,6 +107,7 @@ const (
 	AmountInvalid     = "AMOUNT_INVALID"
 	CategoryMissing   = "CATEGORY_MISSING"
 	CategoryConflict  = "CATEGORY_CONFLICT"
+	UnknownReceipt    = "UNKNOWN_RECEIPT"
 )
 
 // Reject is a receipt that was not accepted, with where it came from and why.

@@ -519,7 +519,9 @@ func readCorrections(ctx context.Context, paths []string) (map[string]correction
 			per := b.Record.Column(receipt.ColPersonID).(*array.String)
 			cancel := b.Record.Column(receipt.ColCancel).(*array.Boolean)
 			for i := 0; i < int(b.Record.NumRows()); i++ {
-				out[ids.Value(i)] = correction{ins.Value(i), per.Value(i), cancel.Value(i)}
+				id := ids.Value(i)
+				// A cancel of the id is a cancel whatever other rows of it say (see unknownCancels).
+				out[id] = correction{ins.Value(i), per.Value(i), cancel.Value(i) || out[id].cancel}
 			}
 			return nil
 		}, nil)

@@ -462,6 +462,15 @@ func (d *Directory) sex(r *dirRow) string {
 	return d.str(r, uint32(r.insLen)+uint32(r.perLen)+uint32(r.hhLen), uint16(r.sexLen))
 }
 
+// KnowInsurers adds insurers the master has no row of to those KnownInsurer reports: a
+// ledger's rerun joins to the members of some households only, while the month's master
+// knows more insurers. Called before the join.
+func (d *Directory) KnowInsurers(insurers []string) {
+	for _, ins := range insurers {
+		d.insurers[ins] = struct{}{}
+	}
+}
+
 // KnownInsurer reports whether the master has any row of the insurer.
 func (d *Directory) KnownInsurer(ins string) bool {
 	if d.knownInsurer != nil {

@@ -1,10 +1,13 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -22,9 +25,12 @@ import (
 type Result struct {
 	Summary     *pipeline.Summary
 	Rerun       bool // the month was in the ledger already
-	Households  int  // households recomputed (all of the month on a first run)
+	NewMembers  bool // a rerun with a new members master, which recomputes every household
+	Households  int  // households of the month recomputed (all of them on a first run)
 	Adjustments []output.Adjustment
 	Cascaded    []rules.Month // later months given a new version by the 多数回 cascade
+	// CascadedHouseholds are the households recomputed in each month of Cascaded.
+	CascadedHouseholds []int
 	// Recovered are the adjustments of a cascade an earlier, killed run left unfinished, which
 	// this run finished before its own work (they are in its adjustments.parquet too).
 	Recovered []output.Adjustment
@@ -36,15 +42,24 @@ type Result struct {
 // the ledger's 11 months before it (and cfg.History for months before the ledger begins).
 // A month already in the ledger is rerun: cfg.Receipts are corrections (a receipt_id already in
 // the month replaces it, cancel=true removes it, a new id adds a receipt), and only the
-// households they touch are recomputed, with the members kept by the ledger. Either way, the
-// later months of the ledger whose 多数回 status changes for some household are recomputed for
-// those households. Every household whose cash changed is written to adjustments.parquet.
+// households they touch are recomputed, with the members kept by the ledger (a rerun given
+// cfg.Members recomputes the whole month with them). Either way, the later months of the
+// ledger in which some household's count of 多数回 months changes are recomputed for those
+// households. Every household whose cash changed is written to adjustments.parquet. A month
+// missing between the ledger's first month and cfg.Month is warned of in the manifest.
 func (l *Ledger) Run(ctx context.Context, cfg pipeline.Config) (*Result, error) {
 	finished, err := l.finishPending(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	l.recovered = finished
+	gap, err := l.gapWarning(cfg.Month)
+	if err != nil {
+		return nil, err
+	}
+	if gap != "" {
+		cfg.Warnings = append(append([]string(nil), cfg.Warnings...), gap)
+	}
 	var res *Result
 	if l.Has(cfg.Month) {
 		res, err = l.rerun(ctx, cfg)
@@ -155,10 +170,13 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 	}
 	defer os.RemoveAll(tmp)
 	full := len(cfg.Members) > 0 // a new members master: the whole month is recomputed
-	var affected map[HouseholdKey]struct{}
+	var (
+		affected map[HouseholdKey]struct{} // nil: every household of the month
+		insurers []string
+	)
 	if !full {
 		start = time.Now()
-		if affected, err = affectedHouseholds(ctx, v, corr); err != nil {
+		if affected, insurers, err = affectedHouseholds(ctx, v, corr); err != nil {
 			return nil, err
 		}
 		step(cfg, start, "ledger: households the corrections touch", "households", len(affected))
@@ -179,12 +197,10 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 		previous, err = states(gctx, v, newKeySet(affected))
 		return err
 	})
-	if !full {
-		g.Go(func() error {
-			_, err := l.writeHistory(gctx, cfg.Month, affected, cfg.History, hist, nil)
-			return err
-		})
-	}
+	g.Go(func() error {
+		_, err := l.writeHistory(gctx, cfg.Month, affected, cfg.History, hist, nil)
+		return err
+	})
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
@@ -193,19 +209,17 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 		for k := range previous {
 			affected[k] = struct{}{}
 		}
-		if _, err := l.writeHistory(ctx, cfg.Month, affected, cfg.History, hist, nil); err != nil {
-			return nil, err
-		}
 	}
 	step(cfg, start, "ledger: the month's inputs, states and history read")
-	res := &Result{Rerun: true, Households: len(affected)}
+	res := &Result{Rerun: true, NewMembers: full}
 	run := cfg
 	run.Receipts = append([]string{in.receipts}, cfg.Receipts...)
 	if !full {
-		run.Members, run.MembersDecided = []string{in.members}, true
+		run.Members, run.MembersDecided, run.KnownInsurers = []string{in.members}, true, insurers
 	}
 	run.History = []string{hist}
 	run.Corrections, run.KeepMembers = true, full
+	run.UnknownCancels = unknownCancels(corr, in.held)
 	run.BeforeCommit = func(d *output.Dir, s *pipeline.Summary) error {
 		res.Summary = s
 		if err := l.keepHistory(cfg.History); err != nil {
@@ -218,6 +232,7 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 		for k := range now { // a correction can bring a household into the month
 			affected[k] = struct{}{}
 		}
+		res.Households = len(affected)
 		var aff map[HouseholdKey]struct{}
 		if !full {
 			aff = affected
@@ -316,11 +331,11 @@ func (l *Ledger) settle(ctx context.Context, cfg pipeline.Config, d *output.Dir,
 
 // cascade carries a change of 多数回 counting in month from into the later months: for every
 // household of changed it recounts the counting months before each later month, and
-// recomputes, month by month and in order, the households whose 多数回 status (whether the
-// 多数回 amounts apply) flips there; a month gets a layer only when some result changed. Their
-// counting status in turn enters the recount of the months after. Households whose count
-// changes without crossing the line keep their results (and the count they were computed
-// with): their benefit is the same.
+// recomputes, month by month and in order, the households whose count there is not the one
+// their results were computed with; a month gets a layer only when some result changed. Their
+// counting status in turn enters the recount of the months after. A count that changes
+// without crossing the 多数回 line leaves the cash as it was (no adjustment) but is still
+// written: the ledger's files say what is true.
 func (l *Ledger) cascade(ctx context.Context, cfg pipeline.Config, from rules.Month, changed map[HouseholdKey]struct{}, res *Result) ([]output.Adjustment, error) {
 	if len(changed) == 0 {
 		return nil, nil
@@ -330,59 +345,47 @@ func (l *Ledger) cascade(ctx context.Context, cfg pipeline.Config, from rules.Mo
 	if err != nil {
 		return nil, err
 	}
-	if len(months) == 0 || months[len(months)-1] <= from {
+	var later []rules.Month
+	for _, m := range months {
+		if m > from {
+			later = append(later, m)
+		}
+	}
+	if len(later) == 0 {
 		return nil, nil // no later month: the usual monthly run, nothing to carry
 	}
-	// counting[m][k]: household k counted for 多数回 in month m (only households of changed).
-	// Months before the ledger count as the kept history says.
-	counting := map[rules.Month]map[HouseholdKey]hhState{}
 	keys := newKeySet(changed)
-	read := make([]map[HouseholdKey]hhState, len(months))
+	// The states the later months hold now, read two months at a time, one a core; the
+	// counting months of every window they look at are read meanwhile.
+	held := make([]map[HouseholdKey]hhState, len(later))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(2) // two months at a time, one a core
-	for i, m := range months {
-		if m < from-10 {
-			continue // before every window the recount looks at
-		}
+	g.SetLimit(2)
+	for i, m := range later {
 		g.Go(func() error {
 			v, err := l.Current(m)
 			if err == nil {
-				read[i], err = states(gctx, v, keys)
+				held[i], err = states(gctx, v, keys)
 			}
 			return err
 		})
 	}
+	counts := countingMonths{}
+	cerr := l.eachCountingMonth(ctx, from-10, later[len(later)-1], keys, nil, func(k HouseholdKey, m rules.Month) error {
+		counts.set(k, m, true)
+		return nil
+	})
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	for i, m := range months {
-		counting[m] = read[i]
-	}
-	err = l.eachHistory(ctx, from-10, months[len(months)-1], keys, nil, func(k HouseholdKey, m rules.Month) error {
-		if counting[m] == nil {
-			counting[m] = map[HouseholdKey]hhState{}
-		}
-		counting[m][k] = hhState{counts: true}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+	if cerr != nil {
+		return nil, cerr
 	}
 	step(cfg, start, "ledger: cascade: counting months read", "households", len(changed))
 	var adj []output.Adjustment
-	for _, m := range months {
-		if m <= from {
-			continue
-		}
+	for i, m := range later {
 		hit := map[HouseholdKey]struct{}{}
-		for k, st := range counting[m] {
-			prior := int32(0)
-			for x := m - 11; x < m; x++ {
-				if counting[x][k].counts {
-					prior++
-				}
-			}
-			if (prior >= 3) != (st.prior >= 3) {
+		for k, st := range held[i] {
+			if counts.prior(k, m) != st.prior {
 				hit[k] = struct{}{}
 			}
 		}
@@ -394,7 +397,7 @@ func (l *Ledger) cascade(ctx context.Context, cfg pipeline.Config, from rules.Mo
 			return nil, err
 		}
 		start := time.Now()
-		more, now, err := l.recompute(ctx, cfg, v, hit, counting)
+		more, now, err := l.recompute(ctx, cfg, v, hit, counts, held[i])
 		if err != nil {
 			return nil, err
 		}
@@ -402,19 +405,42 @@ func (l *Ledger) cascade(ctx context.Context, cfg pipeline.Config, from rules.Mo
 		adj = append(adj, more...)
 		if now != nil {
 			res.Cascaded = append(res.Cascaded, m)
+			res.CascadedHouseholds = append(res.CascadedHouseholds, len(hit))
 			for k := range hit {
-				counting[m][k] = now[k]
+				counts.set(k, m, now[k].counts)
 			}
 		}
 	}
 	return adj, nil
 }
 
+// countingMonths holds, per month, the households that count for 多数回 in it.
+type countingMonths map[rules.Month]map[HouseholdKey]bool
+
+func (c countingMonths) set(k HouseholdKey, m rules.Month, counts bool) {
+	if c[m] == nil {
+		c[m] = map[HouseholdKey]bool{}
+	}
+	c[m][k] = counts
+}
+
+// prior is household k's count of counting months among the 11 before month m.
+func (c countingMonths) prior(k HouseholdKey, m rules.Month) int32 {
+	n := int32(0)
+	for x := m - 11; x < m; x++ {
+		if c[x][k] {
+			n++
+		}
+	}
+	return n
+}
+
 // recompute reruns the households hit of month version v from the ledger alone, with their
-// 多数回 history from counting, and commits a layer for them when a result changed. It returns
-// their adjustments and their new states (nil when nothing changed).
+// 多数回 history from counts, and commits a layer for them when a result changed. before is
+// what the month held of them. It returns their adjustments and their new states (nil when
+// nothing changed).
 func (l *Ledger) recompute(ctx context.Context, cfg pipeline.Config, v *Version, hit map[HouseholdKey]struct{},
-	counting map[rules.Month]map[HouseholdKey]hhState) ([]output.Adjustment, map[HouseholdKey]hhState, error) {
+	counts countingMonths, before map[HouseholdKey]hhState) ([]output.Adjustment, map[HouseholdKey]hhState, error) {
 	tmp, err := l.tempDir("cascade-")
 	if err != nil {
 		return nil, nil, err
@@ -428,7 +454,7 @@ func (l *Ledger) recompute(ctx context.Context, cfg pipeline.Config, v *Version,
 	if err := writeParquet(hist, func(w *buffered[receipt.HistoryRow]) error {
 		for _, k := range sortedKeys(hit) {
 			for x := v.Month - 11; x < v.Month; x++ {
-				if counting[x][k].counts {
+				if counts[x][k] {
 					if err := w.add(receipt.HistoryRow{InsurerNo: k.InsurerNo, HouseholdID: k.HouseholdID, ServiceMonth: x.String()}); err != nil {
 						return err
 					}
@@ -454,7 +480,6 @@ func (l *Ledger) recompute(ctx context.Context, cfg pipeline.Config, v *Version,
 	if err != nil {
 		return nil, nil, err
 	}
-	before := counting[v.Month]
 	moved := false
 	for k := range hit {
 		moved = moved || before[k] != now[k]
@@ -475,6 +500,7 @@ func (l *Ledger) recompute(ctx context.Context, cfg pipeline.Config, v *Version,
 // correction is what the ledger needs to know of a correction row before the run.
 type correction struct {
 	insurer, person string
+	cancel          bool
 }
 
 // readCorrections reads the ids and owners of the correction rows (rows the reader cannot
@@ -491,8 +517,11 @@ func readCorrections(ctx context.Context, paths []string) (map[string]correction
 			ids := b.Record.Column(receipt.ColReceiptID).(*array.String)
 			ins := b.Record.Column(receipt.ColInsurerNo).(*array.String)
 			per := b.Record.Column(receipt.ColPersonID).(*array.String)
+			cancel := b.Record.Column(receipt.ColCancel).(*array.Boolean)
 			for i := 0; i < int(b.Record.NumRows()); i++ {
-				out[ids.Value(i)] = correction{ins.Value(i), per.Value(i)}
+				id := ids.Value(i)
+				// A cancel of the id is a cancel whatever other rows of it say (see unknownCancels).
+				out[id] = correction{ins.Value(i), per.Value(i), cancel.Value(i) || out[id].cancel}
 			}
 			return nil
 		}, nil)
@@ -503,13 +532,29 @@ func readCorrections(ctx context.Context, paths []string) (map[string]correction
 	return out, nil
 }
 
+// unknownCancels are the ids of the cancel rows among corr that the month does not hold
+// (held: the ids of corr it holds).
+func unknownCancels(corr map[string]correction, held map[string]struct{}) map[string]struct{} {
+	out := map[string]struct{}{}
+	for id, c := range corr {
+		if _, ok := held[id]; c.cancel && !ok {
+			out[id] = struct{}{}
+		}
+	}
+	return out
+}
+
 // affectedHouseholds: the households of the corrected receipts as the ledger has them, and
-// the households of the persons the corrections name.
-func affectedHouseholds(ctx context.Context, v *Version, corr map[string]correction) (map[HouseholdKey]struct{}, error) {
+// the households of the persons the corrections name; and those of the corrections' insurers
+// the month's members master knows (the rerun is given the members of these households
+// only, and must still tell a person the master lacks from an insurer it lacks).
+func affectedHouseholds(ctx context.Context, v *Version, corr map[string]correction) (map[HouseholdKey]struct{}, []string, error) {
 	ids, persons := newKeys(), newKeys()
+	named := map[string]bool{} // the corrections' insurers: found in the master
 	for id, c := range corr {
 		ids.add(id)
 		persons.add(HouseholdKey{c.insurer, c.person}.String())
+		named[c.insurer] = false
 	}
 	byReceipt, byPerson := map[HouseholdKey]struct{}{}, map[HouseholdKey]struct{}{}
 	var g errgroup.Group // both files are read at once, on both cores
@@ -523,10 +568,17 @@ func affectedHouseholds(ctx context.Context, v *Version, corr map[string]correct
 			})
 	})
 	g.Go(func() error {
-		var person []byte
+		var person, last []byte
 		return scanColumns(ctx, v, pipeline.MembersFile, []string{"insurer_no", "household_id", "person_id"}, nil,
 			func(b *pqcol.Batch, i int, key []byte) error {
-				person = appendKey(person, b.Bytes(0).At(i), b.Bytes(2).At(i))
+				ins := b.Bytes(0).At(i)
+				if !bytes.Equal(ins, last) { // a master lists an insurer's members together
+					last = append(last[:0], ins...)
+					if found, ok := named[string(ins)]; ok && !found {
+						named[string(ins)] = true
+					}
+				}
+				person = appendKey(person, ins, b.Bytes(2).At(i))
 				if persons.has(person) {
 					byPerson[parseKey(key)] = struct{}{}
 				}
@@ -534,15 +586,27 @@ func affectedHouseholds(ctx context.Context, v *Version, corr map[string]correct
 			})
 	})
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for k := range byPerson {
 		byReceipt[k] = struct{}{}
 	}
-	return byReceipt, nil
+	var insurers []string
+	for ins, found := range named {
+		if found {
+			insurers = append(insurers, ins)
+		}
+	}
+	sort.Strings(insurers)
+	return byReceipt, insurers, nil
 }
 
-type inputs struct{ receipts, members string }
+// inputs are the files a recomputation reads, and held, the ids of the corrections among
+// the receipts it was written from.
+type inputs struct {
+	receipts, members string
+	held              map[string]struct{}
+}
 
 // receiptCols are the columns of receipt_benefit.parquet a recomputation reads back.
 var receiptCols = []string{"insurer_no", "household_id", "receipt_id", "person_id", "institution_id", "kind",
@@ -553,10 +617,11 @@ var memberCols = []string{"insurer_no", "household_id", "person_id", "birth_date
 	"valid_to", "category_u70", "category_70", "half_limits_month"}
 
 // writeInputs writes, for the households keys (all when nil), the ledger's receipts (less
-// those the corrections replace or cancel) and, with members set, their member rows, as
-// normalized Parquet inputs of a run.
+// those the corrections replace or cancel, noted in held) and, with members set, their member
+// rows, as normalized Parquet inputs of a run.
 func (l *Ledger) writeInputs(ctx context.Context, v *Version, keys map[HouseholdKey]struct{}, corr map[string]correction, dir string, members bool) (inputs, error) {
-	in := inputs{receipts: filepath.Join(dir, "ledger-receipts.parquet"), members: filepath.Join(dir, "ledger-members.parquet")}
+	in := inputs{receipts: filepath.Join(dir, "ledger-receipts.parquet"), members: filepath.Join(dir, "ledger-members.parquet"),
+		held: map[string]struct{}{}}
 	month := v.Month.String()
 	want := newKeySet(keys)
 	var g errgroup.Group // the receipts and the members are read at once, on both cores
@@ -565,6 +630,7 @@ func (l *Ledger) writeInputs(ctx context.Context, v *Version, keys map[Household
 			return scanColumns(ctx, v, output.ReceiptBenefitFile, receiptCols, want, func(b *pqcol.Batch, i int, key []byte) error {
 				id := b.Bytes(2).At(i)
 				if _, ok := corr[string(id)]; ok {
+					in.held[string(id)] = struct{}{}
 					return nil
 				}
 				str := func(c int) string { return string(b.Bytes(c).At(i)) }
@@ -590,52 +656,77 @@ func (l *Ledger) writeInputs(ctx context.Context, v *Version, keys map[Household
 }
 
 // writeHistory writes the counting months among the 11 before month (for the households
-// keys, all when nil) as a history input: the ledger's months, and before them the kept
-// history and the files given.
+// keys, all when nil) as a history input, as eachCountingMonth finds them.
 //
 // With before set (a first run), the same read of the history fills it with the households
 // the history counts in month itself.
 func (l *Ledger) writeHistory(ctx context.Context, month rules.Month, keys map[HouseholdKey]struct{}, given []string, path string,
 	before map[HouseholdKey]hhState) (string, error) {
-	want := newKeySet(keys)
 	end := month
 	if before != nil {
 		end = month + 1
 	}
 	return path, writeParquet(path, func(w *buffered[receipt.HistoryRow]) error {
-		err := l.eachHistory(ctx, month-11, end, want, given, func(k HouseholdKey, m rules.Month) error {
+		return l.eachCountingMonth(ctx, month-11, end, newKeySet(keys), given, func(k HouseholdKey, m rules.Month) error {
 			if m == month {
 				before[k] = hhState{counts: true}
 				return nil
 			}
 			return w.add(receipt.HistoryRow{InsurerNo: k.InsurerNo, HouseholdID: k.HouseholdID, ServiceMonth: m.String()})
 		})
+	})
+}
+
+// eachCountingMonth calls fn for the months in [lo, hi) in which a household of keys (all
+// when nil) counts for 多数回: a month the ledger holds as its current version says, a month
+// before it as the kept history and the files given say (see history.go). A household month
+// of the history may come more than once. Every path that computes a month (a first run, a
+// rerun, a cascade) counts by it.
+func (l *Ledger) eachCountingMonth(ctx context.Context, lo, hi rules.Month, keys *keySet, given []string, fn func(k HouseholdKey, m rules.Month) error) error {
+	if err := l.eachHistory(ctx, lo, hi, keys, given, fn); err != nil {
+		return err
+	}
+	for m := lo; m < hi; m++ {
+		if !l.Has(m) {
+			continue
+		}
+		v, err := l.Current(m)
 		if err != nil {
 			return err
 		}
-		for m := month - 11; m < month; m++ {
-			if !l.Has(m) {
-				continue
-			}
-			v, err := l.Current(m)
-			if err != nil {
-				return err
-			}
-			ms := m.String()
-			err = scanColumns(ctx, v, output.HouseholdMonthFile, []string{"insurer_no", "household_id", "counts_for_tasukai"}, want,
-				func(b *pqcol.Batch, i int, key []byte) error {
-					if !b.Bools(2).At(i) {
-						return nil
-					}
-					k := parseKey(key)
-					return w.add(receipt.HistoryRow{InsurerNo: k.InsurerNo, HouseholdID: k.HouseholdID, ServiceMonth: ms})
-				})
-			if err != nil {
-				return err
-			}
+		err = scanColumns(ctx, v, output.HouseholdMonthFile, []string{"insurer_no", "household_id", "counts_for_tasukai"}, keys,
+			func(b *pqcol.Batch, i int, key []byte) error {
+				if !b.Bools(2).At(i) {
+					return nil
+				}
+				return fn(parseKey(key), m)
+			})
+		if err != nil {
+			return err
 		}
-		return nil
-	})
+	}
+	return nil
+}
+
+// gapWarning says which of the 11 months before month the ledger lacks while it holds an
+// earlier one (empty when none): the 多数回 of month counts them only as far as the kept
+// history does, until they are run.
+func (l *Ledger) gapWarning(month rules.Month) (string, error) {
+	months, err := l.Months()
+	if err != nil || len(months) == 0 || months[0] >= month-1 {
+		return "", err
+	}
+	var missing []string
+	for m := max(months[0]+1, month-11); m < month; m++ {
+		if !l.Has(m) {
+			missing = append(missing, m.String())
+		}
+	}
+	if len(missing) == 0 {
+		return "", nil
+	}
+	return fmt.Sprintf("the ledger lacks %s, after its first month %s: 多数回 of %s counts them only as far as the history says, "+
+		"and will be recomputed for these households when they are run", strings.Join(missing, ", "), months[0], month), nil
 }
 
 // buffered writes rows to a Parquet writer in chunks.

@@ -97,6 +97,7 @@ func (r *run) loadDirectory(ctx context.Context) (*aggregate.Directory, error) {
 	if err := d.Seal(r.workers); err != nil {
 		return nil, err
 	}
+	d.KnowInsurers(r.KnownInsurers)
 	r.log.Debug("members directory sealed", "seconds", time.Since(t0).Seconds())
 	return d, nil
 }

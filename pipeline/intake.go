@@ -179,6 +179,10 @@ func (r *run) routeBatch(ctx context.Context, b fileBatch, warm func(hashes []ui
 			Cost: costs.Value(i), Copay: copays.Value(i), Paid: paids.Value(i),
 			BirthDate: births.Value(i), Sex: sexes.Value(i), Cancel: cancels.Value(i)}
 		if x.Cancel && r.corrections {
+			if _, unknown := r.UnknownCancels[x.ID]; unknown {
+				r.rejects.receipt(&x, receipt.UnknownReceipt, fmt.Sprintf("a cancel of receipt %s, which month %s does not hold", x.ID, month))
+				continue
+			}
 			r.read.cancelled.Add(1)
 			r.read.paidCancelled.Add(x.Paid)
 			continue

@@ -51,6 +51,15 @@ type Config struct {
 	KeepMembers bool
 	// Corrections accepts the cancel column (a correction run on a ledger).
 	Corrections bool
+	// UnknownCancels are the receipt ids of a correction run's cancel rows that the month
+	// does not hold: such a row is rejected UNKNOWN_RECEIPT instead of counted as a cancel.
+	UnknownCancels map[string]struct{}
+	// KnownInsurers are insurers known beyond those of the members given: a ledger's rerun
+	// is given the members of the households it recomputes only, so that a receipt of a
+	// person the month's master lacks is UNKNOWN_PERSON, not UNKNOWN_INSURER.
+	KnownInsurers []string
+	// Warnings are the caller's, for the manifest beside the run's own (a ledger's gap).
+	Warnings []string
 	// MembersDecided: the members are the rows in force a ledger kept of the month, whose
 	// half_limits_month holds the month's 75歳到達月特例 decision (a rerun or a cascade):
 	// nothing is derived from them, since the person's other rows are not among them.
@@ -166,6 +175,9 @@ func newRun(cfg Config) (*run, error) {
 		batchRows: receipt.DefaultBatchRows, memberRows: map[string]int64{}, historyRows: map[string]int64{},
 		insurers: map[string]struct{}{}, progress: cfg.Progress, log: cfg.Log, corrections: cfg.Corrections}
 	r.batches.poison = poisonFreedBatches
+	for _, ins := range cfg.KnownInsurers {
+		r.insurers[ins] = struct{}{}
+	}
 	if r.rules == nil {
 		r.rules = rules.Default()
 	}
@@ -193,6 +205,10 @@ func newRun(cfg Config) (*run, error) {
 	}
 	if err := r.expandInputs(); err != nil {
 		return nil, err
+	}
+	for _, w := range cfg.Warnings {
+		r.warnings.add(w)
+		r.log.Warn(w)
 	}
 	r.fileRows = make([]int64, len(r.receiptFiles))
 	r.rejects = newRejectSet(r.receiptFiles)

@@ -108,6 +108,7 @@ const (
 	CategoryMissing   = "CATEGORY_MISSING"
 	CategoryConflict  = "CATEGORY_CONFLICT"
 	MemberConflict    = "MEMBER_CONFLICT" // the person's rows in force disagree on household, birth date or sex
+	UnknownReceipt    = "UNKNOWN_RECEIPT"
 )
 
 // Reject is a receipt that was not accepted, with where it came from and why.

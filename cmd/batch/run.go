@@ -158,7 +158,10 @@ func runMonth(ctx context.Context, cfg pipeline.Config, ledgerDir string, log *s
 
 func printLedger(w io.Writer, dir string, r *ledger.Result) {
 	kind := "first run of the month"
-	if r.Rerun {
+	switch {
+	case r.NewMembers:
+		kind = "rerun with a new members master"
+	case r.Rerun:
 		kind = "rerun with corrections"
 	}
 	var delta int64
@@ -166,9 +169,9 @@ func printLedger(w io.Writer, dir string, r *ledger.Result) {
 		delta += a.Delta
 	}
 	fmt.Fprintf(w, "ledger            %s (%s)\n", dir, kind)
-	fmt.Fprintf(w, "  recomputed      %s households\n", group(int64(r.Households)))
+	fmt.Fprintf(w, "  recomputed      %s households of %s\n", group(int64(r.Households)), r.Summary.Manifest.ServiceMonth)
 	fmt.Fprintf(w, "  adjustments     %s households, net ¥%s\n", group(int64(len(r.Adjustments))), group(delta))
-	for _, m := range r.Cascaded {
-		fmt.Fprintf(w, "  cascaded into   %s\n", m)
+	for i, m := range r.Cascaded {
+		fmt.Fprintf(w, "  cascaded into   %s (%s households recomputed)\n", m, group(int64(r.CascadedHouseholds[i])))
 	}
 }

@@ -28,9 +28,9 @@ type Batch struct {
 // PaidRead = Σ paid accepted + PaidRejected.
 type ReadStats struct {
 	Rows         int64 // data rows read, good and bad
-	PaidRead     int64 // Σ paid of the rows whose paid could be parsed
+	PaidRead     int64 // Σ paid of the rows whose paid could be parsed, as rules.CountedPaid counts it
 	Rejected     int64 // BAD_RECORD rejects
-	PaidRejected int64 // Σ paid of those rejects (0 for a reject whose paid did not parse)
+	PaidRejected int64 // Σ paid of those rejects, alike (0 for a reject whose paid did not parse)
 }
 
 // ReadOptions tunes ReadReceipts; the zero value is ready to use.

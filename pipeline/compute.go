@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"slices"
 	"sync"
@@ -82,15 +83,27 @@ type totals struct {
 	householdsPaid, inKind, copayTotal int64
 }
 
-func (t *totals) add(o *totals) {
+// add adds a partition's sums to the run's. Sums of yen are checked: within a partition
+// they cannot wrap (every accepted amount is within rules.MaxAmount, and compute refuses a
+// partition of more than rules.MaxSummed receipts), but over the partitions of a run they
+// could, and a wrapped total would be paid as it stood.
+func (t *totals) add(o *totals) error {
 	t.accepted += o.accepted
-	t.paidAccepted += o.paidAccepted
-	t.cashHouseholds += o.cashHouseholds
-	t.cashReceipts += o.cashReceipts
-	t.cashPersons += o.cashPersons
 	t.householdsPaid += o.householdsPaid
-	t.inKind += o.inKind
-	t.copayTotal += o.copayTotal
+	for _, y := range [...]struct {
+		name   string
+		sum    *int64
+		amount int64
+	}{{"paid accepted", &t.paidAccepted, o.paidAccepted}, {"benefit_cash over households", &t.cashHouseholds, o.cashHouseholds},
+		{"benefit_cash over receipts", &t.cashReceipts, o.cashReceipts}, {"benefit_cash over persons", &t.cashPersons, o.cashPersons},
+		{"benefit_in_kind", &t.inKind, o.inKind}, {"copay", &t.copayTotal, o.copayTotal}} {
+		s, ok := rules.AddYen(*y.sum, y.amount)
+		if !ok {
+			return overflowError(y.name)
+		}
+		*y.sum = s
+	}
+	return nil
 }
 
 // computer turns households into rows; one per worker.
@@ -265,6 +278,9 @@ func (r *run) compute(ctx context.Context, parts *aggregate.Spill, w *writers, a
 				if err != nil {
 					return err
 				}
+				if int64(data.Receipts()) > rules.MaxSummed { // see totals.add
+					return fmt.Errorf("partition %d holds %d receipts, more than a sum of yen can hold without wrapping", q, data.Receipts())
+				}
 				res.reset(data.Receipts())
 				c.out = res
 				if err := res.scratch.Households(data, r.month, r.KeepMembers, func(x *aggregate.Receipt, reason, detail string) error {
@@ -290,7 +306,9 @@ func (r *run) compute(ctx context.Context, parts *aggregate.Spill, w *writers, a
 			if err := w.write(res); err != nil {
 				return err
 			}
-			sum.add(&res.totals)
+			if err := sum.add(&res.totals); err != nil {
+				return err
+			}
 			if written != nil {
 				free <- written
 			}

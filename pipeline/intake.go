@@ -16,10 +16,31 @@ import (
 	"github.com/kougaku/batch/rules"
 )
 
-// intakeStats is what the intake read, for the reconciliation.
+// intakeStats is what the intake read, for the reconciliation. The sums of paid are added
+// with addYen.
 type intakeStats struct {
 	rows, paid               atomic.Int64
 	cancelled, paidCancelled atomic.Int64 // rows of a correction run that remove a receipt
+}
+
+// addYen adds amount to the run's sum named what, or fails the run when the sum would leave
+// int64: a wrapped sum would reconcile, and pay, as if it were right.
+func addYen(sum *atomic.Int64, amount int64, what string) error {
+	for {
+		old := sum.Load()
+		s, ok := rules.AddYen(old, amount)
+		if !ok {
+			return overflowError(what)
+		}
+		if sum.CompareAndSwap(old, s) {
+			return nil
+		}
+	}
+}
+
+// overflowError refuses a run whose sum named what would pass the int64 range of yen.
+func overflowError(what string) error {
+	return fmt.Errorf("the sum of %s passes the range of a 64-bit integer of yen: the run is refused rather than summed wrong", what)
 }
 
 // intake reads every receipts file concurrently into Arrow batches and hands the batches,
@@ -130,9 +151,11 @@ func (r *run) readFile(ctx context.Context, fi int32, file string, out chan<- fi
 			return nil
 		})
 	r.read.rows.Add(st.Rows)
-	r.read.paid.Add(st.PaidRead)
 	r.progress.Read.Add(st.Rows)
 	if err != nil {
+		return err
+	}
+	if err := addYen(&r.read.paid, st.PaidRead, "paid read"); err != nil {
 		return err
 	}
 	r.fileRows[fi] = st.Rows
@@ -184,7 +207,9 @@ func (r *run) routeBatch(ctx context.Context, b fileBatch, warm func(hashes []ui
 				continue
 			}
 			r.read.cancelled.Add(1)
-			r.read.paidCancelled.Add(x.Paid)
+			if err := addYen(&r.read.paidCancelled, rules.CountedPaid(x.Paid), "paid cancelled"); err != nil {
+				return err
+			}
 			continue
 		}
 		reason, detail := r.check(&x, months.Value(i), month, kinds.Value(i), settings.Value(i), tokuteis.Value(i))
@@ -213,6 +238,11 @@ func (r *run) check(x *aggregate.Receipt, month, runMonth, kind, setting, tokute
 	}
 	if x.Kind == rules.Pharmacy && x.Setting != rules.Outpatient {
 		return receipt.BadRecord, "a pharmacy receipt is always outpatient"
+	}
+	if x.BirthDate != "" { // optional, but a claim that is not a date is no claim to check
+		if _, err := rules.ParseDate(x.BirthDate); err != nil {
+			return receipt.BadRecord, "birth_date: " + err.Error()
+		}
 	}
 	if month != runMonth {
 		return receipt.MonthMismatch, fmt.Sprintf("service_month %s in a run for %s", month, runMonth)

@@ -100,6 +100,9 @@ func (r *run) refuseEmpty(rec output.Reconciliation) error {
 // accounted for and the three benefit sums agree. An unbalanced run fails: its outputs are
 // not committed.
 func (r *run) finish(w *writers, tot totals, inputs []output.Input, rejectRows int64, parts int, spilled bool) (*Summary, error) {
+	if err := r.rejects.overflow; err != nil {
+		return nil, err
+	}
 	rec := output.Reconciliation{
 		ReceiptsRead: r.read.rows.Load(), ReceiptsAccepted: tot.accepted, ReceiptsRejected: rejectRows,
 		PaidRead: r.read.paid.Load(), PaidAccepted: tot.paidAccepted, PaidRejected: r.rejects.paid,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/kougaku/batch/aggregate"
 	"github.com/kougaku/batch/receipt"
+	"github.com/kougaku/batch/rules"
 )
 
 // rejectSet collects the rejects of every stage. They are written at the end in the order of
@@ -18,7 +19,8 @@ type rejectSet struct {
 	files    []string
 	rows     []rejectRow
 	byReason map[string]int64
-	paid     int64
+	paid     int64 // Σ rules.CountedPaid of the rejects
+	overflow error // the sum of paid would have wrapped: the run fails (finish)
 }
 
 type rejectRow struct {
@@ -31,15 +33,21 @@ func newRejectSet(files []string) *rejectSet {
 	return &rejectSet{files: files, byReason: map[string]int64{}}
 }
 
-// add records a reject of input file index file at line (row number for Parquet).
+// add records a reject of input file index file at line (row number for Parquet). Every
+// reject of a run comes through here, so here its text is cut (receipt.Reject.Cut).
 func (s *rejectSet) add(file int32, line int64, r receipt.Reject) {
 	if r.Source == "" {
 		r.Source = s.source(file, line)
 	}
+	r = r.Cut()
 	s.mu.Lock()
 	s.rows = append(s.rows, rejectRow{file: file, line: line, Reject: r})
 	s.byReason[r.Reason]++
-	s.paid += r.Paid
+	if sum, ok := rules.AddYen(s.paid, rules.CountedPaid(r.Paid)); ok {
+		s.paid = sum
+	} else if s.overflow == nil {
+		s.overflow = overflowError("paid rejected")
+	}
 	s.mu.Unlock()
 }
 

@@ -69,7 +69,7 @@ func openFile(path string, opts ...parquet.FileOption) (f *os.File, pf *parquet.
 			if f != nil {
 				f.Close()
 			}
-			f, pf, err = nil, nil, fmt.Errorf("%s: damaged file: %v", path, p)
+			f, pf, err = nil, nil, &DamagedError{Path: path, Cause: fmt.Sprint(p)}
 		}
 	}()
 	if f, err = os.Open(path); err != nil {
@@ -83,14 +83,54 @@ func openFile(path string, opts ...parquet.FileOption) (f *os.File, pf *parquet.
 	if err != nil {
 		return fail(err)
 	}
+	if cause := notParquet(f, st.Size()); cause != "" {
+		return fail(&DamagedError{Path: path, Cause: cause})
+	}
 	pf, err = parquet.OpenFile(f, st.Size(), append([]parquet.FileOption{parquet.SkipBloomFilters(true)}, opts...)...)
 	if err != nil {
-		return fail(fmt.Errorf("%s: parquet: %w", path, err))
+		return fail(&DamagedError{Path: path, Cause: "its footer cannot be read: " + err.Error()})
 	}
 	if err := rowsAgree(pf); err != nil {
-		return fail(fmt.Errorf("%s: %w", path, err))
+		return fail(&DamagedError{Path: path, Cause: err.Error()})
 	}
 	return f, pf, nil
+}
+
+// DamagedError is a file that cannot be opened as Parquet: cut short, damaged, or not
+// Parquet at all.
+type DamagedError struct {
+	Path  string
+	Cause string // what is wrong, in a few words
+}
+
+func (e *DamagedError) Error() string {
+	return e.Path + ": not a readable Parquet file (cut short or damaged): " + e.Cause
+}
+
+// parquetMagic begins and ends every Parquet file.
+const parquetMagic = "PAR1"
+
+// notParquet says what is wrong with a file that does not begin and end as a Parquet file
+// does, in words for its owner ("" when it does): parquet-go's "invalid magic footer" means
+// nothing to them, and a file cut short, the usual case, ends anywhere.
+func notParquet(f *os.File, size int64) string {
+	if size < 2*int64(len(parquetMagic))+4 {
+		return fmt.Sprintf("%d bytes, too short for a Parquet file", size)
+	}
+	var head, tail [len(parquetMagic)]byte
+	if _, err := f.ReadAt(head[:], 0); err != nil {
+		return err.Error()
+	}
+	if _, err := f.ReadAt(tail[:], size-int64(len(tail))); err != nil {
+		return err.Error()
+	}
+	switch {
+	case string(head[:]) != parquetMagic:
+		return "it does not begin as a Parquet file does"
+	case string(tail[:]) != parquetMagic:
+		return "it ends without a Parquet footer, as a file cut short does"
+	}
+	return ""
 }
 
 // rowsAgree checks that the footer's row count is the sum of its row groups': a reader that
@@ -101,7 +141,7 @@ func rowsAgree(pf *parquet.File) error {
 		sum += g.NumRows()
 	}
 	if sum != pf.NumRows() {
-		return fmt.Errorf("damaged file: the footer says %d rows, its row groups hold %d", pf.NumRows(), sum)
+		return fmt.Errorf("the footer says %d rows, its row groups hold %d", pf.NumRows(), sum)
 	}
 	return nil
 }

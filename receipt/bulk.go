@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/kougaku/batch/pqcol"
+	"github.com/kougaku/batch/rules"
 )
 
 // The bulk way of a Parquet batch. A batch of a well-formed file (no nulls, nothing to trim,
@@ -138,8 +139,12 @@ func (s *receiptSink) addBulk(p *parquetBatch) error {
 		k := min(p.n-from, b.max-b.n)
 		b.addColumns(p, from, from+k)
 		s.stats.Rows += int64(k)
+		var paid int64 // of k < rules.MaxSummed counted amounts: it cannot wrap
 		for _, v := range p.paid.Values()[from : from+k] {
-			s.stats.PaidRead += v
+			paid += rules.CountedPaid(v)
+		}
+		if err := s.addPaid(&s.stats.PaidRead, paid); err != nil {
+			return err
 		}
 		from += k
 		if b.n >= b.max {

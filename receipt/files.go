@@ -176,10 +176,12 @@ type FileError struct {
 }
 
 func (e *FileError) Error() string {
+	// An error that names the file already (package pqcol's do) does not name it twice.
+	msg := strings.TrimPrefix(e.Err.Error(), e.File+": ")
 	if e.Line > 0 {
-		return Position(e.File, e.Line) + ": " + e.Err.Error()
+		return Position(e.File, e.Line) + ": " + msg
 	}
-	return e.File + ": " + e.Err.Error()
+	return e.File + ": " + msg
 }
 
 func (e *FileError) Unwrap() error { return e.Err }

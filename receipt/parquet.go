@@ -110,7 +110,7 @@ func scanColumnRanges(ctx context.Context, file string, r *pqcol.Reader, ranges 
 	case err == nil, err == own, errors.Is(err, ctx.Err()):
 		return err
 	}
-	return &FileError{File: file, Line: at + 1, Err: fmt.Errorf("parquet: %w", err)}
+	return &FileError{File: file, Line: at + 1, Err: err} // err names the file: FileError does not repeat it
 }
 
 // readTableParquet reads a master table and gives fn each row's trimmed values in columns

@@ -12,6 +12,8 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/kougaku/batch/rules"
 )
 
 // Batch is a record batch of Schema read from File. The consumer owns Record and must call
@@ -26,9 +28,9 @@ type Batch struct {
 // PaidRead = Σ paid accepted + PaidRejected.
 type ReadStats struct {
 	Rows         int64 // data rows read, good and bad
-	PaidRead     int64 // Σ paid of the rows whose paid could be parsed
+	PaidRead     int64 // Σ paid of the rows whose paid could be parsed, as rules.CountedPaid counts it
 	Rejected     int64 // BAD_RECORD rejects
-	PaidRejected int64 // Σ paid of those rejects (0 for a reject whose paid did not parse)
+	PaidRejected int64 // Σ paid of those rejects, alike (0 for a reject whose paid did not parse)
 }
 
 // ReadOptions tunes ReadReceipts; the zero value is ready to use.
@@ -114,7 +116,9 @@ func (s *receiptSink) row() error {
 }
 
 func (s *receiptSink) accept(t *textRow, cost, copay, paid int64, cancel bool, line int64) error {
-	s.stats.PaidRead += paid
+	if err := s.addPaid(&s.stats.PaidRead, rules.CountedPaid(paid)); err != nil {
+		return err
+	}
 	if !s.b.fits(t) {
 		if err := s.flush(); err != nil {
 			return err
@@ -123,6 +127,18 @@ func (s *receiptSink) accept(t *textRow, cost, copay, paid int64, cancel bool, l
 	if s.b.add(t, cost, copay, paid, cancel, line) {
 		return s.flush()
 	}
+	return nil
+}
+
+// addPaid adds to one of the file's sums of paid what the reconciliation counts of a row's
+// paid (rules.CountedPaid) or of several rows', and fails the read rather than let the sum
+// wrap.
+func (s *receiptSink) addPaid(sum *int64, counted int64) error {
+	v, ok := rules.AddYen(*sum, counted)
+	if !ok {
+		return &FileError{File: s.file, Err: errors.New("the sum of paid over its rows passes the range of a 64-bit integer of yen")}
+	}
+	*sum = v
 	return nil
 }
 

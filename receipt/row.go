@@ -4,6 +4,9 @@
 package receipt
 
 import (
+	"strconv"
+	"unicode/utf8"
+
 	"github.com/apache/arrow/go/v17/arrow"
 )
 
@@ -122,4 +125,30 @@ type Reject struct {
 	// Paid is the receipt's paid amount when it could be read (0 otherwise); the manifest
 	// reconciles Σ paid read = Σ paid accepted + Σ paid rejected with it.
 	Paid int64 `parquet:"paid"`
+}
+
+// MaxRejectText bounds each text of a reject (source, ids, detail), in bytes: room for any
+// real id and message, where a field of megabytes in a broken file, quoted in the detail,
+// went whole into the rejects file.
+const MaxRejectText = 512
+
+// Cut returns r with each text longer than MaxRejectText cut to that length on a rune
+// boundary, its end marked "… (cut; N bytes)" with the length it had. A cut text is a copy:
+// it keeps nothing of the long one alive.
+func (r Reject) Cut() Reject {
+	r.Source, r.ReceiptID, r.InsurerNo = cutText(r.Source), cutText(r.ReceiptID), cutText(r.InsurerNo)
+	r.PersonID, r.Detail = cutText(r.PersonID), cutText(r.Detail)
+	return r
+}
+
+func cutText(s string) string {
+	if len(s) <= MaxRejectText {
+		return s
+	}
+	mark := "… (cut; " + strconv.Itoa(len(s)) + " bytes)"
+	n := MaxRejectText - len(mark)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + mark
 }

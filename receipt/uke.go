@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/kougaku/batch/rules"
 )
 
 // ReadUKE reads one UKE file (医科/DPC RECEIPTC/RECEIPTD, 歯科, 調剤 RECEIPTY.CYO) into record batches of Schema,
@@ -668,9 +670,13 @@ func (s *receiptSink) rejectAs(reason string, t *textRow, line int64, paid int64
 	if !paidOK {
 		paid = 0
 	}
-	s.stats.PaidRead += paid
+	if err := s.addPaid(&s.stats.PaidRead, rules.CountedPaid(paid)); err != nil {
+		return err
+	}
+	if err := s.addPaid(&s.stats.PaidRejected, rules.CountedPaid(paid)); err != nil {
+		return err
+	}
 	s.stats.Rejected++
-	s.stats.PaidRejected += paid
 	if s.reject == nil {
 		return nil
 	}

@@ -149,6 +149,9 @@ func (c *Calculator) Compute(h *Household, r *Result) error {
 // load validates the receipts and sets up the per-receipt state.
 func (c *Calculator) load(h *Household, t *Table, r *Result) error {
 	c.nOld, c.nTok = 0, 0
+	if int64(len(h.Receipts)) > MaxSummed { // beyond it, the household's sums could wrap
+		return fmt.Errorf("rules: a household of %d receipts, more than sums of amounts can hold", len(h.Receipts))
+	}
 	for i := range h.Receipts {
 		rc := &h.Receipts[i]
 		if rc.Member < 0 || rc.Member >= len(h.Members) {

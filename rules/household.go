@@ -162,16 +162,3 @@ const (
 	CodeAmountInvalid   = "AMOUNT_INVALID"
 	CodeCategoryMissing = "CATEGORY_MISSING"
 )
-
-// ValidateAmounts checks one receipt's amounts: none negative, paid ≤ copay ≤ cost.
-func ValidateAmounts(cost, copay, paid int64) string {
-	switch {
-	case cost < 0 || copay < 0 || paid < 0:
-		return fmt.Sprintf("negative amount (cost %d, copay %d, paid %d)", cost, copay, paid)
-	case paid > copay:
-		return fmt.Sprintf("paid %d > copay %d", paid, copay)
-	case copay > cost:
-		return fmt.Sprintf("copay %d > cost %d", copay, cost)
-	}
-	return ""
-}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/bits"
 	"os"
 	"sort"
 	"strings"
@@ -93,8 +94,13 @@ func (f Formula) Limit(cost int64) int64 {
 	if excess < 0 {
 		excess = 0
 	}
-	// Half up on a non-negative product: floor(x + 1/2) = (2·num·excess + den) / (2·den).
-	l := f.Base + (2*excess*f.RateNum+f.RateDen)/(2*f.RateDen)
+	// Half up on a non-negative product: floor(x + 1/2) = (2·num·excess + den) / (2·den),
+	// formed in 128 bits: 2·num·excess passes int64 for a household's cost of some ¥10^10 at
+	// a rate of nine decimals. The quotient is below excess (rate < 1), so it fits.
+	hi, lo := bits.Mul64(uint64(excess), uint64(2*f.RateNum))
+	lo, carry := bits.Add64(lo, uint64(f.RateDen), 0)
+	q, _ := bits.Div64(hi+carry, lo, uint64(2*f.RateDen))
+	l := f.Base + int64(q)
 	if f.Cap > 0 && l > f.Cap {
 		l = f.Cap
 	}

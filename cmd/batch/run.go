@@ -106,6 +106,9 @@ func printSummary(w io.Writer, out string, s *pipeline.Summary) {
 		fmt.Fprintf(w, "  cancelled       %s\n", group(rec.ReceiptsCancelled))
 	}
 	printCounts(w, "    ", s.Manifest.RejectsByReason)
+	if n := s.Manifest.MembersConflicting; n > 0 {
+		fmt.Fprintf(w, "members conflicting %s persons (their receipts MEMBER_CONFLICT)\n", group(n))
+	}
 	fmt.Fprintf(w, "households        %s\n", group(s.Households))
 	fmt.Fprintf(w, "  paid in cash    %s\n", group(s.HouseholdsPaid))
 	fmt.Fprintf(w, "benefit cash      ¥%s\n", group(s.BenefitCash))

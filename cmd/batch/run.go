@@ -32,7 +32,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, log *s
 	allowProv := fs.Bool("allow-provisional", false, "compute a month whose rule table is provisional")
 	workers := fs.Int("workers", 0, "workers (0: one per core)")
 	memory := fs.Int64("memory", pipeline.DefaultMemoryBudget, "memory budget in bytes")
-	spill := fs.String("spill-dir", "", "directory for spill files (default: beside --out)")
+	spill := fs.String("spill-dir", "", "directory under which a run too large for --memory spills, in a sub-directory of its own removed at its end (default: .batch-work beside --out)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		return &usageError{err.Error()}

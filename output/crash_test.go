@@ -112,6 +112,19 @@ func TestCrashBeforeCommit(t *testing.T) {
 					t.Error("the file being written when the child died reads as complete Parquet")
 				}
 			}
+			// The next run writing the same place takes the dead child's lock and removes
+			// what it left.
+			d, err := Create(final)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Abort()
+			if got := d.Swept(); !slices.Equal(got, []string{filepath.Join(parent, left[0])}) {
+				t.Errorf("Create swept %v, want %s", got, left[0])
+			}
+			if got := entries(t, parent); !slices.Equal(got, []string{filepath.Base(d.TempPath())}) {
+				t.Errorf("after the next Create the parent holds %v, want only its temporary directory", got)
+			}
 		})
 	}
 }

@@ -17,14 +17,14 @@ package output
 //  4. Abort removes the temporary directory and nothing else. It never touches final, so it
 //     is safe to defer right after Create, and a no-op after Commit or a second Abort.
 //  5. A process that dies before Commit leaves at most a hidden ".<base>.partial-*"
-//     sibling, never a final directory. Such leftovers are safe to delete.
+//     sibling, never a final directory. The Dir holds a flock on the temporary directory
+//     until Commit or Abort (see work.go), so Create, in the next run writing the same final
+//     path, tells such leftovers from a live run's and removes them.
 //
 // The Dir is safe for concurrent use (files of one run may be written by different
 // goroutines); each Writer is used by one goroutine.
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,8 +40,10 @@ import (
 // Dir is a run directory being written. Create it, write files with NewWriter and
 // WriteJSON, then Commit; defer Abort to clean up on every error path.
 type Dir struct {
-	final string // the path that Commit makes appear
-	temp  string // where everything is written until then
+	final string   // the path that Commit makes appear
+	temp  string   // where everything is written until then
+	lock  *os.File // temp, flocked until Commit or Abort: the run is alive
+	swept []string // leftovers of dead runs that Create removed
 
 	mu    sync.Mutex
 	state dirState
@@ -65,8 +67,10 @@ type fileState struct {
 }
 
 // Create prepares a run directory whose contents will appear at final on Commit.
-// final must not exist, or must be an empty directory (Commit then replaces it); its
-// parent must exist. The check is repeated at Commit, where it is the one that counts.
+// final must not exist, or must be an empty directory (Commit then replaces it); the check
+// is repeated at Commit, where it is the one that counts. Its parent is created if missing.
+// Create removes what dead runs left beside final: their temporary run directories, and the
+// ".<base>.spill-*" directories that spills were kept in before they moved to a work root.
 func Create(final string) (*Dir, error) {
 	if final == "" {
 		return nil, errors.New("output: empty run directory path")
@@ -82,26 +86,53 @@ func Create(final string) (*Dir, error) {
 	if base == "" || base == "." || base == ".." || base == string(filepath.Separator) {
 		return nil, fmt.Errorf("output: %s cannot be a run directory", final)
 	}
-	// A random suffix rather than os.MkdirTemp: MkdirTemp creates mode 0700, and the final
-	// directory should get the usual mode (0777 minus umask) like any directory the batch
-	// operator creates.
-	for range 10 {
-		var b [8]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return nil, fmt.Errorf("output: %w", err)
-		}
-		temp := filepath.Join(parent, "."+base+".partial-"+hex.EncodeToString(b[:]))
-		err := os.Mkdir(temp, 0o777)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("output: creating temporary run directory: %w", err)
-		}
-		return &Dir{final: final, temp: temp, files: make(map[string]*fileState)}, nil
+	if err := makeParent(parent); err != nil {
+		return nil, fmt.Errorf("output: creating the parent of %s: %w", final, err)
 	}
-	return nil, fmt.Errorf("output: could not find a free temporary name beside %s", final)
+	partial := "." + base + ".partial-"
+	swept := sweepDead(parent, partial, "."+base+".spill-")
+	// Not os.MkdirTemp: it creates mode 0700, and the final directory should get the usual
+	// mode (0777 minus umask) like any directory the batch operator creates.
+	temp, lock, err := mkdirLocked(parent, partial, 0o777)
+	if err != nil {
+		return nil, fmt.Errorf("output: creating temporary run directory beside %s: %w", final, err)
+	}
+	return &Dir{final: final, temp: temp, lock: lock, swept: swept, files: make(map[string]*fileState)}, nil
 }
+
+// makeParent creates dir and its missing ancestors, and fsyncs the directory that gained
+// each of them so that they survive a power cut with the run Commit renames into dir.
+func makeParent(dir string) error {
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		_, err := os.Stat(d)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return err
+	}
+	for _, d := range missing {
+		if err := syncPath(filepath.Dir(d)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Swept lists the leftovers of dead runs that Create removed.
+func (d *Dir) Swept() []string { return d.swept }
 
 // checkFinal returns an error unless final is absent or an empty directory.
 func checkFinal(final string) error {
@@ -262,6 +293,7 @@ func (d *Dir) Commit() error {
 		return fmt.Errorf("output: commit: %w", err)
 	}
 	d.state = dirCommitted
+	d.unlock()
 	if err := syncPath(filepath.Dir(d.final)); err != nil {
 		return fmt.Errorf("output: commit: %s is in place but may not survive a crash: %w", d.final, err)
 	}
@@ -306,10 +338,20 @@ func (d *Dir) Abort() error {
 			st.f = nil
 		}
 	}
-	if err := os.RemoveAll(d.temp); err != nil {
+	err := os.RemoveAll(d.temp)
+	d.unlock() // after the removal: until then no other run may take temp for a dead run's
+	if err != nil {
 		return fmt.Errorf("output: abort: %w", err)
 	}
 	return nil
+}
+
+// unlock releases the lock on the temporary directory: the run no longer needs it.
+func (d *Dir) unlock() {
+	if d.lock != nil {
+		d.lock.Close()
+		d.lock = nil
+	}
 }
 
 func (s dirState) String() string {

@@ -174,9 +174,10 @@ func TestCreateRefuses(t *testing.T) {
 		{"regular file", func(t *testing.T, final string) {
 			must(t, os.WriteFile(final, []byte("x"), 0o644))
 		}, "already exists and is not a directory"},
-		{"missing parent", func(t *testing.T, final string) {
+		{"parent is a file", func(t *testing.T, final string) {
 			must(t, os.Remove(filepath.Dir(final)))
-		}, "no such file or directory"},
+			must(t, os.WriteFile(filepath.Dir(final), nil, 0o644))
+		}, "not a directory"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -185,7 +186,7 @@ func TestCreateRefuses(t *testing.T) {
 			final := filepath.Join(parent, "run")
 			c.setup(t, final)
 			before := []string{}
-			if exists(t, parent) {
+			if fi, err := os.Stat(parent); err == nil && fi.IsDir() {
 				before = entries(t, parent)
 			}
 			d, err := Create(final)
@@ -197,7 +198,7 @@ func TestCreateRefuses(t *testing.T) {
 				t.Errorf("error %q, want it to say %q", err, c.wantErr)
 			}
 			after := []string{}
-			if exists(t, parent) {
+			if fi, err := os.Stat(parent); err == nil && fi.IsDir() {
 				after = entries(t, parent)
 			}
 			if !slices.Equal(before, after) {
@@ -301,5 +302,38 @@ func TestConcurrentWriters(t *testing.T) {
 			t.Fatal(err)
 		}
 		equalRows(t, got, receiptBenefits(2000, i*2000, false))
+	}
+}
+
+// TestIssue17_15_OutParentCreated: Create makes the missing ancestors of the run directory
+// (`batch run --out a/b` with no a), absolute or relative, and Commit puts the run there; a
+// parent that is a file is an error that leaves nothing behind.
+func TestIssue17_15_OutParentCreated(t *testing.T) {
+	base := t.TempDir()
+	t.Chdir(base)
+	for _, final := range []string{filepath.Join(base, "a", "b"), filepath.Join("x", "y", "z", "run")} {
+		d, err := Create(final)
+		if err != nil {
+			t.Fatalf("%s: %v", final, err)
+		}
+		writeRun(t, d)
+		if err := d.Commit(); err != nil {
+			t.Fatalf("%s: %v", final, err)
+		}
+		if got := entries(t, final); !slices.Equal(got, runFiles) {
+			t.Errorf("%s holds %v, want %v", final, got, runFiles)
+		}
+		if got := entries(t, filepath.Dir(final)); !slices.Equal(got, []string{filepath.Base(final)}) {
+			t.Errorf("%s holds %v, want only the run", filepath.Dir(final), got)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(base, "file"), nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Create(filepath.Join(base, "file", "run")); err == nil {
+		t.Error("Create under a file: no error")
+	}
+	if got := entries(t, base); !slices.Equal(got, []string{"a", "file", "x"}) {
+		t.Errorf("base holds %v", got)
 	}
 }

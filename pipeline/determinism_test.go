@@ -3,7 +3,9 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,9 +84,10 @@ func TestByteIdentical(t *testing.T) {
 		if !sum.Manifest.Reconciliation.Balanced || sum.Manifest.Reconciliation.ReceiptsRejected == 0 {
 			t.Fatalf("%s: %+v", v.name, sum.Manifest.Reconciliation)
 		}
-		// The spill goes while the writers finish, but before Run returns.
-		if left, _ := filepath.Glob(filepath.Join(dir, ".out-"+v.name+".spill-*")); len(left) > 0 {
-			t.Errorf("%s: the spill is still there: %v", v.name, left)
+		// The spill goes while the writers finish, but before Run returns, and its work root
+		// with it.
+		if _, err := os.Lstat(filepath.Join(dir, output.WorkRootName)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: the spill is still there: %v", v.name, err)
 		}
 		files := parquetOutputs(t, cfg.Out)
 		if groups, _ := output.RowGroups(filepath.Join(cfg.Out, output.ReceiptBenefitFile)); len(groups) < 2 {

@@ -2,8 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,10 +39,12 @@ type Config struct {
 	Strict       bool
 	Workers      int   // 0: GOMAXPROCS
 	MemoryBudget int64 // bytes; 0: DefaultMemoryBudget
-	SpillDir     string
-	CommandLine  []string
-	Log          *slog.Logger
-	Progress     *Progress
+	// SpillDir is where a month too large for the budget spills, in a work directory of
+	// the run's own; "": output.WorkRootName beside Out.
+	SpillDir    string
+	CommandLine []string
+	Log         *slog.Logger
+	Progress    *Progress
 	// RowGroupRows bounds the output row groups (0: 1,000,000).
 	RowGroupRows int64
 	// KeepMembers also writes members.parquet, the member rows in force in the month.
@@ -144,6 +144,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.sweep(dir)
 	committed := false
 	defer func() {
 		if !committed {
@@ -280,15 +281,29 @@ func (e *EmptyRunError) Error() string {
 	return e.Msg + " (--allow-empty lets such a run succeed)"
 }
 
+// sweep removes what dead runs left where this one works: their temporary run directories
+// (dir's Create did) and their work directories, in both work roots a run writing Out may
+// have used.
+func (r *run) sweep(dir *output.Dir) {
+	removed := dir.Swept()
+	removed = append(removed, output.SweepWork(output.WorkRoot(r.Out, ""))...)
+	if r.SpillDir != "" {
+		removed = append(removed, output.SweepWork(r.SpillDir)...)
+	}
+	if len(removed) > 0 {
+		r.log.Info("removed what runs that died left behind", "paths", removed)
+	}
+}
+
 // plan sizes the partitions from the input: a household partition's working set must fit the
 // budget share of one worker, and the spill stays in memory only when the whole month fits
 // comfortably.
-func (r *run) plan() (parts int, spillDir string, err error) {
+func (r *run) plan() (parts int, spill bool, err error) {
 	var bytes int64
 	for _, f := range r.receiptFiles {
 		st, err := os.Stat(f)
 		if err != nil {
-			return 0, "", err
+			return 0, false, err
 		}
 		bytes += st.Size()
 	}
@@ -311,13 +326,7 @@ func (r *run) plan() (parts int, spillDir string, err error) {
 	// At most 2,000 partitions: every spill writer holds a chunk for each, so more would
 	// shrink the chunks toward their 4 KiB floor and the spill's writes with them.
 	parts = min(max(int(est/max(perPart, 1))+1, int(cached)), 2000)
-	if est*spillBytesPerReceipt > r.MemoryBudget/3 {
-		spillDir = r.SpillDir
-		if spillDir == "" {
-			spillDir = filepath.Join(filepath.Dir(filepath.Clean(r.Out)), "."+filepath.Base(r.Out)+".spill-"+randomSuffix())
-		}
-	}
-	return parts, spillDir, nil
+	return parts, est*spillBytesPerReceipt > r.MemoryBudget/3, nil
 }
 
 // estimateReceipts guesses the receipts from the file sizes: about 24 bytes a receipt in
@@ -360,16 +369,18 @@ func (w *warnings) add(msg string) {
 	w.mu.Unlock()
 }
 
-func randomSuffix() string {
-	var b [6]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
 func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
-	parts, spillDir, err := r.plan()
+	parts, spill, err := r.plan()
 	if err != nil {
 		return nil, err
+	}
+	var work *output.WorkDir
+	spillDir := "" // "": the partitions stay in memory
+	if spill {
+		if work, err = output.CreateWorkDir(output.WorkRoot(r.Out, r.SpillDir), r.SpillDir == ""); err != nil {
+			return nil, err
+		}
+		spillDir = work.Path()
 	}
 	// removeSpill deletes the spill files, which takes the kernel a tenth of a second per
 	// gigabyte. It runs as soon as the last partition has been read, beside the writers'
@@ -380,8 +391,8 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 			households.Close()
 		}
 		r.cleanup.Wait() // before the spill directory goes
-		if spillDir != "" {
-			os.RemoveAll(spillDir)
+		if work != nil {
+			work.Remove()
 		}
 	})
 	defer removeSpill()

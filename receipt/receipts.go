@@ -38,7 +38,7 @@ type ReadOptions struct {
 	BatchRows int              // rows per record batch; default 64*1024
 	Alloc     memory.Allocator // default memory.DefaultAllocator
 	// Warn, when set, hears of what is odd in a file but rejects nothing (ReadUKE: a GO
-	// record whose 総件数 disagrees with the RE records, a missing GO). May be nil.
+	// record whose 総件数 disagrees with the HO and KO records, a missing GO). May be nil.
 	Warn func(msg string)
 }
 

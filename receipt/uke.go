@@ -53,7 +53,8 @@ import (
 //
 // A file whose first record is not IR, UK or YK is not a UKE file: a *FileError, as is a
 // file that cannot be read. opt.Warn, when set, hears of a GO 総件数 that disagrees with the
-// number of RE records, a missing GO, and receipt records found outside any receipt.
+// number of HO and KO records (総件数 counts each insurance and 公費 part, not the receipts:
+// uke-format.md §3), a missing GO, and receipt records found outside any receipt.
 func ReadUKE(ctx context.Context, file string, opt ReadOptions, emit func(Batch) error, reject func(Reject) error) (ReadStats, error) {
 	if err := ctx.Err(); err != nil {
 		return ReadStats{}, err
@@ -117,6 +118,7 @@ const (
 	idYK = 'Y'<<8 | 'K'
 	idRE = 'R'<<8 | 'E'
 	idHO = 'H'<<8 | 'O'
+	idKO = 'K'<<8 | 'O'
 	idSN = 'S'<<8 | 'N'
 	idBU = 'B'<<8 | 'U'
 	idSB = 'S'<<8 | 'B'
@@ -224,6 +226,7 @@ type ukeReader struct {
 	ukVol   [2]byte // the volume of the last UK: a 歯科 IR has none of its own
 	rec     ukeRec
 	reCount int64 // RE records since the start or the last GO
+	parts   int64 // HO and KO records since the start or the last GO: what GO 総件数 counts
 	sawGO   bool
 
 	t                               textRow
@@ -291,6 +294,7 @@ func (u *ukeReader) run() error {
 			split(line, &f)
 			u.startRE(&f, n)
 		case idHO:
+			u.parts++
 			if !u.inReceipt("HO", n) {
 				continue
 			}
@@ -308,6 +312,8 @@ func (u *ukeReader) run() error {
 			r.keep(kBango, f[hoBango])
 			r.keep(kPoints, f[hoPoints])
 			r.keep(kFutan, f[hoFutan[r.layout]])
+		case idKO:
+			u.parts++
 		case idSN:
 			if !u.inReceipt("SN", n) {
 				continue
@@ -328,11 +334,11 @@ func (u *ukeReader) run() error {
 			}
 			split(line, &f)
 			if c, ok := parseUint(f[goCount], 9); !ok {
-				u.warnf("%s: GO 総件数 %q is not a number (the file holds %d RE records)", Position(u.s.file, n), string(f[goCount]), u.reCount)
-			} else if c != u.reCount {
-				u.warnf("%s: GO 総件数 says %d receipts, but the file holds %d RE records", Position(u.s.file, n), c, u.reCount)
+				u.warnf("%s: GO 総件数 %q is not a number (the file holds %d HO and KO records)", Position(u.s.file, n), string(f[goCount]), u.parts)
+			} else if c != u.parts {
+				u.warnf("%s: GO 総件数 says %d, but the file holds %d HO and KO records", Position(u.s.file, n), c, u.parts)
 			}
-			u.reCount, u.sawGO = 0, true
+			u.reCount, u.parts, u.sawGO = 0, 0, true
 		}
 	}
 	if err := u.lines.err; err != nil {

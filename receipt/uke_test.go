@@ -140,9 +140,9 @@ func TestReadUKESample(t *testing.T) {
 	if len(res.batches) != 7 {
 		t.Errorf("batches %v, want 7 of at most 10 rows", res.batches)
 	}
-	if len(res.warns) != 1 || !strings.Contains(res.warns[0], "140") || !strings.Contains(res.warns[0], "75") ||
-		!strings.Contains(res.warns[0], sampleUKE+":636") {
-		t.Errorf("warnings %q, want one naming the file, GO's 140 and the 75 RE records", res.warns)
+	// GO says 140: the file's 69 HO and 71 KO records, which is what 総件数 counts.
+	if len(res.warns) != 0 {
+		t.Errorf("warnings %q, want none", res.warns)
 	}
 	// The 公費単独 receipts (1212): RE 4, 5, 67–70.
 	wantLines := []string{"56", "62", "573", "579", "585", "591"}
@@ -540,6 +540,51 @@ func TestReadUKEWarnings(t *testing.T) {
 	checkUKEStats(t, res)
 	if len(res.warns) != 0 {
 		t.Errorf("warnings %q for an agreeing GO", res.warns)
+	}
+}
+
+// TestIssue17_9_GOCountsInsuranceAndKohiParts: GO 総件数 counts HO and KO records (each
+// insurance and 公費 part), not RE records. Three receipts: one 医保 alone, one 医保 with two
+// 公費 (1132), one 公費単独 (1212, KO only): 1 + 3 + 1 = 5 HO and KO records, 3 RE records.
+func TestIssue17_9_GOCountsInsuranceAndKohiParts(t *testing.T) {
+	records := func(goCount string) []byte {
+		return uke(t, sampleIR,
+			medicalRE("1", "1112", "202404", "1", "19800101", "", ""),
+			medicalHO("01130012", "１", "２", "100", ""),
+			medicalRE("2", "1132", "202404", "2", "19700101", "", ""),
+			medicalHO("01130012", "１", "３", "200", ""),
+			"KO,21130013,1234567,,1,200,0,,,,,",
+			"KO,54130014,2345678,,1,200,0,,,,,",
+			medicalRE("3", "1212", "202404", "1", "19800101", "", ""),
+			"KO,12143210,0000000,,2,431,0,,,,,",
+			"GO,"+goCount+",300,99")
+	}
+	for _, tc := range []struct {
+		name, goCount string
+		warn          string // "" = no warning
+	}{
+		{"HO+KO", "5", ""},
+		{"RE", "3", "RECEIPTC.UKE:10: GO 総件数 says 3, but the file holds 5 HO and KO records"},
+		{"HO only", "2", "GO 総件数 says 2, but the file holds 5 HO and KO records"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := readUKEBytes(t, "RECEIPTC.UKE", records(tc.goCount))
+			checkUKEStats(t, res)
+			if res.stats.Rows != 3 || len(res.rows) != 2 || len(res.rejects) != 1 {
+				t.Fatalf("rows %d (accepted %d, rejected %d), want 3 = 2 + 1", res.stats.Rows, len(res.rows), len(res.rejects))
+			}
+			switch {
+			case tc.warn == "" && len(res.warns) != 0:
+				t.Errorf("warnings %q, want none", res.warns)
+			case tc.warn != "" && (len(res.warns) != 1 || !strings.Contains(res.warns[0], tc.warn)):
+				t.Errorf("warnings %q, want one containing %q", res.warns, tc.warn)
+			}
+		})
+	}
+	// The count starts again after each GO: two volumes in one file, each with its own GO.
+	two := append(records("5"), records("5")...)
+	if res := readUKEBytes(t, "RECEIPTC.UKE", two); len(res.warns) != 0 {
+		t.Errorf("two volumes: warnings %q, want none", res.warns)
 	}
 }
 

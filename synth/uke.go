@@ -59,7 +59,8 @@ type ukeFile struct {
 	f          *os.File
 	w          *bufio.Writer
 	inst       string // institution of the last header written
-	n, points  int64  // RE records and their 合計点数, for GO
+	parts      int64  // HO and KO records, for GO 総件数 (uke-format.md §3)
+	points     int64  // Σ HO 合計点数, for GO 総合計点数
 }
 
 // ukeSet is the UKE files of one Parquet part.
@@ -137,7 +138,6 @@ func (s *ukeSet) write(row *receipt.Row, u *ukeReceipt) {
 		f.inst = row.InstitutionID
 	}
 	points := row.Cost / 10
-	f.n++
 	f.points += points
 	switch row.Kind {
 	case kindDental:
@@ -298,6 +298,7 @@ func (s *ukeSet) ho(f *ukeFile, row *receipt.Row, u *ukeReceipt, points int64, f
 	b = commas(b, fields-1-futanAt)
 	s.b = b
 	s.line(f)
+	f.parts++ // the only part a synthetic receipt has: no KO is written
 	if u.typ != kokuho {
 		// SN: 負担者種別 1 (医療保険), 確認区分 01, …, 枝番.
 		b = append(s.b[:0], "SN,1,01,,,,"...)
@@ -459,7 +460,7 @@ func (s *ukeSet) commit() ([]string, error) {
 			continue
 		}
 		b := append(s.b[:0], "GO,"...)
-		b = strconv.AppendInt(b, f.n, 10)
+		b = strconv.AppendInt(b, f.parts, 10)
 		b = append(b, ',')
 		b = strconv.AppendInt(b, f.points, 10)
 		s.b = append(b, ",99"...)

@@ -129,4 +129,8 @@ func TestKillMidway(t *testing.T) {
 			t.Errorf("after the kills, the run lacks %s", f)
 		}
 	}
+	// The last run removed what the killed ones left: temporary run directories, spills.
+	if left, err := os.ReadDir(dir); err != nil || len(left) != 2 || left[0].Name() != "in" || left[1].Name() != "out" {
+		t.Errorf("after the last run, %s holds %v (%v), want in and out", dir, left, err)
+	}
 }

@@ -32,7 +32,7 @@ func cmdRun(ctx context.Context, args []string, cl *cli) error {
 	allowProv := fs.Bool("allow-provisional", false, "compute a month whose rule table is provisional")
 	workers := fs.Int("workers", 0, "`N` workers (0: one per core); outputs are byte-identical at any count")
 	memory := fs.Int64("memory", pipeline.DefaultMemoryBudget, "memory budget in `BYTES`: a members master that fits half of it is held in memory; beyond it receipts spill to disk")
-	spill := fs.String("spill-dir", "", "directory for spill files (default: beside --out)")
+	spill := fs.String("spill-dir", "", "`directory` under which a run too large for --memory spills, in a sub-directory of its own removed at its end (default: .batch-work beside --out)")
 	allowEmpty := fs.Bool("allow-empty", false, "let a run that reads no receipt, or whose every receipt is rejected for one reason, succeed")
 	strict := fs.Bool("strict", false, "fail (exit 1, nothing written) when the run has any warning")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this `file`")

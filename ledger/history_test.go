@@ -62,18 +62,6 @@ func historyReceipt(m string, cost int64) receipt.Row {
 // which is given them again.
 func TestHistoryBeforeLedgerKept(t *testing.T) {
 	h1 := HouseholdKey{"06139999", "H1"}
-	stateOf := func(t *testing.T, l *Ledger, m string) hhState {
-		t.Helper()
-		v, err := l.Current(month(t, m))
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := states(context.Background(), v, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st[h1]
-	}
 	rerun := func(t *testing.T, l *Ledger, dir, m string, cost int64) []output.Adjustment {
 		t.Helper()
 		cp := writeCSV(t, filepath.Join(dir, "corr-"+m+".csv"), func(f *os.File) error {
@@ -89,7 +77,7 @@ func TestHistoryBeforeLedgerKept(t *testing.T) {
 	t.Run("monthly runs", func(t *testing.T) {
 		l, _ := historyLedger(t)
 		// June: prior Jan, Feb, Apr = 3: 多数回 44,400, cash 300,000 − 44,400.
-		if st := stateOf(t, l, "2025-06"); st.prior != 3 || !st.tasukai || st.cash != 255600 {
+		if st := stateOf(t, l, "2025-06", h1); st.prior != 3 || !st.tasukai || st.cash != 255600 {
 			t.Fatalf("June %+v, want prior 3, 多数回, cash 255,600", st)
 		}
 	})
@@ -102,7 +90,7 @@ func TestHistoryBeforeLedgerKept(t *testing.T) {
 		if len(adj) != 1 || adj[0] != want {
 			t.Fatalf("adjustments %+v, want %+v", adj, want)
 		}
-		if st := stateOf(t, l, "2025-06"); st.prior != 3 {
+		if st := stateOf(t, l, "2025-06", h1); st.prior != 3 {
 			t.Errorf("June's prior after the rerun %d, want 3", st.prior)
 		}
 	})
@@ -116,7 +104,7 @@ func TestHistoryBeforeLedgerKept(t *testing.T) {
 		if len(adj) != 1 || adj[0] != want {
 			t.Fatalf("adjustments %+v, want only %+v", adj, want)
 		}
-		if st := stateOf(t, l, "2025-06"); st.cash != 255600 || !st.tasukai {
+		if st := stateOf(t, l, "2025-06", h1); st.cash != 255600 || !st.tasukai {
 			t.Errorf("June after the cascade %+v, want 多数回 and cash 255,600 unchanged", st)
 		}
 	})

@@ -260,6 +260,18 @@ func (d *Dir) WriteJSON(name string, v any) error {
 	return d.finish(st, err)
 }
 
+// committableLocked tells, with d.mu held, whether d (a what) may be committed: done when it
+// already was, an error when it was aborted or a file of it is open or failed (invariant 3).
+func (d *Dir) committableLocked(what string) (done bool, err error) {
+	switch d.state {
+	case dirCommitted:
+		return true, nil
+	case dirAborted:
+		return false, fmt.Errorf("output: commit of an aborted %s", what)
+	}
+	return false, d.checkFilesLocked()
+}
+
 // Commit publishes the run: it fsyncs every file and directory under the temporary
 // directory, renames it to final (first removing final if it is an empty directory), and
 // fsyncs the parent. After an error before the rename the Dir is still open and Abort
@@ -268,13 +280,7 @@ func (d *Dir) WriteJSON(name string, v any) error {
 func (d *Dir) Commit() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	switch d.state {
-	case dirCommitted:
-		return nil
-	case dirAborted:
-		return errors.New("output: commit of an aborted run directory")
-	}
-	if err := d.checkFilesLocked(); err != nil {
+	if done, err := d.committableLocked("run directory"); done || err != nil {
 		return err
 	}
 	if err := syncTree(d.temp); err != nil {

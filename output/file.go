@@ -54,13 +54,7 @@ func (f *File) Commit() error {
 	d := f.dir
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	switch d.state {
-	case dirCommitted:
-		return nil
-	case dirAborted:
-		return errors.New("output: commit of an aborted file")
-	}
-	if err := d.checkFilesLocked(); err != nil {
+	if done, err := d.committableLocked("file"); done || err != nil {
 		return err
 	}
 	if st := d.files[f.Name()]; st == nil || !st.done {

@@ -47,6 +47,9 @@ type Ledger struct {
 	// recovered holds, during a run, the adjustments of a cascade it finished for an
 	// interrupted run, for its adjustments file.
 	recovered []output.Adjustment
+	// deferred is set while `batch correct` reruns one of its months: the month's commit
+	// leaves its cascade to the run's one cascade.
+	deferred *deferral
 }
 
 // LockedError says another run holds the ledger.

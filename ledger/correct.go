@@ -57,6 +57,7 @@ type MonthReport struct {
 
 // Correction is what a correction run did, with what it finished for an interrupted one.
 type Correction struct {
+	RunID       string
 	Months      []MonthReport
 	Unreadable  int64 // rows rejected before their service month could be read
 	Adjustments []output.Adjustment
@@ -108,6 +109,10 @@ type CorrectManifest struct {
 }
 
 type correctJournal struct {
+	// RunID and Out name the run directory the run writes last: when it is there, the run
+	// finished and only its journal is left to remove.
+	RunID      string         `json:"run_id"`
+	Out        string         `json:"out"`
 	Months     []journalMonth `json:"months"`
 	Unknown    []MonthReport  `json:"unknown_months"`
 	Unreadable int64          `json:"unreadable"`
@@ -215,6 +220,7 @@ func (l *Ledger) Correct(ctx context.Context, cfg pipeline.Config) (*Correction,
 		c.Warnings = append(prior.Warnings, c.Warnings...)
 		c.Unreadable += prior.Unreadable
 	}
+	c.RunID = j.RunID
 	if err := writeCorrection(d, cfg, c); err != nil {
 		return nil, err
 	}
@@ -381,6 +387,14 @@ func (l *Ledger) route(ctx context.Context, cfg pipeline.Config) (*correctJourna
 			j.Warnings = append(j.Warnings, gap)
 		}
 	}
+	parts := []string{"correct"}
+	for _, in := range j.Inputs {
+		parts = append(parts, in.Path, in.SHA256)
+	}
+	j.RunID = output.RunID(append(parts, cfg.CommandLine...)...)
+	if j.Out, err = filepath.Abs(cfg.Out); err != nil {
+		return nil, err
+	}
 	slices.SortFunc(j.Months, func(a, b journalMonth) int { return cmp.Compare(a.Month, b.Month) })
 	slices.SortFunc(j.Unknown, func(a, b MonthReport) int { return cmp.Compare(a.ServiceMonth, b.ServiceMonth) })
 	if err := writeParquet(filepath.Join(l.journalDir(), "rejected.parquet"), func(w *buffered[receipt.Reject]) error {
@@ -427,7 +441,7 @@ func (l *Ledger) applyJournal(ctx context.Context, cfg pipeline.Config, j *corre
 		}
 		step(cfg, start, "ledger: month corrected", "month", m.String(), "corrections", jm.Read)
 	}
-	c := &Correction{Unreadable: j.Unreadable, Inputs: j.Inputs, Warnings: j.Warnings}
+	c := &Correction{RunID: j.RunID, Unreadable: j.Unreadable, Inputs: j.Inputs, Warnings: j.Warnings}
 	changed := map[HouseholdKey]struct{}{}
 	for _, jm := range j.Months {
 		rep, rejects, err := l.readDone(jm.Month, changed)
@@ -607,11 +621,7 @@ func writeCorrection(d *output.Dir, cfg pipeline.Config, c *Correction) error {
 		adjusted[a.ServiceMonth+"\x00"+HouseholdKey{a.InsurerNo, a.HouseholdID}.String()] = struct{}{}
 	}
 	m.Adjusted = int64(len(adjusted))
-	parts := []string{"correct"}
-	for _, in := range c.Inputs {
-		parts = append(parts, in.Path, in.SHA256)
-	}
-	m.RunID = output.RunID(append(parts, cfg.CommandLine...)...)
+	m.RunID = c.RunID
 	if !m.Totals.Balanced {
 		return fmt.Errorf("the correction run does not reconcile, nothing is written: %+v", m.Totals)
 	}
@@ -623,4 +633,16 @@ func orEmpty[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+// finished reports whether the run directory of j was written: its manifest names j's run.
+func (j *correctJournal) finished() bool {
+	data, err := os.ReadFile(filepath.Join(j.Out, output.ManifestFile))
+	if err != nil {
+		return false
+	}
+	var m struct {
+		RunID string `json:"run_id"`
+	}
+	return json.Unmarshal(data, &m) == nil && m.RunID == j.RunID && j.RunID != ""
 }

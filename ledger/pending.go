@@ -164,6 +164,9 @@ func (l *Ledger) finishJournal(ctx context.Context, cfg pipeline.Config) (*Corre
 	if err != nil {
 		return nil, err
 	}
+	if j != nil && j.finished() {
+		return nil, l.clearJournal() // killed after its run directory was written
+	}
 	if j != nil {
 		if cfg.Log != nil {
 			cfg.Log.Warn("finishing the corrections an interrupted run left", "months", len(j.Months))

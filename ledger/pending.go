@@ -177,6 +177,11 @@ func (l *Ledger) finishJournal(ctx context.Context, cfg pipeline.Config) (*Corre
 		}
 		for i := range c.Months {
 			c.Months[i].Recovered = true
+			if cfg.Log != nil {
+				m := c.Months[i]
+				cfg.Log.Warn("corrections of an interrupted run applied", "month", m.ServiceMonth, "read", m.Read,
+					"applied", m.Applied, "rejected", m.Rejected, "rejects_by_reason", m.RejectsByReason)
+			}
 		}
 		return c, l.clearJournal()
 	}

@@ -274,6 +274,9 @@ func TestIssue18_SameCorrectionsTwiceAdjustNothing(t *testing.T) {
 	l := w.build(t)
 	dir := t.TempDir()
 	corr := w.corrections(rng)
+	for !slices.ContainsFunc(corr, func(r receipt.Row) bool { return r.Cancel }) {
+		corr = w.corrections(rng) // a draw with a cancel (the world's rows are not compared here)
+	}
 	first, _ := runCorrect(t, l, dir, "first", corr)
 	if len(first.Adjustments) == 0 {
 		t.Fatal("the corrections adjust nothing the first time: the test shows nothing")
@@ -295,8 +298,21 @@ func TestIssue18_SameCorrectionsTwiceAdjustNothing(t *testing.T) {
 			cancels++
 		}
 	}
+	if cancels == 0 {
+		t.Fatal("the corrections cancel nothing: the test shows less than it says")
+	}
 	if tot := second.Totals(); tot.Rejected != int64(cancels) || tot.Read != int64(len(corr)) || !tot.Balanced {
 		t.Errorf("second run: totals %+v, want the %d cancels rejected", tot, cancels)
+	}
+	// Each reject names the correction's own file and line, whatever month it went to.
+	lines := map[string]string{}
+	for i, r := range corr {
+		lines[r.ReceiptID] = fmt.Sprintf("%s:%d", filepath.Join(dir, "second.csv"), i+2)
+	}
+	for _, rj := range readRejects(t, out) {
+		if rj.Reason != receipt.UnknownReceipt || rj.Source != lines[rj.ReceiptID] {
+			t.Errorf("reject %+v, want UNKNOWN_RECEIPT at %s", rj, lines[rj.ReceiptID])
+		}
 	}
 }
 

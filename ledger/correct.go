@@ -196,6 +196,7 @@ func (l *Ledger) Correct(ctx context.Context, cfg pipeline.Config) (*Correction,
 	}
 	step(cfg, start, "ledger: corrections read and routed to their months", "months", len(j.Months))
 	if err := l.check(cfg, j); err != nil {
+		os.RemoveAll(l.journalDir()) // nothing was applied: the ledger is left as it was
 		return nil, err
 	}
 	data, _ := json.MarshalIndent(j, "", "  ")

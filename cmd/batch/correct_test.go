@@ -274,7 +274,7 @@ func mapsEqual(a, b map[string]int64) bool {
 func TestIssue18_CorrectCommand(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in")
-	if _, err := synth.Generate(context.Background(), synth.Config{Households: 200, Month: rules.MonthOf(2025, 6), Months: 2, Seed: 5, Out: in}); err != nil {
+	if _, err := synth.Generate(context.Background(), synth.Config{Households: 200, Month: rules.MonthOf(2025, 6), Months: 2, Seed: 5, Out: in, Format: "uke"}); err != nil {
 		t.Fatal(err)
 	}
 	led := filepath.Join(dir, "ledger")
@@ -312,5 +312,41 @@ func TestIssue18_CorrectCommand(t *testing.T) {
 	if len(m.Months) != 2 || m.Months[0].RejectsByReason[receipt.UnknownMonth] != 1 || m.Months[1].Applied != 1 ||
 		m.Totals.Read != 2 || !m.Totals.Balanced || len(m.Inputs) != 1 || m.Inputs[0].Rows != 2 {
 		t.Errorf("manifest %s", data)
+	}
+	// Both months' UKE files, the same receipts as the Parquet files the months were run from
+	// (ids included), as corrections: every one replaces itself, nothing moves but the
+	// receipt corrected above, which the UKE file sets back.
+	out = filepath.Join(dir, "out-uke")
+	res, err = command("correct", "--ledger", led, "--uke", filepath.Join(in, synth.UKEDir, "2025-06"),
+		"--uke", filepath.Join(in, synth.UKEDir, "2025-07"), "--out", out).CombinedOutput()
+	if err != nil {
+		t.Fatalf("correct --uke: %v\n%s", err, res)
+	}
+	if data, err = os.ReadFile(filepath.Join(out, output.ManifestFile)); err != nil {
+		t.Fatal(err)
+	}
+	m = ledger.CorrectManifest{}
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	adj, err := output.ReadAll[output.Adjustment](filepath.Join(out, output.AdjustmentsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := 0
+	for _, mm := range []string{"2025-06", "2025-07"} {
+		rs, err := output.ReadAll[receipt.Row](filepath.Join(in, synth.ReceiptsDir, mm, "part-0000.parquet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		all += len(rs)
+	}
+	if len(m.Months) != 2 || m.Totals.Read != int64(all) || m.Totals.Rejected != 0 || !m.Totals.Balanced {
+		t.Errorf("UKE corrections: months %+v totals %+v, want %d read and applied", m.Months, m.Totals, all)
+	}
+	for _, x := range adj {
+		if x.ServiceMonth != "2025-07" && x.Cause == output.CauseCorrectedReceipts {
+			t.Errorf("UKE corrections identical to the months' receipts adjust %+v", x)
+		}
 	}
 }

@@ -51,6 +51,8 @@ type MonthReport struct {
 	RejectsByReason map[string]int64 `json:"rejects_by_reason"`
 	Households      int              `json:"households_recomputed"`
 	Version         int              `json:"ledger_version"` // the version committed (0: none)
+	// Warnings are the month's rerun's (also in the run's warnings).
+	Warnings []string `json:"warnings,omitempty"`
 	// Recovered: the month was corrected by an interrupted run, finished by this one.
 	Recovered bool `json:"recovered,omitempty"`
 }
@@ -442,7 +444,7 @@ func (l *Ledger) applyJournal(ctx context.Context, cfg pipeline.Config, j *corre
 		}
 		step(cfg, start, "ledger: month corrected", "month", m.String(), "corrections", jm.Read)
 	}
-	c := &Correction{RunID: j.RunID, Unreadable: j.Unreadable, Inputs: j.Inputs, Warnings: j.Warnings}
+	c := &Correction{RunID: j.RunID, Unreadable: j.Unreadable, Inputs: j.Inputs, Warnings: slices.Clone(j.Warnings)}
 	changed := map[HouseholdKey]struct{}{}
 	for _, jm := range j.Months {
 		rep, rejects, err := l.readDone(jm.Month, changed)
@@ -451,6 +453,11 @@ func (l *Ledger) applyJournal(ctx context.Context, cfg pipeline.Config, j *corre
 		}
 		c.Months = append(c.Months, rep)
 		c.Rejects = append(c.Rejects, rejects...)
+		for _, w := range rep.Warnings {
+			if !slices.Contains(c.Warnings, w) {
+				c.Warnings = append(c.Warnings, w)
+			}
+		}
 	}
 	c.Months = append(c.Months, j.Unknown...)
 	slices.SortStableFunc(c.Months, func(a, b MonthReport) int { return cmp.Compare(a.ServiceMonth, b.ServiceMonth) })
@@ -525,7 +532,7 @@ func (f *deferral) record(l *Ledger, m rules.Month, d *output.Dir, s *pipeline.S
 	}
 	rep := MonthReport{ServiceMonth: m.String(), RulesVersion: s.Manifest.RulesVersion, Read: f.read,
 		Cancelled: s.Manifest.Reconciliation.ReceiptsCancelled, RejectsByReason: map[string]int64{},
-		Households: res.Households, Version: n + 1}
+		Households: res.Households, Version: n + 1, Warnings: s.Manifest.Warnings}
 	prefix := f.file + ":row "
 	for i := range rejects {
 		row, ok := strings.CutPrefix(rejects[i].Source, prefix)

@@ -10,6 +10,7 @@
 //	DIR/months/YYYY-MM/CURRENT        JSON: the version number and its layers, oldest first
 //	DIR/months/YYYY-MM/L000001/       a layer: a run's output directory (Parquet files, manifest)
 //	DIR/history/SHA256.parquet|.csv   the --history files runs were given (months before the ledger)
+//	DIR/PENDING, DIR/journal/         what an interrupted run left to finish (pending.go, correct.go)
 //
 // A month's data is its layers read newest first: a later layer (a rerun of some households)
 // holds every row of the households it lists in households.parquet, and hides their rows in
@@ -47,6 +48,9 @@ type Ledger struct {
 	// recovered holds, during a run, the adjustments of a cascade it finished for an
 	// interrupted run, for its adjustments file.
 	recovered []output.Adjustment
+	// deferred is set while `batch correct` reruns one of its months: the month's commit
+	// leaves its cascade to the run's one cascade.
+	deferred *deferral
 }
 
 // LockedError says another run holds the ledger.

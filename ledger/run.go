@@ -48,9 +48,13 @@ type Result struct {
 // households. Every household whose cash changed is written to adjustments.parquet. A month
 // missing between the ledger's first month and cfg.Month is warned of in the manifest.
 func (l *Ledger) Run(ctx context.Context, cfg pipeline.Config) (*Result, error) {
-	finished, err := l.finishPending(ctx, cfg)
+	done, err := l.finishJournal(ctx, cfg)
 	if err != nil {
 		return nil, err
+	}
+	var finished []output.Adjustment
+	if done != nil {
+		finished = done.Adjustments
 	}
 	l.recovered = finished
 	gap, err := l.gapWarning(cfg.Month)
@@ -299,22 +303,33 @@ func (l *Ledger) settle(ctx context.Context, cfg pipeline.Config, d *output.Dir,
 		return nil, err
 	}
 	// The journal goes down before the month changes, and is removed after the cascade: a run
-	// killed in between leaves it, and the next run finishes the cascade first.
-	if err := l.writePending(cfg.Month, changed); err != nil {
+	// killed in between leaves it, and the next run finishes the cascade first. A month of
+	// `batch correct` leaves its cascade to the run's one cascade (see correct.go).
+	if l.deferred != nil {
+		err = l.deferred.record(l, cfg.Month, d, s, changed, res)
+	} else {
+		err = l.writePending(cfg.Month, changed)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := l.journalAdjustments(cfg.Month, adj); err != nil {
 		return nil, err
 	}
 	if _, err := l.commit(cfg.Month, layer, layerKeys == nil); err != nil {
 		return nil, err
 	}
-	more, err := l.cascade(ctx, cfg, cfg.Month, changed, res)
-	if err != nil {
-		return nil, err
+	if l.deferred == nil {
+		more, err := l.cascade(ctx, cfg, cfg.Month, changed, res)
+		if err != nil {
+			return nil, err
+		}
+		if err := l.clearPending(); err != nil {
+			return nil, err
+		}
+		adj = append(append(l.recovered, adj...), more...)
+		l.recovered = nil
 	}
-	if err := l.clearPending(); err != nil {
-		return nil, err
-	}
-	adj = append(append(l.recovered, adj...), more...)
-	l.recovered = nil
 	w, err := output.NewWriter[output.Adjustment](d, output.AdjustmentsFile, output.Options{})
 	if err != nil {
 		return nil, err
@@ -489,6 +504,9 @@ func (l *Ledger) recompute(ctx context.Context, cfg pipeline.Config, v *Version,
 	}
 	adj := adjustments(v.Month, hit, before, now, output.CauseTasukaiCascade)
 	if err := writeAdjustments(out, adj); err != nil {
+		return nil, nil, err
+	}
+	if err := l.journalAdjustments(v.Month, adj); err != nil {
 		return nil, nil, err
 	}
 	if _, err := l.commit(v.Month, out, false); err != nil {
@@ -782,7 +800,11 @@ func writeKeys(path string, keys map[HouseholdKey]struct{}) error {
 }
 
 func writeAdjustments(dir string, adj []output.Adjustment) error {
-	return writeParquet(filepath.Join(dir, output.AdjustmentsFile), func(w *buffered[output.Adjustment]) error {
+	return writeAdjustmentsFile(filepath.Join(dir, output.AdjustmentsFile), adj)
+}
+
+func writeAdjustmentsFile(path string, adj []output.Adjustment) error {
+	return writeParquet(path, func(w *buffered[output.Adjustment]) error {
 		w.buf = append(w.buf, adj...)
 		return nil
 	})

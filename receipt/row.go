@@ -112,6 +112,7 @@ const (
 	CategoryConflict  = "CATEGORY_CONFLICT"
 	MemberConflict    = "MEMBER_CONFLICT" // the person's rows in force disagree on household, birth date or sex
 	UnknownReceipt    = "UNKNOWN_RECEIPT"
+	UnknownMonth      = "UNKNOWN_MONTH" // a correction for a service month the ledger does not hold
 )
 
 // Reject is a receipt that was not accepted, with where it came from and why.

@@ -22,9 +22,11 @@ import (
 //
 // Every RE record is one receipt, normalized with its HO, SN and (for DPC) BU/SB records:
 //
-//   - receipt_id is institution_id + "-" + 請求年月 (YYYYMM) + "-" + マルチボリューム識別情報
-//     (2 digits, "00" when absent) + "-" + the RE レセプト番号 as written: stable across reruns
-//     of the same file, and unique as long as レセプト番号 is unique within a volume.
+//   - receipt_id is institution_id, 審査支払機関 (header field 1: 1 支払基金, 2 国保連),
+//     請求年月 (YYYYMM), マルチボリューム識別情報 (2 digits, "00" when absent) and the RE
+//     レセプト番号 as written, joined with "-": stable across reruns of the same file, and unique
+//     as long as レセプト番号 is unique within a volume, also when one institution's 社保 and
+//     国保 files, each numbering its RE from 1, are read together.
 //   - person_id is the non-empty parts of HO 記号, HO 番号 and SN 枝番 (from the SN of the
 //     医療保険, 負担者種別 1), each folded to half-width ASCII and trimmed, joined with "-":
 //     記号 １９Ｄ０００１, 番号 １１ and 枝番 00 give "19D0001-11-00". The members table must key
@@ -189,6 +191,7 @@ type ukeHeader struct {
 	line   int64
 	layout ukeLayout
 	inst   [10]byte // 都道府県 + 点数表 + 医療機関コード
+	payer  byte     // 審査支払機関: '1' 社会保険診療報酬支払基金, '2' 国民健康保険団体連合会
 	claim  [6]byte  // 請求年月 YYYYMM
 	vol    [2]byte  // マルチボリューム識別情報
 	err    string   // why the header cannot name receipts; "" when it can
@@ -415,6 +418,12 @@ func (u *ukeReader) header(id uint16, f *ukeSplit, line int64) {
 	case string(trimSpace(f[3])) == "3":
 		claimAt, volAt, h.layout = 6, -1, layoutDental
 	}
+	if p := trimSpace(f[1]); len(p) == 1 && p[0] >= '0' && p[0] <= '9' {
+		h.payer = p[0]
+	} else {
+		h.err = fmt.Sprintf("%s 審査支払機関 (field 1): want 1 digit, got %q", name, f[1])
+		return
+	}
 	b := h.inst[:0]
 	var ok bool
 	if b, ok = appendPadded(b, f[2], 2); !ok {
@@ -500,7 +509,7 @@ func (u *ukeReader) finish() error {
 	noOK := len(no) > 0 && allDigits(no)
 	if h.err == "" && noOK {
 		b := append(u.id[:0], h.inst[:]...)
-		b = append(b, '-')
+		b = append(b, '-', h.payer, '-')
 		b = append(b, h.claim[:]...)
 		b = append(b, '-')
 		b = append(b, h.vol[:]...)

@@ -151,26 +151,26 @@ func TestReadUKESample(t *testing.T) {
 			t.Errorf("reject %d: %+v, want OUT_OF_SCOPE at line %s", i, rj, wantLines[i])
 		}
 	}
-	if res.rejects[0].ReceiptID != "1210000000-202111-00-4" {
+	if res.rejects[0].ReceiptID != "1210000000-1-202111-00-4" {
 		t.Errorf("reject names %q", res.rejects[0].ReceiptID)
 	}
 	got := byID(res.rows)
 	for _, w := range []gotRow{
-		{Line: 2, Row: Row{ReceiptID: "1210000000-202111-00-1", InsurerNo: "01010016", PersonID: "1-1",
+		{Line: 2, Row: Row{ReceiptID: "1210000000-1-202111-00-1", InsurerNo: "01010016", PersonID: "1-1",
 			Cost: 136420, Copay: 40930, Paid: 40930, BirthDate: "1991-11-21", Sex: "1"}}, // 1122, 13642 点 × 30% = 40,926 → 40,930
-		{Line: 32, Row: Row{ReceiptID: "1210000000-202111-00-2", InsurerNo: "01130012", PersonID: "64440718-7-00",
+		{Line: 32, Row: Row{ReceiptID: "1210000000-1-202111-00-2", InsurerNo: "01130012", PersonID: "64440718-7-00",
 			Cost: 2760, Copay: 830, Paid: 830, BirthDate: "1991-01-25", Sex: "1"}}, // 828 → 830
-		{Line: 67, Row: Row{ReceiptID: "1210000000-202111-00-6", InsurerNo: "34130021", PersonID: "19D0001-11",
+		{Line: 67, Row: Row{ReceiptID: "1210000000-1-202111-00-6", InsurerNo: "34130021", PersonID: "19D0001-11",
 			Cost: 2880, Copay: 860, Paid: 860, BirthDate: "1956-05-05", Sex: "1"}}, // 864 → 860
-		{Line: 80, Row: Row{ReceiptID: "1210000000-202111-00-8", InsurerNo: "34130021", PersonID: "19D0001-1",
+		{Line: 80, Row: Row{ReceiptID: "1210000000-1-202111-00-8", InsurerNo: "34130021", PersonID: "19D0001-1",
 			Cost: 6620, Copay: 1320, Paid: 1320, BirthDate: "2018-10-04", Sex: "2"}}, // 1124 未就学 20%: 1,324 → 1,320
-		{Line: 90, Row: Row{ReceiptID: "1210000000-202111-00-9", InsurerNo: "34130021", PersonID: "19D0001-123",
+		{Line: 90, Row: Row{ReceiptID: "1210000000-1-202111-00-9", InsurerNo: "34130021", PersonID: "19D0001-123",
 			Cost: 11760, Copay: 3530, Paid: 3530, BirthDate: "2015-01-01", Sex: "1"}}, // 1126 家族: 3,528 → 3,530
-		{Line: 132, Row: Row{ReceiptID: "1210000000-202111-00-15", InsurerNo: "01350016", PersonID: "11-1-03",
+		{Line: 132, Row: Row{ReceiptID: "1210000000-1-202111-00-15", InsurerNo: "01350016", PersonID: "11-1-03",
 			Cost: 5560, Copay: 1110, Paid: 1110, BirthDate: "2018-09-09", Sex: "1"}}, // SN 枝番 03
-		{Line: 563, Row: Row{ReceiptID: "1210000000-202111-00-66", InsurerNo: "01010016", PersonID: "1-1",
+		{Line: 563, Row: Row{ReceiptID: "1210000000-1-202111-00-66", InsurerNo: "01010016", PersonID: "1-1",
 			Cost: 5710, Copay: 1140, Paid: 1140, BirthDate: "2021-11-11", Sex: "1"}}, // 1114: 1,142 → 1,140
-		{Line: 609, Row: Row{ReceiptID: "1210000000-202111-00-72", InsurerNo: "01010016", PersonID: "115-1",
+		{Line: 609, Row: Row{ReceiptID: "1210000000-1-202111-00-72", InsurerNo: "01010016", PersonID: "115-1",
 			Cost: 12720, Copay: 2540, Paid: 2540, BirthDate: "2016-08-08", Sex: "2"}}, // 特記事項 26 (区ア): no tokutei
 	} {
 		w.ServiceMonth, w.InstitutionID, w.Kind, w.Setting = "2021-10", "1210000000", "medical", "outpatient"
@@ -223,11 +223,11 @@ func TestReadUKEDental(t *testing.T) {
 		t.Fatalf("rejects %+v, warnings %q", res.rejects, res.warns)
 	}
 	want := []gotRow{
-		{Line: 3, Row: Row{ReceiptID: "1337654321-202405-01-1", ServiceMonth: "2024-04", InsurerNo: "06139999", PersonID: "123-45",
+		{Line: 3, Row: Row{ReceiptID: "1337654321-1-202405-01-1", ServiceMonth: "2024-04", InsurerNo: "06139999", PersonID: "123-45",
 			InstitutionID: "1337654321", Kind: "dental", Setting: "outpatient", Cost: 4380, Copay: 1310, Paid: 1000, BirthDate: "1980-01-01", Sex: "2"}},
-		{Line: 8, Row: Row{ReceiptID: "1337654321-202405-01-2", ServiceMonth: "2024-04", InsurerNo: "06139999", PersonID: "123-46",
+		{Line: 8, Row: Row{ReceiptID: "1337654321-1-202405-01-2", ServiceMonth: "2024-04", InsurerNo: "06139999", PersonID: "123-46",
 			InstitutionID: "1337654321", Kind: "dental", Setting: "outpatient", Cost: 5000, Copay: 1500, Paid: 1500, Tokutei: "chou", BirthDate: "1990-02-02", Sex: "2"}},
-		{Line: 12, Row: Row{ReceiptID: "2730000011-202405-00-1", ServiceMonth: "2024-04", InsurerNo: "06139999", PersonID: "123-45",
+		{Line: 12, Row: Row{ReceiptID: "2730000011-1-202405-00-1", ServiceMonth: "2024-04", InsurerNo: "06139999", PersonID: "123-45",
 			InstitutionID: "2730000011", Kind: "dental", Setting: "outpatient", Cost: 1000, Copay: 300, Paid: 300, BirthDate: "1980-01-01", Sex: "2"}},
 	}
 	checkRowsLines(t, res.rows, want)
@@ -279,7 +279,7 @@ func TestReadUKEPharmacy(t *testing.T) {
 	base := Row{ServiceMonth: "2024-04", InstitutionID: "1342000001", Kind: "pharmacy", Setting: "outpatient"}
 	row := func(id, insurer, person, presc string, cost, copay, paid int64, birth string) Row {
 		r := base
-		r.ReceiptID, r.InsurerNo, r.PersonID, r.PrescriberID = "1342000001-202405-00-"+id, insurer, person, presc
+		r.ReceiptID, r.InsurerNo, r.PersonID, r.PrescriberID = "1342000001-1-202405-00-"+id, insurer, person, presc
 		r.Cost, r.Copay, r.Paid, r.BirthDate, r.Sex = cost, copay, paid, birth, "1"
 		return r
 	}
@@ -331,8 +331,8 @@ func TestReadUKEWareki(t *testing.T) {
 	checkUKEStats(t, res)
 	base := Row{ServiceMonth: "2019-01", InstitutionID: "1311234567", Kind: "medical", Setting: "outpatient"}
 	a, b := base, base
-	a.ReceiptID, a.InsurerNo, a.PersonID, a.Cost, a.Copay, a.Paid, a.BirthDate, a.Sex = "1311234567-201902-00-1", "138057", "10-23", 3540, 1060, 1060, "1994-06-18", "1"
-	b.ReceiptID, b.InsurerNo, b.PersonID, b.Cost, b.Copay, b.Paid, b.BirthDate, b.Sex = "1311234567-201902-00-2", "39132011", "12345678", 10040, 1000, 1000, "1942-12-24", "2"
+	a.ReceiptID, a.InsurerNo, a.PersonID, a.Cost, a.Copay, a.Paid, a.BirthDate, a.Sex = "1311234567-2-201902-00-1", "138057", "10-23", 3540, 1060, 1060, "1994-06-18", "1"
+	b.ReceiptID, b.InsurerNo, b.PersonID, b.Cost, b.Copay, b.Paid, b.BirthDate, b.Sex = "1311234567-2-201902-00-2", "39132011", "12345678", 10040, 1000, 1000, "1942-12-24", "2"
 	checkRowsLines(t, res.rows, []gotRow{{Line: 2, Row: a}, {Line: 4, Row: b}})
 }
 
@@ -362,7 +362,7 @@ func TestReadUKELayoutTolerance(t *testing.T) {
 			if len(res.warns) != 0 || len(res.rejects) != 0 {
 				t.Fatalf("warnings %q, rejects %+v", res.warns, res.rejects)
 			}
-			want := Row{ReceiptID: "1311234567-202405-02-7", ServiceMonth: "2024-04", InsurerNo: "138057", PersonID: "12-34",
+			want := Row{ReceiptID: "1311234567-1-202405-02-7", ServiceMonth: "2024-04", InsurerNo: "138057", PersonID: "12-34",
 				InstitutionID: "1311234567", Kind: "medical", Setting: "outpatient", Cost: 2500, Copay: 750, Paid: 750,
 				BirthDate: "1980-01-01", Sex: "1"}
 			checkRowsLines(t, res.rows, []gotRow{{Line: 3, Row: want}})
@@ -448,7 +448,7 @@ func TestReadUKERejects(t *testing.T) {
 			records = append(records, medicalRE("99", "1112", "202404", "1", "19800101", "", ""), good, "GO,2,200,99")
 			res := readUKEBytes(t, "RECEIPTC.UKE", uke(t, records...))
 			checkUKEStats(t, res)
-			if len(res.rows) != 1 || res.rows[0].ReceiptID != "1311234567-202405-00-99" {
+			if len(res.rows) != 1 || res.rows[0].ReceiptID != "1311234567-1-202405-00-99" {
 				t.Errorf("rows %+v, want the good receipt after the bad one", res.rows)
 			}
 			if len(res.rejects) != 1 {
@@ -458,7 +458,7 @@ func TestReadUKERejects(t *testing.T) {
 			if rj.Reason != tc.reason || !strings.HasSuffix(rj.Source, ":"+strconv.FormatInt(tc.line, 10)) || !strings.Contains(rj.Detail, tc.detail) || rj.Paid != tc.paid {
 				t.Errorf("reject %+v, want %s at line %d about %q, paid %d", rj, tc.reason, tc.line, tc.detail, tc.paid)
 			}
-			if tc.name != "bad-number" && tc.name != "bad-shubetsu" && !strings.HasPrefix(rj.ReceiptID, "1311234567-202405-00-") {
+			if tc.name != "bad-number" && tc.name != "bad-shubetsu" && !strings.HasPrefix(rj.ReceiptID, "1311234567-1-202405-00-") {
 				t.Errorf("reject names receipt %q", rj.ReceiptID)
 			}
 		})
@@ -772,5 +772,41 @@ func TestUKERowsAreUTF8(t *testing.T) {
 				t.Errorf("receipt %s: %q is not UTF-8", r.ReceiptID, s)
 			}
 		}
+	}
+}
+
+// TestIssue18_UKEReceiptIDsUniqueAcrossPayers: one institution's 社保 file (IR 審査支払機関 1)
+// and 国保 file (2) number their RE from 1 alike; read together, their receipt ids differ,
+// each carrying its 審査支払機関. A header whose 審査支払機関 is not one digit names no receipt.
+func TestIssue18_UKEReceiptIDsUniqueAcrossPayers(t *testing.T) {
+	file := func(payer, insurer string) []byte {
+		return uke(t,
+			"IR,"+payer+",13,1,1234567,,山田医院,202405,00,03",
+			medicalRE("1", "1112", "202404", "1", "19800101", "", ""),
+			medicalHO(insurer, "１", "２", "100", ""),
+			medicalRE("2", "1112", "202404", "1", "19800101", "", ""),
+			medicalHO(insurer, "１", "３", "100", ""),
+			"GO,2,200,99")
+	}
+	shaho := readUKEBytes(t, "RECEIPTC.UKE", file("1", "01130012"))
+	kokuho := readUKEBytes(t, "RECEIPTC.UKE", file("2", "  138057"))
+	seen := map[string]bool{}
+	for _, res := range []ukeResult{shaho, kokuho} {
+		checkUKEStats(t, res)
+		for _, r := range res.rows {
+			if seen[r.ReceiptID] {
+				t.Errorf("receipt id %s comes from both files", r.ReceiptID)
+			}
+			seen[r.ReceiptID] = true
+		}
+	}
+	want := map[string]bool{"1311234567-1-202405-00-1": true, "1311234567-1-202405-00-2": true,
+		"1311234567-2-202405-00-1": true, "1311234567-2-202405-00-2": true}
+	if len(seen) != 4 || !seen["1311234567-1-202405-00-1"] || !seen["1311234567-2-202405-00-2"] {
+		t.Errorf("ids %v, want %v", seen, want)
+	}
+	bad := readUKEBytes(t, "RECEIPTC.UKE", file("X", "01130012"))
+	if len(bad.rows) != 0 || len(bad.rejects) != 2 || !strings.Contains(bad.rejects[0].Detail, "審査支払機関") {
+		t.Errorf("a header with 審査支払機関 X: rows %+v rejects %+v", bad.rows, bad.rejects)
 	}
 }

@@ -197,7 +197,7 @@ func counterLimit(t *rules.Table, old bool, c classSeg, out bool, cost int64) (i
 	return l.Household.Limit(cost), l.Present
 }
 
-// receiptID is the id a UKE file gives the receipt (receipt.ReadUKE): institution_id, 請求年月
+// receiptID is the id a UKE file gives the receipt (receipt.ReadUKE): institution_id, 審査支払機関 1, 請求年月
 // (the month after the service month), マルチボリューム 00 and the レセプト番号, which is
 // (household index + 1) × 100 + the receipt's place in the household-month: unique in the
 // month, and the same whichever task writes it and whichever format. A household has at most
@@ -206,7 +206,7 @@ func counterLimit(t *rules.Table, old bool, c classSeg, out bool, cost int64) (i
 func (rg *receiptGen) receiptID(inst string) string {
 	rg.no = (rg.h.index+1)*100 + rg.seq
 	b := append(rg.id[:0], inst...)
-	b = append(b, '-')
+	b = append(b, "-1-"...) // 審査支払機関 1, as the UKE headers say (synth/uke.go)
 	b = append(b, rg.mi.claim...)
 	b = append(b, "-00-"...)
 	b = strconv.AppendInt(b, rg.no, 10)

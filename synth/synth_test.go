@@ -397,12 +397,13 @@ func TestReceiptIDsUnique(t *testing.T) {
 				t.Fatalf("receipt id %s twice", r.ReceiptID)
 			}
 			seen[r.ReceiptID] = true
-			// The UKE form: institution, 請求年月 (the month after), volume 00, レセプト番号.
+			// The UKE form: institution, 審査支払機関 1, 請求年月 (the month after), volume 00,
+			// レセプト番号.
 			m, _ := rules.ParseMonth(r.ServiceMonth)
 			claim := strings.ReplaceAll((m + 1).String(), "-", "")
-			no := strings.TrimPrefix(r.ReceiptID, r.InstitutionID+"-"+claim+"-00-")
+			no := strings.TrimPrefix(r.ReceiptID, r.InstitutionID+"-1-"+claim+"-00-")
 			if no == r.ReceiptID || no == "" || strings.Trim(no, "0123456789") != "" || no[0] == '0' {
-				t.Fatalf("receipt id %s: want institution-claim month-00-number", r.ReceiptID)
+				t.Fatalf("receipt id %s: want institution-1-claim month-00-number", r.ReceiptID)
 			}
 		}
 	}

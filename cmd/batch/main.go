@@ -19,6 +19,7 @@ import (
 const usage = `usage:
   batch run  --month YYYY-MM --members PATH --out DIR [--receipts PATH]... [--uke PATH]... [--history PATH]
              [--ledger DIR] [--rules FILE] [--allow-provisional] [--workers N] [--memory BYTES]
+  batch correct --ledger DIR --out DIR [--receipts PATH]... [--uke PATH]... [--rules FILE] [--allow-provisional]
   batch annual --period YYYY-08 --ledger DIR --out DIR
   batch extract  --ledger DIR --from YYYY-MM --to YYYY-MM --out DIR [--rules FILE]
   batch simulate --ledger DIR (--month YYYY-MM | --from YYYY-MM [--to YYYY-MM]) --scenario +N%|FILE...
@@ -49,6 +50,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		err = cmdRun(ctx, args, cl)
+	case "correct":
+		err = cmdCorrect(ctx, args, cl)
 	case "extract":
 		err = cmdExtract(ctx, args[1:], cl)
 	case "simulate":

@@ -76,6 +76,16 @@ func (l *Ledger) keptHistory() ([]string, error) {
 // of the households keys (all when nil), from the kept history and the files extra. A
 // household month may come more than once.
 func (l *Ledger) eachHistory(ctx context.Context, lo, hi rules.Month, keys *keySet, extra []string, fn func(k HouseholdKey, m rules.Month) error) error {
+	held, all := map[rules.Month]bool{}, true
+	for m := lo; m < hi; m++ {
+		held[m] = l.Has(m)
+		all = all && held[m]
+	}
+	if all && len(extra) == 0 {
+		// The ledger holds every month of the window: no kept file is read. (Files given
+		// are read all the same: they enter the ledger only once read whole.)
+		return nil
+	}
 	kept, err := l.keptHistory()
 	if err != nil {
 		return err
@@ -93,10 +103,6 @@ func (l *Ledger) eachHistory(ctx context.Context, lo, hi rules.Month, keys *keyS
 		if !slices.Contains(kept, filepath.Join(l.dir, historyDir, sum+filepath.Ext(f))) {
 			files = append(files, f)
 		}
-	}
-	held := map[rules.Month]bool{}
-	for m := lo; m < hi; m++ {
-		held[m] = l.Has(m)
 	}
 	var key []byte
 	for _, f := range files {

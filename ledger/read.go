@@ -1,10 +1,12 @@
 package ledger
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/kougaku/batch/output"
 	"github.com/kougaku/batch/pipeline"
@@ -114,6 +116,11 @@ func scanColumns(ctx context.Context, v *Version, file string, cols []string, ke
 		}
 		return nil
 	}
+	xs, err := v.indexes()
+	if err != nil {
+		return err
+	}
+	indexed := xs != nil && keys != nil && (file == output.ReceiptBenefitFile || file == pipeline.MembersFile)
 	for i := len(v.Layers) - 1; i >= 0; i-- {
 		path := filepath.Join(v.Layers[i], file)
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
@@ -123,7 +130,9 @@ func scanColumns(ctx context.Context, v *Version, file string, cols []string, ke
 		if err != nil {
 			return &DamagedError{v.Month, err.Error()}
 		}
-		if keys != nil && keys.size() <= seekLimit {
+		if indexed {
+			err = r.ScanRanges(ctx, indexRanges(xs[i], keys, hidden, file == pipeline.MembersFile), each)
+		} else if keys != nil && keys.size() <= seekLimit {
 			var ranges [][2]int64
 			if ranges, err = keyRanges(ctx, r, keys, hidden); err == nil {
 				if err = r.Select(cols...); err == nil {
@@ -175,6 +184,33 @@ func keyRanges(ctx context.Context, r *pqcol.Reader, keys, hidden *keySet) ([][2
 		return nil
 	})
 	return ranges, err
+}
+
+// indexRanges returns, from a layer's index, the ranges of rows in its receipts (or members)
+// file of the households keys that hidden does not hide: what keyRanges finds by scanning.
+func indexRanges(x *index, keys, hidden *keySet, members bool) [][2]int64 {
+	var ranges [][2]int64
+	for k := range keys.m {
+		key := []byte(k)
+		if hidden.size() > 0 && hidden.has(key) {
+			continue
+		}
+		if i, ok := x.household(key); ok {
+			if r := x.rows(i, members); r[1] > r[0] {
+				ranges = append(ranges, r)
+			}
+		}
+	}
+	slices.SortFunc(ranges, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0]) })
+	merged := ranges[:0]
+	for _, r := range ranges {
+		if n := len(merged); n > 0 && merged[n-1][1] == r[0] {
+			merged[n-1][1] = r[1]
+		} else {
+			merged = append(merged, r)
+		}
+	}
+	return merged
 }
 
 // hideKeys adds the households layer i holds in full to hidden, so that older layers' rows of

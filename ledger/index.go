@@ -335,7 +335,8 @@ type hashRef struct {
 type indexBuilder struct {
 	keys       []byte
 	hh         []hhBuild
-	byHash     map[uint64]uint32
+	byHash     map[uint64]uint32 // nil while households are numbered in order
+	order      []hashRef         // the households sorted by hash
 	receipts   []hashRef
 	persons    []hashRef
 	insurers   []string
@@ -347,18 +348,25 @@ func (b *indexBuilder) keyOf(n uint32) []byte { return b.keys[b.hh[n].key[0]:b.h
 // householdOf returns the number of the household of key, adding it when new.
 func (b *indexBuilder) householdOf(key []byte) (uint32, error) {
 	h := fnv(key)
+	if b.byHash == nil { // numbered in order: a key not found in order is a new household
+		return b.add(h, key), nil
+	}
 	if n, ok := b.byHash[h]; ok {
 		if k := b.hh[n].key; bytes.Equal(b.keys[k[0]:k[1]], key) {
 			return n, nil
 		}
 		return 0, errNoIndex // two households of one hash: the layer is read by scanning
 	}
-	start := uint32(len(b.keys))
-	b.keys = append(b.keys, key...)
-	n := uint32(len(b.hh))
-	b.hh = append(b.hh, hhBuild{hash: h, key: [2]uint32{start, uint32(len(b.keys))}})
+	n := b.add(h, key)
 	b.byHash[h] = n
 	return n, nil
+}
+
+func (b *indexBuilder) add(h uint64, key []byte) uint32 {
+	start := uint32(len(b.keys))
+	b.keys = append(b.keys, key...)
+	b.hh = append(b.hh, hhBuild{hash: h, key: [2]uint32{start, uint32(len(b.keys))}})
+	return uint32(len(b.hh) - 1)
 }
 
 // run is a stretch of rows of one household in a file, its key in the file's runs' keys.
@@ -494,16 +502,45 @@ func buildIndex(ctx context.Context, layer string) (*indexBuilder, error) {
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	// First in the pipeline's order: a household's rows come in the same order in every
+	// file (members.parquet adds the households without receipts among them), so that each
+	// run is the next household of household_month or a new one, with no map. Should a
+	// household then come twice (the files in another order), the map finds them instead.
+	b, rbNums, memNums, err := resolveHouseholds(true, hmRuns, rbRuns, memRuns, states, listed)
+	if err == nil && b.twice() {
+		b, rbNums, memNums, err = resolveHouseholds(false, hmRuns, rbRuns, memRuns, states, listed)
+	}
+	if err != nil {
+		return nil, err
+	}
+	b.hasMembers = hasMembers
+	for i := range rids {
+		rids[i].hh = rbNums[rids[i].hh]
+	}
+	for i := range pids {
+		pids[i].hh = memNums[pids[i].hh]
+	}
+	b.receipts, b.persons = rids, pids
+	sort.Strings(insurers)
+	b.insurers = insurers
+	return b, nil
+}
+
+// resolveHouseholds numbers the households of the layer's runs: in order (each run the next
+// household of household_month, or a new one) or through a map of every household.
+func resolveHouseholds(inOrder bool, hmRuns, rbRuns, memRuns *runs, states []hhState, listed []HouseholdKey) (b *indexBuilder, rbNums, memNums []uint32, err error) {
 	most := len(hmRuns.runs) + len(memRuns.runs) + len(listed)
-	b := &indexBuilder{byHash: make(map[uint64]uint32, most), hasMembers: hasMembers,
-		hh: make([]hhBuild, 0, most), keys: make([]byte, 0, len(hmRuns.keys)+len(memRuns.keys)+20*len(listed))}
+	b = &indexBuilder{hh: make([]hhBuild, 0, most), keys: make([]byte, 0, len(hmRuns.keys)+len(memRuns.keys)+20*len(listed))}
+	if !inOrder || len(listed) > 0 {
+		b.byHash = make(map[uint64]uint32, most)
+	}
 	for i, r := range hmRuns.runs {
 		n, err := b.householdOf(hmRuns.key(i))
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		if r.end-r.start != 1 || b.hh[n].flags&flagRow != 0 {
-			return nil, errNoIndex
+			return nil, nil, nil, errNoIndex
 		}
 		s := states[i]
 		h := &b.hh[n]
@@ -515,13 +552,15 @@ func buildIndex(ctx context.Context, layer string) (*indexBuilder, error) {
 			h.flags |= flagTasukai
 		}
 	}
+	households := uint32(len(b.hh))
 	resolve := func(rs *runs, members bool) ([]uint32, error) {
 		nums := make([]uint32, len(rs.runs))
+		next := uint32(0) // the household of household_month the next run is most likely of
 		for i, r := range rs.runs {
-			// The pipeline writes a household's rows of every file in the same order: the
-			// household of run i is most often household i, found without the map.
-			n := uint32(i)
-			if i >= len(b.hh) || !bytes.Equal(b.keyOf(n), rs.key(i)) {
+			n := next
+			if next < households && bytes.Equal(b.keyOf(next), rs.key(i)) {
+				next++
+			} else {
 				var err error
 				if n, err = b.householdOf(rs.key(i)); err != nil {
 					return nil, err
@@ -540,58 +579,67 @@ func buildIndex(ctx context.Context, layer string) (*indexBuilder, error) {
 		}
 		return nums, nil
 	}
-	rbNums, err := resolve(rbRuns, false)
-	if err != nil {
-		return nil, err
+	if rbNums, err = resolve(rbRuns, false); err != nil {
+		return nil, nil, nil, err
 	}
-	memNums, err := resolve(memRuns, true)
-	if err != nil {
-		return nil, err
+	if memNums, err = resolve(memRuns, true); err != nil {
+		return nil, nil, nil, err
 	}
 	var key []byte
 	for _, k := range listed {
 		key = appendKey(key, []byte(k.InsurerNo), []byte(k.HouseholdID))
 		if _, err := b.householdOf(key); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 	}
-	for i := range rids {
-		rids[i].hh = rbNums[rids[i].hh]
+	b.order = make([]hashRef, len(b.hh))
+	for i, h := range b.hh {
+		b.order[i] = hashRef{h.hash, uint32(i)}
 	}
-	for i := range pids {
-		pids[i].hh = memNums[pids[i].hh]
-	}
-	b.receipts, b.persons = rids, pids
-	sort.Strings(insurers)
-	b.insurers = insurers
-	return b, nil
+	b.order = sortByHash(b.order)
+	return b, rbNums, memNums, nil
 }
 
-// sortByHash sorts refs by hash: a counting pass on the top 16 bits, then each bucket.
+// twice reports whether a household was numbered twice (b.order holds its numbers sorted by
+// hash, so that the same key sits side by side).
+func (b *indexBuilder) twice() bool {
+	for i := 1; i < len(b.order); i++ {
+		if b.order[i].hash == b.order[i-1].hash && bytes.Equal(b.keyOf(b.order[i].hh), b.keyOf(b.order[i-1].hh)) {
+			return true
+		}
+	}
+	return false
+}
+
+// sortByHash sorts refs by hash, then household: a counting pass on the top bits of the
+// hash, some eight refs a bucket, then each bucket by insertion.
 func sortByHash(refs []hashRef) []hashRef {
-	var count [1<<16 + 1]int
+	bits := 8
+	for bits < 24 && len(refs)>>bits > 8 {
+		bits++
+	}
+	shift := 64 - bits
+	count := make([]int, 1<<bits+1)
 	for _, r := range refs {
-		count[r.hash>>48+1]++
+		count[r.hash>>shift+1]++
 	}
 	for i := 1; i < len(count); i++ {
 		count[i] += count[i-1]
 	}
 	out := make([]hashRef, len(refs))
-	pos := count
+	pos := slices.Clone(count)
 	for _, r := range refs {
-		out[pos[r.hash>>48]] = r
-		pos[r.hash>>48]++
+		out[pos[r.hash>>shift]] = r
+		pos[r.hash>>shift]++
 	}
-	for i := 0; i < 1<<16; i++ {
-		slices.SortFunc(out[count[i]:count[i+1]], func(a, b hashRef) int {
-			if a.hash != b.hash {
-				if a.hash < b.hash {
-					return -1
-				}
-				return 1
+	less := func(a, b hashRef) bool { return a.hash < b.hash || a.hash == b.hash && a.hh < b.hh }
+	for i := range 1 << bits {
+		bucket := out[count[i]:count[i+1]]
+		for j := 1; j < len(bucket); j++ {
+			for k := j; k > 0 && less(bucket[k], bucket[k-1]); k-- {
+				bucket[k], bucket[k-1] = bucket[k-1], bucket[k]
 			}
-			return int(a.hh) - int(b.hh)
-		})
+		}
 	}
 	return out
 }
@@ -600,18 +648,14 @@ func sortByHash(refs []hashRef) []hashRef {
 func (b *indexBuilder) encode(w io.Writer) error {
 	// Households in hash order (moved once, so that each section below is one pass in
 	// order); the receipts and persons renumbered to it.
-	order := make([]hashRef, len(b.hh))
-	for i, h := range b.hh {
-		order[i] = hashRef{h.hash, uint32(i)}
-	}
-	order = sortByHash(order)
+	order := b.order
 	place := make([]uint32, len(b.hh))
 	hh := make([]hhBuild, len(b.hh))
 	for i, o := range order {
 		place[o.hh] = uint32(i)
 		hh[i] = b.hh[o.hh]
 	}
-	b.hh, order = nil, nil
+	b.hh, b.order = nil, nil
 	renumber := func(refs []hashRef) []hashRef {
 		for i := range refs {
 			refs[i].hh = place[refs[i].hh]
@@ -626,9 +670,20 @@ func (b *indexBuilder) encode(w io.Writer) error {
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
 	le := binary.LittleEndian
-	var buf [8]byte
-	u64 := func(v uint64) { le.PutUint64(buf[:], v); bw.Write(buf[:8]) }
-	u32 := func(v uint32) { le.PutUint32(buf[:], v); bw.Write(buf[:4]) }
+	u64 := func(v uint64) {
+		if bw.Available() < 8 {
+			bw.Flush()
+		}
+		le.PutUint64(bw.AvailableBuffer()[:8], v)
+		bw.Write(bw.AvailableBuffer()[:8])
+	}
+	u32 := func(v uint32) {
+		if bw.Available() < 4 {
+			bw.Flush()
+		}
+		le.PutUint32(bw.AvailableBuffer()[:4], v)
+		bw.Write(bw.AvailableBuffer()[:4])
+	}
 	bw.Write(indexMagic[:])
 	for _, v := range []int{len(hh), len(receipts), len(persons), len(b.insurers), len(b.keys), insLen, boolInt(b.hasMembers)} {
 		u64(uint64(v))

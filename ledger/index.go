@@ -196,11 +196,6 @@ func (x *index) eachOf(hashes, hh, n int, h uint64, fn func(int)) {
 	}
 }
 
-func (x *index) receipt(id []byte, fn func(int)) { x.eachOf(x.rHash, x.rHH, x.nR, fnv(id), fn) }
-
-func (x *index) person(insurer, person []byte, fn func(int)) {
-	x.eachOf(x.pHash, x.pHH, x.nP, fnv(insurer, person), fn)
-}
 
 func (x *index) insurers() []string {
 	out := make([]string, x.nIns)
@@ -251,8 +246,7 @@ func newest(xs []*index, key []byte) (layer, i int, ok bool) {
 // eachState calls fn with the state of every household of keys that the version has a
 // household_month row of: found in the newest layer that holds the household.
 func eachState(xs []*index, keys *keySet, fn func(key []byte, st hhState)) {
-	for k := range keys.m {
-		key := []byte(k)
+	for _, key := range byHash(keys) {
 		if l, i, ok := newest(xs, key); ok {
 			if st, row := xs[l].state(i); row {
 				fn(key, st)
@@ -286,12 +280,20 @@ func indexedAffected(xs []*index, corr map[string]correction) (map[HouseholdKey]
 			}
 		}
 	}
+	ids, persons := newKeys(), newKeys()
+	for id, c := range corr {
+		ids.add(id)
+		persons.add(HouseholdKey{c.insurer, c.person}.String())
+	}
+	idOrder, personOrder := byHash(ids), byHash(persons)
 	named := map[string]bool{}
 	for l, x := range xs {
-		for id, c := range corr {
-			x.receipt([]byte(id), add(l, false))
-			if x.hasMembers {
-				x.person([]byte(c.insurer), []byte(c.person), add(l, true))
+		for _, id := range idOrder {
+			x.eachOf(x.rHash, x.rHH, x.nR, fnv(id), add(l, false))
+		}
+		if x.hasMembers {
+			for _, p := range personOrder {
+				x.eachOf(x.pHash, x.pHH, x.nP, fnv(p), add(l, true))
 			}
 		}
 		if x.hasMembers {
@@ -310,6 +312,23 @@ func indexedAffected(xs []*index, corr map[string]correction) (map[HouseholdKey]
 	}
 	sort.Strings(insurers)
 	return out, insurers
+}
+
+// byHash lists the keys of a set in the order of their hash, which is the order of the
+// indexes' tables: looked up in this order, every table is walked forward, page after page,
+// instead of faulting in a page of the mapping for each key.
+func byHash(keys *keySet) [][]byte {
+	refs := make([]hashRef, 0, len(keys.m))
+	list := make([][]byte, 0, len(keys.m))
+	for k := range keys.m {
+		refs = append(refs, hashRef{fnv([]byte(k)), uint32(len(list))})
+		list = append(list, []byte(k))
+	}
+	out := make([][]byte, len(list))
+	for i, r := range sortByHash(refs) {
+		out[i] = list[r.hh]
+	}
+	return out
 }
 
 // --- building ---
@@ -506,7 +525,7 @@ func buildIndex(ctx context.Context, layer string) (*indexBuilder, error) {
 	// file (members.parquet adds the households without receipts among them), so that each
 	// run is the next household of household_month or a new one, with no map. Should a
 	// household then come twice (the files in another order), the map finds them instead.
-	b, rbNums, memNums, err := resolveHouseholds(true, hmRuns, rbRuns, memRuns, states, listed)
+	b, rbNums, memNums, err := resolveHouseholds(numberInOrder, hmRuns, rbRuns, memRuns, states, listed)
 	if err == nil && b.twice() {
 		b, rbNums, memNums, err = resolveHouseholds(false, hmRuns, rbRuns, memRuns, states, listed)
 	}
@@ -525,6 +544,9 @@ func buildIndex(ctx context.Context, layer string) (*indexBuilder, error) {
 	b.insurers = insurers
 	return b, nil
 }
+
+// numberInOrder lets tests take the map's way on every layer.
+var numberInOrder = true
 
 // resolveHouseholds numbers the households of the layer's runs: in order (each run the next
 // household of household_month, or a new one) or through a map of every household.

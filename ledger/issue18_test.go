@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -175,6 +176,33 @@ func TestIssue18_IndexAgreesWithScan(t *testing.T) {
 				}
 				return fmt.Sprint(sortedKeys(aff), ins)
 			})
+		}
+	}
+	// Every layer's index is the same, numbered in the files' order or through the map.
+	for _, ms := range issue18Months {
+		for _, layer := range mustCurrent(t, l, ms).Layers {
+			var inOrder, mapped bytes.Buffer
+			for _, way := range []bool{true, false} {
+				numberInOrder = way
+				b, err := buildIndex(ctx, layer)
+				numberInOrder = true
+				if err != nil {
+					t.Fatal(err)
+				}
+				buf := &mapped
+				if way {
+					buf = &inOrder
+				}
+				if err := b.encode(buf); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(inOrder.Bytes(), mapped.Bytes()) {
+				t.Errorf("%s: the index numbered in order differs from the one numbered through the map", layer)
+			}
+			if disk, err := os.ReadFile(filepath.Join(layer, IndexFile)); err != nil || !bytes.Equal(disk, inOrder.Bytes()) {
+				t.Errorf("%s: the index on disk is not the one built again (%v)", layer, err)
+			}
 		}
 	}
 	if layered < 2 {

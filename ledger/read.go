@@ -30,6 +30,7 @@ func (k HouseholdKey) String() string { return k.InsurerNo + "\x00" + k.Househol
 // in the first layer only) is passed over.
 func scan[T any](v *Version, file string, key func(*T) HouseholdKey, fn func(*T) error) error {
 	hidden := newKeys()
+	var buf []byte // a row's key bytes, built without allocating
 	for i := len(v.Layers) - 1; i >= 0; i-- {
 		path := filepath.Join(v.Layers[i], file)
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
@@ -37,8 +38,12 @@ func scan[T any](v *Version, file string, key func(*T) HouseholdKey, fn func(*T)
 		}
 		err := output.Each(path, func(rows []T) error {
 			for k := range rows {
-				if hidden.size() > 0 && hidden.has([]byte(key(&rows[k]).String())) {
-					continue
+				if hidden.size() > 0 {
+					hk := key(&rows[k])
+					buf = append(append(append(buf[:0], hk.InsurerNo...), 0), hk.HouseholdID...)
+					if hidden.has(buf) {
+						continue
+					}
 				}
 				if err := fn(&rows[k]); err != nil {
 					return err
@@ -190,8 +195,7 @@ func keyRanges(ctx context.Context, r *pqcol.Reader, keys, hidden *keySet) ([][2
 // file of the households keys that hidden does not hide: what keyRanges finds by scanning.
 func indexRanges(x *index, keys, hidden *keySet, members bool) [][2]int64 {
 	var ranges [][2]int64
-	for k := range keys.m {
-		key := []byte(k)
+	for _, key := range byHash(keys) {
 		if hidden.size() > 0 && hidden.has(key) {
 			continue
 		}

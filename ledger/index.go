@@ -196,7 +196,6 @@ func (x *index) eachOf(hashes, hh, n int, h uint64, fn func(int)) {
 	}
 }
 
-
 func (x *index) insurers() []string {
 	out := make([]string, x.nIns)
 	for i := range out {

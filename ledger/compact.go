@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/kougaku/batch/output"
 	"github.com/kougaku/batch/pipeline"
 	"github.com/kougaku/batch/rules"
@@ -73,16 +75,21 @@ func writeCompacted(ctx context.Context, v *Version, layer string) error {
 	if err != nil {
 		return err
 	}
-	err = copyRows(d, output.HouseholdMonthFile, v.HouseholdMonths)
-	if err == nil {
-		err = copyRows(d, output.ReceiptBenefitFile, v.Receipts)
-	}
-	if err == nil {
-		err = copyRows(d, output.PersonMonthFile, v.Persons)
-	}
-	if err == nil && fileExists(filepath.Join(v.Layers[0], pipeline.MembersFile)) {
-		err = copyRows(d, pipeline.MembersFile, v.Members)
-	}
+	var g errgroup.Group // the files are written at once, on both cores
+	g.Go(func() error { return copyRows(d, output.ReceiptBenefitFile, v.Receipts) })
+	g.Go(func() error {
+		if err := copyRows(d, output.HouseholdMonthFile, v.HouseholdMonths); err != nil {
+			return err
+		}
+		if err := copyRows(d, output.PersonMonthFile, v.Persons); err != nil {
+			return err
+		}
+		if fileExists(filepath.Join(v.Layers[0], pipeline.MembersFile)) {
+			return copyRows(d, pipeline.MembersFile, v.Members)
+		}
+		return nil
+	})
+	err = g.Wait()
 	if err == nil {
 		err = ctx.Err()
 	}

@@ -286,9 +286,9 @@ func monthRows(t *testing.T, l *Ledger, m string) [4][]string {
 
 // TestIssue18_CompactKeepsRows: compacting a month of several layers leaves one layer, with
 // an index, holding the same household, receipt, person and member rows (as sets) as the
-// layers did, and the keyed reads give the same; a correction that takes a month past
-// CompactAfter layers compacts it in the same run; a month of one layer without an index (a
-// ledger written before them) gets one.
+// layers did, and the keyed reads give the same (a compaction that fails leaves the layers);
+// a correction that takes a month past CompactAfter layers compacts it in the same run; a
+// month of one layer without an index (a ledger written before them) gets one.
 func TestIssue18_CompactKeepsRows(t *testing.T) {
 	ctx := context.Background()
 	defer func(n int) { CompactAfter = n }(CompactAfter)
@@ -304,6 +304,15 @@ func TestIssue18_CompactKeepsRows(t *testing.T) {
 		beforeStates, err := states(ctx, v, keys)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// A compaction that fails (here cancelled) leaves the month as it was.
+		cancelled, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := l.Compact(cancelled, month(t, ms)); err == nil {
+			t.Fatalf("%s: a cancelled compaction succeeded", ms)
+		}
+		if got := mustCurrent(t, l, ms).Layers; !slices.Equal(got, v.Layers) || fmt.Sprint(monthRows(t, l, ms)) != fmt.Sprint(before) {
+			t.Fatalf("%s: a failed compaction changed the month: layers %v, were %v", ms, got, v.Layers)
 		}
 		res, err := l.Compact(ctx, month(t, ms))
 		if err != nil {

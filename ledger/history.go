@@ -106,6 +106,20 @@ func (l *Ledger) eachHistory(ctx context.Context, lo, hi rules.Month, keys *keyS
 	}
 	var key []byte
 	for _, f := range files {
+		if x := l.keptIndex(ctx, f, keys); x != nil {
+			for _, k := range byHash(keys) {
+				err := x.months(k, func(m rules.Month) error {
+					if m < lo || m >= hi || held[m] {
+						return nil
+					}
+					return fn(parseKey(k), m)
+				})
+				if err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		err := receipt.ReadHistory(ctx, f, func(h receipt.HistoryRow, line int64) error {
 			m, err := rules.ParseMonth(h.ServiceMonth)
 			if err != nil {
@@ -125,6 +139,15 @@ func (l *Ledger) eachHistory(ctx context.Context, lo, hi rules.Month, keys *keyS
 		}
 	}
 	return nil
+}
+
+// keptIndex is the index of history file f when f is one the ledger keeps and a few
+// households are looked up (keys not nil); nil otherwise (f is then read whole).
+func (l *Ledger) keptIndex(ctx context.Context, f string, keys *keySet) *histIndex {
+	if keys == nil || !useIndex || filepath.Dir(f) != filepath.Join(l.dir, historyDir) {
+		return nil
+	}
+	return l.historyIndex(ctx, f)
 }
 
 func fileDigest(path string) (string, error) {

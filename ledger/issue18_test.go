@@ -21,7 +21,8 @@ import (
 var issue18Months = []string{"2025-03", "2025-04", "2025-05", "2025-06", "2025-07"}
 
 // randomLedger fills a ledger with five months of 40 households of two insurers (one or two
-// persons each, a few receipts a month of costs around the limits), then corrects the second
+// persons each, a few receipts a month of costs around the limits; a history of counting
+// months before the ledger given to the first), then corrects the second
 // and third months several times (replacements, cancels, additions, receipts moved to a
 // person of another household): months of several layers, with cascades into the later ones.
 // It returns the adjustments of each correction, in order.
@@ -47,8 +48,18 @@ func randomLedger(t *testing.T, seed uint64) (*Ledger, string, [][]output.Adjust
 		return receipt.Row{ReceiptID: id, ServiceMonth: m, InsurerNo: p.insurer, PersonID: p.id, InstitutionID: "1311111111",
 			Kind: "medical", Setting: "inpatient", Cost: cost, Copay: cost * 3 / 10, Paid: cost * 3 / 10}
 	}
+	// Counting months before the ledger, kept by it: reruns look them up in its index.
+	var hist []receipt.HistoryRow
+	for h := range 40 {
+		for _, m := range []string{"2024-04", "2024-06", "2024-09", "2024-11", "2025-01", "2025-02"} {
+			if rng.IntN(2) == 0 {
+				hist = append(hist, receipt.HistoryRow{InsurerNo: []string{"06139999", "01130012"}[h%2], HouseholdID: fmt.Sprintf("H%02d", h), ServiceMonth: m})
+			}
+		}
+	}
+	hp := writeCSV(t, filepath.Join(dir, "history.csv"), func(f *os.File) error { return receipt.WriteHistoryCSV(f, hist) })
 	held := map[string][]receipt.Row{}
-	for _, m := range issue18Months {
+	for i, m := range issue18Months {
 		var rows []receipt.Row
 		for i, p := range persons {
 			for r := range rng.IntN(3) {
@@ -56,7 +67,16 @@ func randomLedger(t *testing.T, seed uint64) (*Ledger, string, [][]output.Adjust
 			}
 		}
 		held[m] = rows
-		runMonth(t, l, dir, m, members, rows)
+		if i > 0 {
+			runMonth(t, l, dir, m, members, rows)
+			continue
+		}
+		mp := writeCSV(t, filepath.Join(dir, "members-first.csv"), func(f *os.File) error { return receipt.WriteMembersCSV(f, members) })
+		rp := writeCSV(t, filepath.Join(dir, "receipts-first.csv"), func(f *os.File) error { return receipt.WriteReceiptsCSV(f, rows) })
+		if _, err := l.Run(context.Background(), pipeline.Config{Month: month(t, m), Members: []string{mp}, Receipts: []string{rp},
+			History: []string{hp}, Out: filepath.Join(dir, "out-first")}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var adjs [][]output.Adjustment
 	for n := range 6 {
@@ -95,9 +115,9 @@ func withScans(fn func()) {
 
 // TestIssue18_IndexAgreesWithScan: on months of several layers, every read the index serves
 // (the households of corrections, the states of households, their rows in the receipts and
-// members files, their counting months) gives what the scans it replaces give, for random sets
-// of households; and a ledger corrected with the indexes ends as one corrected by scans alone,
-// with the same adjustments.
+// members files, their counting months in the months held and in the kept history) gives
+// what the scans it replaces give, for random sets of households; and a ledger corrected
+// with the indexes ends as one corrected by scans alone, with the same adjustments.
 func TestIssue18_IndexAgreesWithScan(t *testing.T) {
 	ctx := context.Background()
 	l, _, adjIndexed := randomLedger(t, 1)

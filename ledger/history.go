@@ -76,6 +76,16 @@ func (l *Ledger) keptHistory() ([]string, error) {
 // of the households keys (all when nil), from the kept history and the files extra. A
 // household month may come more than once.
 func (l *Ledger) eachHistory(ctx context.Context, lo, hi rules.Month, keys *keySet, extra []string, fn func(k HouseholdKey, m rules.Month) error) error {
+	held, all := map[rules.Month]bool{}, true
+	for m := lo; m < hi; m++ {
+		held[m] = l.Has(m)
+		all = all && held[m]
+	}
+	if all && len(extra) == 0 {
+		// The ledger holds every month of the window: no kept file is read. (Files given
+		// are read all the same: they enter the ledger only once read whole.)
+		return nil
+	}
 	kept, err := l.keptHistory()
 	if err != nil {
 		return err
@@ -94,12 +104,22 @@ func (l *Ledger) eachHistory(ctx context.Context, lo, hi rules.Month, keys *keyS
 			files = append(files, f)
 		}
 	}
-	held := map[rules.Month]bool{}
-	for m := lo; m < hi; m++ {
-		held[m] = l.Has(m)
-	}
 	var key []byte
 	for _, f := range files {
+		if x := l.keptIndex(ctx, f, keys); x != nil {
+			for _, k := range byHash(keys) {
+				err := x.months(k, func(m rules.Month) error {
+					if m < lo || m >= hi || held[m] {
+						return nil
+					}
+					return fn(parseKey(k), m)
+				})
+				if err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		err := receipt.ReadHistory(ctx, f, func(h receipt.HistoryRow, line int64) error {
 			m, err := rules.ParseMonth(h.ServiceMonth)
 			if err != nil {
@@ -119,6 +139,15 @@ func (l *Ledger) eachHistory(ctx context.Context, lo, hi rules.Month, keys *keyS
 		}
 	}
 	return nil
+}
+
+// keptIndex is the index of history file f when f is one the ledger keeps and a few
+// households are looked up (keys not nil); nil otherwise (f is then read whole).
+func (l *Ledger) keptIndex(ctx context.Context, f string, keys *keySet) *histIndex {
+	if keys == nil || !useIndex || filepath.Dir(f) != filepath.Join(l.dir, historyDir) {
+		return nil
+	}
+	return l.historyIndex(ctx, f)
 }
 
 func fileDigest(path string) (string, error) {

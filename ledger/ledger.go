@@ -25,6 +25,7 @@
 package ledger
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +35,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -146,6 +148,10 @@ type Version struct {
 	Month  rules.Month
 	Number int
 	Layers []string // directories
+
+	indexOnce sync.Once
+	index     []*index // every layer's, or nil when some layer has none (see indexes)
+	indexErr  error
 }
 
 // DamagedError says a month of the ledger cannot be read as a whole.
@@ -202,6 +208,11 @@ func (l *Ledger) commit(m rules.Month, layer string, base bool) (*Version, error
 	}
 	c.Month = m.String()
 	c.Version++
+	// The index goes down with the layer's files, before the layer is placed: a version is
+	// never current without it.
+	if err := writeIndex(context.Background(), layer); err != nil {
+		return nil, fmt.Errorf("ledger: indexing the new layer of %s: %w", m, err)
+	}
 	name := fmt.Sprintf("L%06d", c.Version)
 	if err := os.Rename(layer, filepath.Join(md, name)); err != nil {
 		return nil, fmt.Errorf("ledger: placing layer: %w", err)
@@ -225,6 +236,11 @@ func (l *Ledger) commit(m rules.Month, layer string, base bool) (*Version, error
 		return nil, err
 	}
 	l.sweepMonth(m)
+	if !base && len(c.Layers) > CompactAfter {
+		// The version is committed whatever becomes of this: a compaction that fails leaves
+		// the layers as they are, to be compacted by the next commit or by batch compact.
+		l.Compact(context.Background(), m)
+	}
 	return l.Current(m)
 }
 

@@ -1,10 +1,12 @@
 package ledger
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/kougaku/batch/output"
 	"github.com/kougaku/batch/pipeline"
@@ -28,6 +30,7 @@ func (k HouseholdKey) String() string { return k.InsurerNo + "\x00" + k.Househol
 // in the first layer only) is passed over.
 func scan[T any](v *Version, file string, key func(*T) HouseholdKey, fn func(*T) error) error {
 	hidden := newKeys()
+	var buf []byte // a row's key bytes, built without allocating
 	for i := len(v.Layers) - 1; i >= 0; i-- {
 		path := filepath.Join(v.Layers[i], file)
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
@@ -35,8 +38,12 @@ func scan[T any](v *Version, file string, key func(*T) HouseholdKey, fn func(*T)
 		}
 		err := output.Each(path, func(rows []T) error {
 			for k := range rows {
-				if hidden.size() > 0 && hidden.has([]byte(key(&rows[k]).String())) {
-					continue
+				if hidden.size() > 0 {
+					hk := key(&rows[k])
+					buf = append(append(append(buf[:0], hk.InsurerNo...), 0), hk.HouseholdID...)
+					if hidden.has(buf) {
+						continue
+					}
 				}
 				if err := fn(&rows[k]); err != nil {
 					return err
@@ -114,6 +121,11 @@ func scanColumns(ctx context.Context, v *Version, file string, cols []string, ke
 		}
 		return nil
 	}
+	xs, err := v.indexes()
+	if err != nil {
+		return err
+	}
+	indexed := xs != nil && keys != nil && (file == output.ReceiptBenefitFile || file == pipeline.MembersFile)
 	for i := len(v.Layers) - 1; i >= 0; i-- {
 		path := filepath.Join(v.Layers[i], file)
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
@@ -123,7 +135,9 @@ func scanColumns(ctx context.Context, v *Version, file string, cols []string, ke
 		if err != nil {
 			return &DamagedError{v.Month, err.Error()}
 		}
-		if keys != nil && keys.size() <= seekLimit {
+		if indexed {
+			err = r.ScanRanges(ctx, indexRanges(xs[i], keys, hidden, file == pipeline.MembersFile), each)
+		} else if keys != nil && keys.size() <= seekLimit {
 			var ranges [][2]int64
 			if ranges, err = keyRanges(ctx, r, keys, hidden); err == nil {
 				if err = r.Select(cols...); err == nil {
@@ -175,6 +189,32 @@ func keyRanges(ctx context.Context, r *pqcol.Reader, keys, hidden *keySet) ([][2
 		return nil
 	})
 	return ranges, err
+}
+
+// indexRanges returns, from a layer's index, the ranges of rows in its receipts (or members)
+// file of the households keys that hidden does not hide: what keyRanges finds by scanning.
+func indexRanges(x *index, keys, hidden *keySet, members bool) [][2]int64 {
+	var ranges [][2]int64
+	for _, key := range byHash(keys) {
+		if hidden.size() > 0 && hidden.has(key) {
+			continue
+		}
+		if i, ok := x.household(key); ok {
+			if r := x.rows(i, members); r[1] > r[0] {
+				ranges = append(ranges, r)
+			}
+		}
+	}
+	slices.SortFunc(ranges, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0]) })
+	merged := ranges[:0]
+	for _, r := range ranges {
+		if n := len(merged); n > 0 && merged[n-1][1] == r[0] {
+			merged[n-1][1] = r[1]
+		} else {
+			merged = append(merged, r)
+		}
+	}
+	return merged
 }
 
 // hideKeys adds the households layer i holds in full to hidden, so that older layers' rows of

@@ -131,6 +131,16 @@ var stateCols = []string{"insurer_no", "household_id", "prior_benefit_months", "
 // unless it is nil).
 func states(ctx context.Context, v *Version, keys *keySet) (map[HouseholdKey]hhState, error) {
 	out := map[HouseholdKey]hhState{}
+	if keys != nil {
+		xs, err := v.indexes()
+		if err != nil {
+			return nil, err
+		}
+		if xs != nil {
+			eachState(xs, keys, func(key []byte, st hhState) { out[parseKey(key)] = st })
+			return out, nil
+		}
+	}
 	err := scanColumns(ctx, v, output.HouseholdMonthFile, stateCols, keys, func(b *pqcol.Batch, i int, key []byte) error {
 		out[parseKey(key)] = hhState{cash: b.Int64s(5).At(i), counts: b.Bools(4).At(i),
 			prior: int32(b.Int64s(2).At(i)), tasukai: b.Bools(3).At(i)}
@@ -574,6 +584,14 @@ func affectedHouseholds(ctx context.Context, v *Version, corr map[string]correct
 		persons.add(HouseholdKey{c.insurer, c.person}.String())
 		named[c.insurer] = false
 	}
+	xs, err := v.indexes()
+	if err != nil {
+		return nil, nil, err
+	}
+	if xs != nil {
+		byReceipt, insurers := indexedAffected(xs, corr)
+		return byReceipt, insurers, nil
+	}
 	byReceipt, byPerson := map[HouseholdKey]struct{}{}, map[HouseholdKey]struct{}{}
 	var g errgroup.Group // both files are read at once, on both cores
 	g.Go(func() error {
@@ -711,6 +729,22 @@ func (l *Ledger) eachCountingMonth(ctx context.Context, lo, hi rules.Month, keys
 		v, err := l.Current(m)
 		if err != nil {
 			return err
+		}
+		xs, err := v.indexes()
+		if err != nil {
+			return err
+		}
+		if xs != nil && keys != nil {
+			var ferr error
+			eachState(xs, keys, func(key []byte, st hhState) {
+				if st.counts && ferr == nil {
+					ferr = fn(parseKey(key), m)
+				}
+			})
+			if ferr != nil {
+				return ferr
+			}
+			continue
 		}
 		err = scanColumns(ctx, v, output.HouseholdMonthFile, []string{"insurer_no", "household_id", "counts_for_tasukai"}, keys,
 			func(b *pqcol.Batch, i int, key []byte) error {

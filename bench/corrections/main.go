@@ -15,6 +15,7 @@ import (
 
 func main() {
 	every := flag.Int("every", 100, "take every Nth receipt (100: 1%)")
+	offset := flag.Int("offset", 0, "start at this receipt (less than --every): another set of receipts")
 	out := flag.String("out", "corrections.parquet", "output file")
 	flag.Parse()
 	files, err := receipt.ExpandPaths(flag.Args())
@@ -30,7 +31,7 @@ func main() {
 	for _, file := range files {
 		err := output.Each(file, func(rows []receipt.Row) error {
 			for _, r := range rows {
-				if i%*every == 0 {
+				if i%*every == *offset {
 					r.Cost, r.Copay, r.Paid = r.Cost/10*15, r.Copay/10*15, r.Paid/10*15
 					if _, err := w.Write([]receipt.Row{r}); err != nil {
 						return err

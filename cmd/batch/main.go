@@ -24,6 +24,7 @@ const usage = `usage:
   batch extract  --ledger DIR --from YYYY-MM --to YYYY-MM --out DIR [--rules FILE]
   batch simulate --ledger DIR (--month YYYY-MM | --from YYYY-MM [--to YYYY-MM]) --scenario +N%|FILE...
                  [--out DIR] [--round YEN] [--rules FILE] [--workers N] [--memory BYTES] [--spill-dir DIR]
+  batch compact  --ledger DIR [--month YYYY-MM]
   batch gen  --households N --month YYYY-MM --out DIR [--seed S] [--months K] [--format uke]
   batch scan --receipts PATH...     (decode only: the floor under a run's time)
 `
@@ -58,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdSimulate(ctx, args[1:], cl)
 	case "annual":
 		err = cmdAnnual(ctx, args[1:], cl)
+	case "compact":
+		err = cmdCompact(ctx, args[1:], cl)
 	case "scan":
 		err = cmdScan(ctx, args[1:], cl)
 	case "gen":

@@ -160,7 +160,7 @@ func TestIssue17_8_WarningsInSummaryAndStrict(t *testing.T) {
 }
 
 // commandNames are the commands whose --help TestIssue17_11_HelpAndBadValues reads back.
-var commandNames = []string{"run", "correct", "annual", "extract", "simulate", "gen", "scan"}
+var commandNames = []string{"run", "correct", "annual", "extract", "simulate", "gen", "scan", "compact"}
 
 func TestIssue17_11_HelpAndBadValues(t *testing.T) {
 	readme, err := os.ReadFile("../../README.md")

@@ -1,0 +1,771 @@
+package ledger
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"syscall"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kougaku/batch/output"
+	"github.com/kougaku/batch/pipeline"
+	"github.com/kougaku/batch/pqcol"
+)
+
+// IndexFile is written into every layer when its version is committed: what a rerun needs to
+// find and read the rows of a few households without scanning the month. It holds
+//
+//   - the layer's households (those of its files, and those households.parquet lists), each
+//     with its key, its 多数回 state (benefit_cash, prior_benefit_months, tasukai_applied,
+//     counts_for_tasukai: what states and the counting of history read) and the range of its
+//     rows in receipt_benefit.parquet and members.parquet (a household's rows are contiguous
+//     in every file the pipeline writes);
+//   - receipt_id → household, for the receipts of receipt_benefit.parquet;
+//   - (insurer_no, person_id) → household, for the rows of members.parquet, and the insurers
+//     members.parquet lists.
+//
+// Households, receipts and persons are sorted by a 64-bit FNV-1a hash of their key, found by
+// interpolation then binary search in the file, which is mapped, not read: a look-up touches
+// a few pages. A household is confirmed by its key; a receipt or person only by its hash, so
+// a collision (of odds 2^-64 a pair) could bring in one household more, recomputed to the
+// same results. A layer without an index (a ledger written before indexes, or a layer whose
+// households' rows were not contiguous) is read by scanning, as before.
+const IndexFile = "index.bin"
+
+var indexMagic = [8]byte{'K', 'G', 'L', 'I', 'D', 'X', '0', '1'}
+
+// errNoIndex says a layer cannot be indexed: it is then read by scanning.
+var errNoIndex = errors.New("layer not indexable")
+
+// State flags of a household in the index.
+const (
+	flagCounts  = 1 << iota // counts_for_tasukai
+	flagTasukai             // tasukai_applied
+	flagRow                 // the household has a row in household_month.parquet
+)
+
+// index is a layer's IndexFile, mapped.
+type index struct {
+	data             []byte
+	nH, nR, nP, nIns int
+	hasMembers       bool
+	// section offsets
+	hHash, hCash, hKeyOff, hPrior, hRB, hMem, hFlags, keys, rHash, rHH, pHash, pHH, insOff, ins int
+}
+
+const headerLen = 8 + 7*8
+
+func fnv(parts ...[]byte) uint64 {
+	h := uint64(14695981039346656037)
+	for i, p := range parts {
+		if i > 0 {
+			h = (h ^ 0) * 1099511628211
+		}
+		for _, c := range p {
+			h = (h ^ uint64(c)) * 1099511628211
+		}
+	}
+	return h
+}
+
+// openIndex maps the index of a layer; nil (and no error) when the layer has none.
+func openIndex(layer string) (*index, error) {
+	f, err := os.Open(filepath.Join(layer, IndexFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() < headerLen {
+		return nil, fmt.Errorf("%s: index cut short", f.Name())
+	}
+	data, err := syscall.Mmap(int(f.Fd()), 0, int(st.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	x := &index{data: data}
+	runtime.SetFinalizer(x, func(x *index) { syscall.Munmap(x.data) })
+	if err := x.layout(); err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	return x, nil
+}
+
+func (x *index) u64(at int) uint64 { return binary.LittleEndian.Uint64(x.data[at:]) }
+func (x *index) u32(at int) uint32 { return binary.LittleEndian.Uint32(x.data[at:]) }
+
+// layout finds the sections from the header and checks that they fill the file.
+func (x *index) layout() error {
+	if !bytes.Equal(x.data[:8], indexMagic[:]) {
+		return errors.New("not a ledger index")
+	}
+	h := func(i int) int { return int(x.u64(8 + 8*i)) }
+	x.nH, x.nR, x.nP, x.nIns = h(0), h(1), h(2), h(3)
+	keyLen, insLen := h(4), h(5)
+	x.hasMembers = h(6) != 0
+	at := headerLen
+	next := func(n int) int { s := at; at += n; return s }
+	x.hHash, x.hCash = next(8*x.nH), next(8*x.nH)
+	x.hKeyOff, x.hPrior = next(4*(x.nH+1)), next(4*x.nH)
+	x.hRB, x.hMem = next(8*x.nH), next(8*x.nH)
+	x.hFlags, x.keys = next(x.nH), next(keyLen)
+	x.rHash, x.rHH = next(8*x.nR), next(4*x.nR)
+	x.pHash, x.pHH = next(8*x.nP), next(4*x.nP)
+	x.insOff, x.ins = next(4*(x.nIns+1)), next(insLen)
+	if at != len(x.data) || x.nH < 0 || x.nR < 0 || x.nP < 0 || x.nIns < 0 {
+		return errors.New("index sections do not fill the file: damaged")
+	}
+	return nil
+}
+
+// find returns the first of the n sorted hashes at base equal to h (n if none), starting
+// from the place a uniform hash would have.
+func (x *index) find(base, n int, h uint64) int {
+	if n == 0 {
+		return 0
+	}
+	guess := int((h >> 32) * uint64(n) >> 32)
+	lo, hi := guess, guess+1
+	for step := 1; lo > 0 && x.u64(base+8*lo) >= h; step *= 2 {
+		lo = max(0, lo-step)
+	}
+	for step := 1; hi < n && x.u64(base+8*(hi-1)) < h; step *= 2 {
+		hi = min(n, hi+step)
+	}
+	i := lo + sort.Search(hi-lo, func(i int) bool { return x.u64(base+8*(lo+i)) >= h })
+	if i < n && x.u64(base+8*i) == h {
+		return i
+	}
+	return n
+}
+
+// household finds the household of key (insurer_no NUL household_id) in the layer.
+func (x *index) household(key []byte) (int, bool) {
+	h := fnv(key)
+	for i := x.find(x.hHash, x.nH, h); i < x.nH && x.u64(x.hHash+8*i) == h; i++ {
+		if bytes.Equal(x.key(i), key) {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+func (x *index) key(i int) []byte {
+	return x.data[x.keys+int(x.u32(x.hKeyOff+4*i)) : x.keys+int(x.u32(x.hKeyOff+4*i+4))]
+}
+
+// state is household i's state, and whether it has a row in household_month.parquet.
+func (x *index) state(i int) (hhState, bool) {
+	f := x.data[x.hFlags+i]
+	return hhState{cash: int64(x.u64(x.hCash + 8*i)), prior: int32(x.u32(x.hPrior + 4*i)),
+		counts: f&flagCounts != 0, tasukai: f&flagTasukai != 0}, f&flagRow != 0
+}
+
+// rows is the range of household i's rows in receipt_benefit.parquet (members false) or
+// members.parquet.
+func (x *index) rows(i int, members bool) [2]int64 {
+	at := x.hRB
+	if members {
+		at = x.hMem
+	}
+	start, n := int64(x.u32(at+8*i)), int64(x.u32(at+8*i+4))
+	return [2]int64{start, start + n}
+}
+
+// eachOf calls fn with the household of every entry of the table (receipts or persons)
+// whose hash is h.
+func (x *index) eachOf(hashes, hh, n int, h uint64, fn func(int)) {
+	for i := x.find(hashes, n, h); i < n && x.u64(hashes+8*i) == h; i++ {
+		fn(int(x.u32(hh + 4*i)))
+	}
+}
+
+func (x *index) insurers() []string {
+	out := make([]string, x.nIns)
+	for i := range out {
+		out[i] = string(x.data[x.ins+int(x.u32(x.insOff+4*i)) : x.ins+int(x.u32(x.insOff+4*i+4))])
+	}
+	return out
+}
+
+// useIndex lets tests compare the indexed reads with the scans they replace.
+var useIndex = true
+
+// indexes maps the indexes of every layer of v; nil when some layer has none (v is then read
+// by scanning).
+func (v *Version) indexes() ([]*index, error) {
+	if !useIndex {
+		return nil, nil
+	}
+	v.indexOnce.Do(func() {
+		xs := make([]*index, len(v.Layers))
+		for i, layer := range v.Layers {
+			x, err := openIndex(layer)
+			if err != nil {
+				v.indexErr = &DamagedError{v.Month, err.Error()}
+				return
+			}
+			if x == nil {
+				return
+			}
+			xs[i] = x
+		}
+		v.index = xs
+	})
+	return v.index, v.indexErr
+}
+
+// newest finds household key in the newest layer that holds it: the layer, the household's
+// place in its index, and false when no layer does.
+func newest(xs []*index, key []byte) (layer, i int, ok bool) {
+	for l := len(xs) - 1; l >= 0; l-- {
+		if i, ok := xs[l].household(key); ok {
+			return l, i, true
+		}
+	}
+	return 0, 0, false
+}
+
+// eachState calls fn with the state of every household of keys that the version has a
+// household_month row of: found in the newest layer that holds the household.
+func eachState(xs []*index, keys *keySet, fn func(key []byte, st hhState)) {
+	for _, key := range byHash(keys) {
+		if l, i, ok := newest(xs, key); ok {
+			if st, row := xs[l].state(i); row {
+				fn(key, st)
+			}
+		}
+	}
+}
+
+// indexedAffected is affectedHouseholds from the layers' indexes: the households that hold
+// the corrections' receipt ids, and those of the persons they name, each in the newest layer
+// that holds the household (the older layers' rows of it are hidden, as scans hide them);
+// and the corrections' insurers the members files list.
+func indexedAffected(xs []*index, corr map[string]correction) (map[HouseholdKey]struct{}, []string) {
+	out := map[HouseholdKey]struct{}{}
+	visible := func(l, i int, members bool) bool {
+		key := xs[l].key(i)
+		for n := l + 1; n < len(xs); n++ {
+			if members && !xs[n].hasMembers {
+				continue // a layer without the file hides nothing of it
+			}
+			if _, ok := xs[n].household(key); ok {
+				return false
+			}
+		}
+		return true
+	}
+	add := func(l int, members bool) func(int) {
+		return func(i int) {
+			if visible(l, i, members) {
+				out[parseKey(xs[l].key(i))] = struct{}{}
+			}
+		}
+	}
+	ids, persons := newKeys(), newKeys()
+	for id, c := range corr {
+		ids.add(id)
+		persons.add(HouseholdKey{c.insurer, c.person}.String())
+	}
+	idOrder, personOrder := byHash(ids), byHash(persons)
+	named := map[string]bool{}
+	for l, x := range xs {
+		for _, id := range idOrder {
+			x.eachOf(x.rHash, x.rHH, x.nR, fnv(id), add(l, false))
+		}
+		if x.hasMembers {
+			for _, p := range personOrder {
+				x.eachOf(x.pHash, x.pHH, x.nP, fnv(p), add(l, true))
+			}
+		}
+		if x.hasMembers {
+			for _, ins := range x.insurers() {
+				named[ins] = true
+			}
+		}
+	}
+	var insurers []string
+	seen := map[string]bool{}
+	for _, c := range corr {
+		if named[c.insurer] && !seen[c.insurer] {
+			seen[c.insurer] = true
+			insurers = append(insurers, c.insurer)
+		}
+	}
+	sort.Strings(insurers)
+	return out, insurers
+}
+
+// byHash lists the keys of a set in the order of their hash, which is the order of the
+// indexes' tables: looked up in this order, every table is walked forward, page after page,
+// instead of faulting in a page of the mapping for each key.
+func byHash(keys *keySet) [][]byte {
+	refs := make([]hashRef, 0, len(keys.m))
+	list := make([][]byte, 0, len(keys.m))
+	for k := range keys.m {
+		refs = append(refs, hashRef{fnv([]byte(k)), uint32(len(list))})
+		list = append(list, []byte(k))
+	}
+	out := make([][]byte, len(list))
+	for i, r := range sortByHash(refs) {
+		out[i] = list[r.hh]
+	}
+	return out
+}
+
+// --- building ---
+
+// hhBuild is a household while its layer's index is built.
+type hhBuild struct {
+	hash     uint64
+	key      [2]uint32 // in the builder's key bytes
+	cash     int64
+	prior    int32
+	flags    uint8
+	rb, mem  [2]uint32 // start, count
+	rbSeen   bool
+	memSeen  bool
+	assigned bool
+}
+
+type hashRef struct {
+	hash uint64
+	hh   uint32
+}
+
+type indexBuilder struct {
+	keys       []byte
+	hh         []hhBuild
+	byHash     map[uint64]uint32 // nil while households are numbered in order
+	order      []hashRef         // the households sorted by hash
+	receipts   []hashRef
+	persons    []hashRef
+	insurers   []string
+	hasMembers bool
+}
+
+func (b *indexBuilder) keyOf(n uint32) []byte { return b.keys[b.hh[n].key[0]:b.hh[n].key[1]] }
+
+// householdOf returns the number of the household of key, adding it when new.
+func (b *indexBuilder) householdOf(key []byte) (uint32, error) {
+	h := fnv(key)
+	if b.byHash == nil { // numbered in order: a key not found in order is a new household
+		return b.add(h, key), nil
+	}
+	if n, ok := b.byHash[h]; ok {
+		if k := b.hh[n].key; bytes.Equal(b.keys[k[0]:k[1]], key) {
+			return n, nil
+		}
+		return 0, errNoIndex // two households of one hash: the layer is read by scanning
+	}
+	n := b.add(h, key)
+	b.byHash[h] = n
+	return n, nil
+}
+
+func (b *indexBuilder) add(h uint64, key []byte) uint32 {
+	start := uint32(len(b.keys))
+	b.keys = append(b.keys, key...)
+	b.hh = append(b.hh, hhBuild{hash: h, key: [2]uint32{start, uint32(len(b.keys))}})
+	return uint32(len(b.hh) - 1)
+}
+
+// run is a stretch of rows of one household in a file, its key in the file's runs' keys.
+type run struct {
+	key        [2]uint32
+	start, end int64
+}
+
+// runs are a file's runs of rows of one household, in row order.
+type runs struct {
+	keys []byte
+	runs []run
+}
+
+func (rs *runs) key(i int) []byte { return rs.keys[rs.runs[i].key[0]:rs.runs[i].key[1]] }
+
+// scanRuns reads the household columns (and extra) of a file and returns its runs of rows
+// of one household; row is called for each row with its run's number.
+func scanRuns(ctx context.Context, path string, extra []string, row func(b *pqcol.Batch, j, run int)) (*runs, error) {
+	r, err := pqcol.Open(path, append([]string{"insurer_no", "household_id"}, extra...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	rs := &runs{runs: make([]run, 0, r.NumRows()/2+1), keys: make([]byte, 0, r.NumRows()*10+64)}
+	var key []byte
+	err = r.Scan(ctx, func(b *pqcol.Batch) error {
+		ins, hh := b.Bytes(0), b.Bytes(1)
+		for j := range b.Len {
+			key = appendKey(key, ins.At(j), hh.At(j))
+			if n := len(rs.runs); n > 0 && bytes.Equal(rs.key(n-1), key) {
+				rs.runs[n-1].end++
+			} else {
+				at, k := b.First+int64(j), uint32(len(rs.keys))
+				rs.keys = append(rs.keys, key...)
+				rs.runs = append(rs.runs, run{key: [2]uint32{k, uint32(len(rs.keys))}, start: at, end: at + 1})
+			}
+			if row != nil {
+				row(b, j, len(rs.runs)-1)
+			}
+		}
+		return nil
+	})
+	return rs, err
+}
+
+// writeIndex writes the index of a layer directory (see IndexFile). A layer that cannot be
+// indexed gets none and is read by scanning.
+func writeIndex(ctx context.Context, layer string) error {
+	b, err := buildIndex(ctx, layer)
+	if errors.Is(err, errNoIndex) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(layer, IndexFile))
+	if err != nil {
+		return err
+	}
+	if err := b.encode(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func buildIndex(ctx context.Context, layer string) (*indexBuilder, error) {
+	var (
+		hmRuns, rbRuns, memRuns = &runs{}, &runs{}, &runs{}
+		states                  []hhState
+		rids                    []hashRef // hh: the run's number until resolved
+		pids                    []hashRef
+		insurers                []string
+		hasMembers              bool
+	)
+	memPath := filepath.Join(layer, pipeline.MembersFile)
+	if _, err := os.Stat(memPath); err == nil {
+		hasMembers = true
+	}
+	rows := func(file string) int {
+		n, _ := pqcol.NumRows(filepath.Join(layer, file)) // a file that cannot be read fails its scan
+		return int(n)
+	}
+	states = make([]hhState, 0, rows(output.HouseholdMonthFile))
+	rids = make([]hashRef, 0, rows(output.ReceiptBenefitFile))
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		hmRuns, err = scanRuns(gctx, filepath.Join(layer, output.HouseholdMonthFile), stateCols[2:], func(b *pqcol.Batch, j, _ int) {
+			states = append(states, hhState{cash: b.Int64s(5).At(j), counts: b.Bools(4).At(j),
+				prior: int32(b.Int64s(2).At(j)), tasukai: b.Bools(3).At(j)})
+		})
+		return err
+	})
+	g.Go(func() (err error) {
+		rbRuns, err = scanRuns(gctx, filepath.Join(layer, output.ReceiptBenefitFile), []string{"receipt_id"}, func(b *pqcol.Batch, j, run int) {
+			rids = append(rids, hashRef{fnv(b.Bytes(2).At(j)), uint32(run)})
+		})
+		return err
+	})
+	if hasMembers {
+		pids = make([]hashRef, 0, rows(pipeline.MembersFile))
+		g.Go(func() (err error) {
+			var last []byte
+			seen := map[string]bool{}
+			memRuns, err = scanRuns(gctx, memPath, []string{"person_id"}, func(b *pqcol.Batch, j, run int) {
+				ins := b.Bytes(0).At(j)
+				if !bytes.Equal(ins, last) {
+					last = append(last[:0], ins...)
+					if !seen[string(ins)] {
+						seen[string(ins)] = true
+						insurers = append(insurers, string(ins))
+					}
+				}
+				pids = append(pids, hashRef{fnv(ins, b.Bytes(2).At(j)), uint32(run)})
+			})
+			return err
+		})
+	}
+	var listed []HouseholdKey
+	if p := filepath.Join(layer, HouseholdsFile); fileExists(p) {
+		g.Go(func() error {
+			return output.Each(p, func(keys []HouseholdKey) error {
+				listed = append(listed, keys...)
+				return nil
+			})
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	// First in the pipeline's order: a household's rows come in the same order in every
+	// file (members.parquet adds the households without receipts among them), so that each
+	// run is the next household of household_month or a new one, with no map. Should a
+	// household then come twice (the files in another order), the map finds them instead.
+	b, rbNums, memNums, err := resolveHouseholds(numberInOrder, hmRuns, rbRuns, memRuns, states, listed)
+	if err == nil && b.twice() {
+		b, rbNums, memNums, err = resolveHouseholds(false, hmRuns, rbRuns, memRuns, states, listed)
+	}
+	if err != nil {
+		return nil, err
+	}
+	b.hasMembers = hasMembers
+	for i := range rids {
+		rids[i].hh = rbNums[rids[i].hh]
+	}
+	for i := range pids {
+		pids[i].hh = memNums[pids[i].hh]
+	}
+	b.receipts, b.persons = rids, pids
+	sort.Strings(insurers)
+	b.insurers = insurers
+	return b, nil
+}
+
+// numberInOrder lets tests take the map's way on every layer.
+var numberInOrder = true
+
+// resolveHouseholds numbers the households of the layer's runs: in order (each run the next
+// household of household_month, or a new one) or through a map of every household.
+func resolveHouseholds(inOrder bool, hmRuns, rbRuns, memRuns *runs, states []hhState, listed []HouseholdKey) (b *indexBuilder, rbNums, memNums []uint32, err error) {
+	most := len(hmRuns.runs) + len(memRuns.runs) + len(listed)
+	b = &indexBuilder{hh: make([]hhBuild, 0, most), keys: make([]byte, 0, len(hmRuns.keys)+len(memRuns.keys)+20*len(listed))}
+	if !inOrder || len(listed) > 0 {
+		b.byHash = make(map[uint64]uint32, most)
+	}
+	for i, r := range hmRuns.runs {
+		n, err := b.householdOf(hmRuns.key(i))
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if r.end-r.start != 1 || b.hh[n].flags&flagRow != 0 {
+			return nil, nil, nil, errNoIndex
+		}
+		s := states[i]
+		h := &b.hh[n]
+		h.cash, h.prior, h.flags = s.cash, s.prior, flagRow
+		if s.counts {
+			h.flags |= flagCounts
+		}
+		if s.tasukai {
+			h.flags |= flagTasukai
+		}
+	}
+	households := uint32(len(b.hh))
+	resolve := func(rs *runs, members bool) ([]uint32, error) {
+		nums := make([]uint32, len(rs.runs))
+		next := uint32(0) // the household of household_month the next run is most likely of
+		for i, r := range rs.runs {
+			n := next
+			if next < households && bytes.Equal(b.keyOf(next), rs.key(i)) {
+				next++
+			} else {
+				var err error
+				if n, err = b.householdOf(rs.key(i)); err != nil {
+					return nil, err
+				}
+			}
+			h := &b.hh[n]
+			seen, rng := &h.rbSeen, &h.rb
+			if members {
+				seen, rng = &h.memSeen, &h.mem
+			}
+			if *seen || r.start > 1<<32-1 || r.end-r.start > 1<<32-1 {
+				return nil, errNoIndex // rows of a household apart: found by scanning
+			}
+			*seen, *rng = true, [2]uint32{uint32(r.start), uint32(r.end - r.start)}
+			nums[i] = n
+		}
+		return nums, nil
+	}
+	if rbNums, err = resolve(rbRuns, false); err != nil {
+		return nil, nil, nil, err
+	}
+	if memNums, err = resolve(memRuns, true); err != nil {
+		return nil, nil, nil, err
+	}
+	var key []byte
+	for _, k := range listed {
+		key = appendKey(key, []byte(k.InsurerNo), []byte(k.HouseholdID))
+		if _, err := b.householdOf(key); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	b.order = make([]hashRef, len(b.hh))
+	for i, h := range b.hh {
+		b.order[i] = hashRef{h.hash, uint32(i)}
+	}
+	b.order = sortByHash(b.order)
+	return b, rbNums, memNums, nil
+}
+
+// twice reports whether a household was numbered twice (b.order holds its numbers sorted by
+// hash, so that the same key sits side by side).
+func (b *indexBuilder) twice() bool {
+	for i := 1; i < len(b.order); i++ {
+		if b.order[i].hash == b.order[i-1].hash && bytes.Equal(b.keyOf(b.order[i].hh), b.keyOf(b.order[i-1].hh)) {
+			return true
+		}
+	}
+	return false
+}
+
+// sortByHash sorts refs by hash, then household: a counting pass on the top bits of the
+// hash, some eight refs a bucket, then each bucket by insertion.
+func sortByHash(refs []hashRef) []hashRef {
+	bits := 8
+	for bits < 24 && len(refs)>>bits > 8 {
+		bits++
+	}
+	shift := 64 - bits
+	count := make([]int, 1<<bits+1)
+	for _, r := range refs {
+		count[r.hash>>shift+1]++
+	}
+	for i := 1; i < len(count); i++ {
+		count[i] += count[i-1]
+	}
+	out := make([]hashRef, len(refs))
+	pos := slices.Clone(count)
+	for _, r := range refs {
+		out[pos[r.hash>>shift]] = r
+		pos[r.hash>>shift]++
+	}
+	less := func(a, b hashRef) bool { return a.hash < b.hash || a.hash == b.hash && a.hh < b.hh }
+	for i := range 1 << bits {
+		bucket := out[count[i]:count[i+1]]
+		for j := 1; j < len(bucket); j++ {
+			for k := j; k > 0 && less(bucket[k], bucket[k-1]); k-- {
+				bucket[k], bucket[k-1] = bucket[k-1], bucket[k]
+			}
+		}
+	}
+	return out
+}
+
+// encode writes the index to w as layout reads it.
+func (b *indexBuilder) encode(w io.Writer) error {
+	// Households in hash order (moved once, so that each section below is one pass in
+	// order); the receipts and persons renumbered to it.
+	order := b.order
+	place := make([]uint32, len(b.hh))
+	hh := make([]hhBuild, len(b.hh))
+	for i, o := range order {
+		place[o.hh] = uint32(i)
+		hh[i] = b.hh[o.hh]
+	}
+	b.hh, b.order = nil, nil
+	renumber := func(refs []hashRef) []hashRef {
+		for i := range refs {
+			refs[i].hh = place[refs[i].hh]
+		}
+		return sortByHash(refs)
+	}
+	receipts, persons := renumber(b.receipts), renumber(b.persons)
+	b.receipts, b.persons = nil, nil
+	insLen := 0
+	for _, s := range b.insurers {
+		insLen += len(s)
+	}
+	bw := bufio.NewWriterSize(w, 1<<20)
+	le := binary.LittleEndian
+	u64 := func(v uint64) {
+		if bw.Available() < 8 {
+			bw.Flush()
+		}
+		le.PutUint64(bw.AvailableBuffer()[:8], v)
+		bw.Write(bw.AvailableBuffer()[:8])
+	}
+	u32 := func(v uint32) {
+		if bw.Available() < 4 {
+			bw.Flush()
+		}
+		le.PutUint32(bw.AvailableBuffer()[:4], v)
+		bw.Write(bw.AvailableBuffer()[:4])
+	}
+	bw.Write(indexMagic[:])
+	for _, v := range []int{len(hh), len(receipts), len(persons), len(b.insurers), len(b.keys), insLen, boolInt(b.hasMembers)} {
+		u64(uint64(v))
+	}
+	for i := range hh {
+		u64(hh[i].hash)
+	}
+	for i := range hh {
+		u64(uint64(hh[i].cash))
+	}
+	u32(0)
+	n := uint32(0)
+	for i := range hh {
+		n += hh[i].key[1] - hh[i].key[0]
+		u32(n)
+	}
+	for i := range hh {
+		u32(uint32(hh[i].prior))
+	}
+	for i := range hh {
+		u32(hh[i].rb[0])
+		u32(hh[i].rb[1])
+	}
+	for i := range hh {
+		u32(hh[i].mem[0])
+		u32(hh[i].mem[1])
+	}
+	for i := range hh {
+		bw.WriteByte(hh[i].flags)
+	}
+	for i := range hh {
+		bw.Write(b.keys[hh[i].key[0]:hh[i].key[1]])
+	}
+	for _, table := range [][]hashRef{receipts, persons} {
+		for _, r := range table {
+			u64(r.hash)
+		}
+		for _, r := range table {
+			u32(r.hh)
+		}
+	}
+	u32(0)
+	n = 0
+	for _, s := range b.insurers {
+		n += uint32(len(s))
+		u32(n)
+	}
+	for _, s := range b.insurers {
+		bw.WriteString(s)
+	}
+	return bw.Flush()
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

@@ -174,6 +174,7 @@ func (l *Ledger) clearJournal() error {
 // Correct applies the corrections cfg.Receipts and cfg.UKE to the months they belong to and
 // writes one run directory at cfg.Out: adjustments.parquet, rejects.parquet, manifest.json.
 func (l *Ledger) Correct(ctx context.Context, cfg pipeline.Config) (*Correction, error) {
+	l.memoryBudget = cfg.MemoryBudget
 	if cfg.Rules == nil {
 		cfg.Rules = rules.Default()
 	}

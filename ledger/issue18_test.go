@@ -387,3 +387,35 @@ func TestIssue18_CompactKeepsRows(t *testing.T) {
 		t.Errorf("%s: the month given an index is not the month it was", m)
 	}
 }
+
+// TestIndexWithinMemoryBudget: a layer whose index would take more than half the memory
+// budget is committed without one, and reads of the month are the same as with it.
+func TestIndexWithinMemoryBudget(t *testing.T) {
+	l, _, _ := randomLedger(t, 3)
+	ms := issue18Months[1]
+	v := mustCurrent(t, l, ms)
+	layer := v.Layers[len(v.Layers)-1]
+	if _, err := os.Stat(filepath.Join(layer, IndexFile)); err != nil {
+		t.Fatalf("within the default budget the layer has no index: %v", err)
+	}
+	l.memoryBudget = 64 << 20
+	if !l.indexFits(layer) {
+		t.Fatalf("a layer of %d receipts does not fit 64 MiB", len(monthRows(t, l, ms)[1]))
+	}
+	l.memoryBudget = 2 * indexBytesPerHousehold // a budget no layer fits
+	if l.indexFits(layer) {
+		t.Fatal("a layer fits a budget of two households' index")
+	}
+	before := monthRows(t, l, ms)
+	if _, err := l.Compact(context.Background(), month(t, ms)); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range mustCurrent(t, l, ms).Layers {
+		if _, err := os.Stat(filepath.Join(dir, IndexFile)); err == nil {
+			t.Errorf("%s: a layer beyond the budget was indexed", dir)
+		}
+	}
+	if after := monthRows(t, l, ms); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("the month read without its index differs from the month read with it")
+	}
+}

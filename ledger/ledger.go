@@ -53,6 +53,9 @@ type Ledger struct {
 	// deferred is set while `batch correct` reruns one of its months: the month's commit
 	// leaves its cascade to the run's one cascade.
 	deferred *deferral
+	// memoryBudget is the run's (pipeline.Config.MemoryBudget; 0: the default), which a
+	// layer's index must fit in (indexFits).
+	memoryBudget int64
 }
 
 // LockedError says another run holds the ledger.
@@ -210,8 +213,11 @@ func (l *Ledger) commit(m rules.Month, layer string, base bool) (*Version, error
 	c.Version++
 	// The index goes down with the layer's files, before the layer is placed: a version is
 	// never current without it.
-	if err := writeIndex(context.Background(), layer); err != nil {
-		return nil, fmt.Errorf("ledger: indexing the new layer of %s: %w", m, err)
+	// A layer whose index would not fit the memory budget is read by scanning instead.
+	if l.indexFits(layer) {
+		if err := writeIndex(context.Background(), layer); err != nil {
+			return nil, fmt.Errorf("ledger: indexing the new layer of %s: %w", m, err)
+		}
 	}
 	name := fmt.Sprintf("L%06d", c.Version)
 	if err := os.Rename(layer, filepath.Join(md, name)); err != nil {

@@ -48,6 +48,7 @@ type Result struct {
 // households. Every household whose cash changed is written to adjustments.parquet. A month
 // missing between the ledger's first month and cfg.Month is warned of in the manifest.
 func (l *Ledger) Run(ctx context.Context, cfg pipeline.Config) (*Result, error) {
+	l.memoryBudget = cfg.MemoryBudget
 	done, err := l.finishJournal(ctx, cfg)
 	if err != nil {
 		return nil, err

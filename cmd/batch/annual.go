@@ -28,11 +28,9 @@ func cmdAnnual(ctx context.Context, args []string, cl *cli) error {
 	if p.Num() != 8 {
 		return &usageError{fmt.Sprintf("--period %s: the annual outpatient period starts in August (YYYY-08)", p)}
 	}
-	set := rules.Default()
-	if *rulesFile != "" {
-		if set, err = set.LoadFile(*rulesFile); err != nil {
-			return err
-		}
+	set, err := ruleSet(*rulesFile)
+	if err != nil {
+		return err
 	}
 	l, err := ledger.Open(*ledgerDir)
 	if err != nil {

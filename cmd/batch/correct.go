@@ -10,7 +10,6 @@ import (
 	"github.com/kougaku/batch/ledger"
 	"github.com/kougaku/batch/output"
 	"github.com/kougaku/batch/pipeline"
-	"github.com/kougaku/batch/rules"
 )
 
 func cmdCorrect(ctx context.Context, args []string, cl *cli) error {
@@ -42,12 +41,9 @@ func cmdCorrect(ctx context.Context, args []string, cl *cli) error {
 	if len(receipts) == 0 && len(uke) == 0 {
 		return &usageError{"correct needs corrections: --receipts or --uke"}
 	}
-	set := rules.Default()
-	if *rulesFile != "" {
-		var err error
-		if set, err = set.LoadFile(*rulesFile); err != nil {
-			return err
-		}
+	set, err := ruleSet(*rulesFile)
+	if err != nil {
+		return err
 	}
 	l, err := ledger.Open(*ledgerDir)
 	if err != nil {

@@ -56,11 +56,9 @@ func cmdRun(ctx context.Context, args []string, cl *cli) error {
 	if len(receipts) == 0 && len(uke) == 0 && *ledgerDir == "" {
 		return &usageError{"run needs receipts: --receipts or --uke"}
 	}
-	set := rules.Default()
-	if *rulesFile != "" {
-		if set, err = set.LoadFile(*rulesFile); err != nil {
-			return err
-		}
+	set, err := ruleSet(*rulesFile)
+	if err != nil {
+		return err
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)

@@ -1,0 +1,76 @@
+package aggregate
+
+import "testing"
+
+// TestIssue19_KanaNormalization compares real pairs of a name as a members master and a
+// receipt may write it: each pair must normalize to the same key, and the names of
+// different persons must not.
+func TestIssue19_KanaNormalization(t *testing.T) {
+	same := []struct{ name, a, b string }{
+		{"half-width with 濁点", "ヤマダ タロウ", "ﾔﾏﾀﾞ ﾀﾛｳ"},
+		{"half-width 半濁点", "ポール", "ﾎﾟｰﾙ"},
+		{"full-width space dropped", "サトウ　ハナコ", "サトウハナコ"},
+		{"spaces of both widths", "スズキ 　イチロウ", "スズキイチロウ"},
+		{"hiragana", "たなか　けんじ", "タナカ ケンジ"},
+		{"combining 濁点", "カ\u3099トウ ユウコ", "ガトウ ユウコ"},
+		{"small tsu and ya", "ハットリ キョウコ", "ハツトリ キヨウコ"},
+		{"small vowels", "フィッシャー", "フイツシヤー"},
+		{"ヂ as ジ", "ハナヂ サトシ", "ハナジ サトシ"},
+		{"ヅ as ズ", "ミヅノ アキラ", "ミズノ アキラ"},
+		{"ヲ as オ", "ヲノ マコト", "オノ マコト"},
+		{"long vowel: half-width mark", "ユーコ", "ﾕｰｺ"},
+		{"long vowel: hyphen", "ユーコ", "ユ-コ"},
+		{"long vowel: box drawing", "ユーコ", "ユ─コ"},
+		{"long vowel: dash", "ユーコ", "ユ―コ"},
+		{"long vowel: hyphen U+2010", "ユーコ", "ユ‐コ"},
+		{"long vowel: minus", "ユーコ", "ユ−コ"},
+		{"small ケ", "イチヶヤ", "イチケヤ"},
+		{"name separator", "スミス・ジョン", "スミス ジョン"},
+		{"hiragana small kana", "きょうこ", "キヨウコ"},
+		{"surrounding spaces", " ヤマモト ", "ヤマモト"},
+	}
+	for _, c := range same {
+		t.Run(c.name, func(t *testing.T) {
+			ka, kb := KanaKey(c.a), KanaKey(c.b)
+			if ka != kb {
+				t.Fatalf("%q → %q, %q → %q: want the same key", c.a, ka, c.b, kb)
+			}
+			if kanaHash(c.a) != kanaHash(c.b) || kanaHash(c.a) == 0 {
+				t.Fatalf("hashes %x and %x", kanaHash(c.a), kanaHash(c.b))
+			}
+		})
+	}
+	differ := [][2]string{
+		{"ヤマダ タロウ", "ヤマダ ジロウ"},
+		{"カトウ", "ガトウ"},
+		{"サトウ", "サイトウ"},
+		{"ハタ", "ハダ"},
+		{"ホール", "ポール"},
+	}
+	for _, c := range differ {
+		if KanaKey(c[0]) == KanaKey(c[1]) {
+			t.Errorf("%q and %q: the same key %q, want different", c[0], c[1], KanaKey(c[0]))
+		}
+	}
+	for _, empty := range []string{"", " ", "　", "・"} {
+		if k := KanaKey(empty); k != "" || kanaHash(empty) != 0 {
+			t.Errorf("%q: key %q, hash %x; want none", empty, k, kanaHash(empty))
+		}
+	}
+	if k := KanaKey("ﾔﾏﾀﾞ ﾀﾛｳ"); k != "ヤマダタロウ" {
+		t.Errorf("key %q, want ヤマダタロウ", k)
+	}
+}
+
+// TestKanaHashAllocations holds the hash of a member's name, taken for every member row a
+// directory holds, to no allocation once a shard's buffers have grown: full-width as masters
+// mostly write names, half-width, hiragana.
+func TestKanaHashAllocations(t *testing.T) {
+	var k kanaKeyer
+	for _, name := range []string{"ヤマダ タロウ", "ﾔﾏﾀﾞ ﾀﾛｳ", "やまだ　たろう"} {
+		k.hash(name) // the buffers grow once
+		if n := testing.AllocsPerRun(100, func() { k.hash(name) }); n != 0 {
+			t.Errorf("kanaHash(%q): %v allocations, want 0", name, n)
+		}
+	}
+}

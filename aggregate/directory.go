@@ -36,12 +36,18 @@ import (
 //     and halfLimits, whatever the order they were chained in; or, when the rows in force
 //     disagree on who the person is (rowsInConflict), none (inForce memberConflict).
 type Directory struct {
-	month    rules.Month
-	rows     []dirRow
-	shards   []*DirectoryShard
-	slots    []int32 // open addressing on the person hash: index+1 of a person's first row
-	insurers map[string]struct{}
-	sealed   bool
+	month rules.Month
+	rows  []dirRow
+	// kana is, beside each row, the hash of its name_kana's key (kanaHash; 0 when the row
+	// has none): all a directory keeps of names, for resolving receipts (resolve.go). Its
+	// pages are touched only by rows that have a name, so a master without names costs
+	// nothing here.
+	kana       []uint64
+	unresolved *Unresolved // when set, the join sets aside the receipts to resolve
+	shards     []*DirectoryShard
+	slots      []int32 // open addressing on the person hash: index+1 of a person's first row
+	insurers   map[string]struct{}
+	sealed     bool
 	// knownInsurer, when set, tells the insurers of the whole master, for a directory of
 	// some of its persons (JoinPartition).
 	knownInsurer func(string) bool
@@ -101,7 +107,7 @@ type dirRow struct {
 // DirectoryBytes is what a directory of rows member rows takes at most, its strings
 // included (idBytes per row on average): the caller compares it with its memory budget.
 func DirectoryBytes(rows, idBytes int64) int64 {
-	return rows * (int64(unsafe.Sizeof(dirRow{})) + 4*4 + idBytes)
+	return rows * (int64(unsafe.Sizeof(dirRow{})) + 8 + 4*4 + idBytes) // row, name hash, slots, ids
 }
 
 // NewDirectory returns an empty directory for service month month, with room for rows
@@ -114,7 +120,7 @@ func DirectoryBytes(rows, idBytes int64) int64 {
 // full of earlier runs' files, more than the join gained (four pairs of runs, 2026-11-30).
 // The slots, an eighth of the size, still are (Seal).
 func NewDirectory(month rules.Month, rows int) *Directory {
-	return &Directory{month: month, rows: make([]dirRow, 0, rows), insurers: map[string]struct{}{}}
+	return &Directory{month: month, rows: make([]dirRow, 0, rows), kana: make([]uint64, 0, rows), insurers: map[string]struct{}{}}
 }
 
 // Reserve makes room for n rows and returns the index of the first, for shards to Set: the
@@ -126,6 +132,11 @@ func (d *Directory) Reserve(n int) int {
 		d.rows = d.rows[:base+n] // never written: zero
 	} else {
 		d.rows = append(d.rows, make([]dirRow, n)...)
+	}
+	if base+n <= cap(d.kana) {
+		d.kana = d.kana[:base+n]
+	} else {
+		d.kana = append(d.kana, make([]uint64, n)...)
 	}
 	return base
 }
@@ -153,6 +164,7 @@ type DirectoryShard struct {
 	insurers interner // each insurer's one copy
 	// lastInsurer spares a look-up per row when the master comes grouped by insurer.
 	lastInsurer string
+	names       kanaKeyer
 }
 
 // Set fills reserved row i with m (the shard copies its strings).
@@ -173,6 +185,9 @@ func (s *DirectoryShard) Set(i int, m *Member) error {
 		insLen: uint16(len(m.InsurerNo)), perLen: uint16(len(m.PersonID)), hhLen: uint16(len(m.HouseholdID)), sexLen: uint8(len(m.Sex)),
 		u70: m.ClassU70, o70: m.Class70, birth: uint32(packDate(m.Birth)), from: m.From, to: m.To, half: m.HalfMonth,
 		file: m.File, line: uint32(m.Line), next: -1, inForce: -1}
+	if m.NameKana != "" {
+		s.d.kana[i] = s.names.hash(m.NameKana)
+	}
 	s.arena = append(s.arena, m.InsurerNo...)
 	s.arena = append(s.arena, m.PersonID...)
 	s.arena = append(s.arena, m.HouseholdID...)
@@ -613,6 +628,8 @@ func (d *Directory) JoinHashed(r *Receipt, hash uint64, out *HouseholdPart) erro
 	case k >= 0:
 		m := &d.rows[k]
 		return out.refused(r, d.household(m), m.hhHash, reason, detail)
+	case d.unresolved != nil && d.unresolved.take(r, reason, detail):
+		return nil // routed once every receipt is in (Unresolved.Route)
 	default:
 		hh := refusedHousehold(r)
 		return out.refused(r, hh, Hash2(r.InsurerNo, hh), reason, detail)

@@ -127,6 +127,9 @@ type run struct {
 	warnings                                warnings
 	read                                    intakeStats
 	joinRefusals                            int64        // receipts the join refused, for the log (their rejects are made later)
+	unresolved                              *aggregate.Unresolved
+	resolved                                []aggregate.Resolved // receipts resolved by the join, until the household pass says which it accepted
+	namesSeen                               atomic.Bool          // some receipt read has a name_kana
 	membersConflicting                      atomic.Int64 // persons whose rows in force disagree (MEMBER_CONFLICT)
 	progress                                *Progress
 	log                                     *slog.Logger
@@ -174,7 +177,8 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 func newRun(cfg Config) (*run, error) {
 	r := &run{Config: cfg, month: cfg.Month, rules: cfg.Rules, workers: cfg.Workers,
 		batchRows: receipt.DefaultBatchRows, memberRows: map[string]int64{}, historyRows: map[string]int64{},
-		insurers: map[string]struct{}{}, progress: cfg.Progress, log: cfg.Log, corrections: cfg.Corrections}
+		insurers: map[string]struct{}{}, progress: cfg.Progress, log: cfg.Log, corrections: cfg.Corrections,
+		unresolved: aggregate.NewUnresolved()}
 	r.batches.poison = poisonFreedBatches
 	for _, ins := range cfg.KnownInsurers {
 		r.insurers[ins] = struct{}{}
@@ -442,11 +446,16 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 	}
 	// The writers' last row groups and fsyncs, and the rejects, which are all known now,
 	// are written at once: the tail of a run is mostly waiting on the disk.
-	var rejectRows int64
+	var rejectRows, resolvedRows int64
+	resolved, resolvedByReason := r.acceptedResolved() // before writeRejects sorts the rejects
 	var g errgroup.Group
 	g.Go(w.close)
 	g.Go(func() (err error) {
 		rejectRows, err = r.writeRejects(dir)
+		return err
+	})
+	g.Go(func() (err error) {
+		resolvedRows, err = r.writeResolved(dir, resolved)
 		return err
 	})
 	if err := g.Wait(); err != nil {
@@ -459,6 +468,10 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 		return nil, err
 	}
 	sum, err := r.finish(w, tot, inputs, rejectRows, parts, spillDir != "")
+	if sum != nil {
+		sum.Manifest.Outputs = append(sum.Manifest.Outputs, output.OutputFile{Name: output.ResolvedFile, Rows: resolvedRows})
+		sum.Manifest.ResolvedByReason = resolvedByReason
+	}
 	if sum != nil {
 		sum.MembersInMemory = inMemory
 	}
@@ -533,9 +546,15 @@ func (r *run) joinByPartitions(ctx context.Context, parts int, spillDir string, 
 	if err := r.intake(ctx, persons); err != nil {
 		return err
 	}
+	if r.namesSeen.Load() {
+		persons.KeepOnRead() // read again for their members if some receipt is to resolve
+	}
 	r.log.Info("intake done", "receipts_read", r.read.rows.Load(), "rejected", len(r.rejects.rows))
 	r.stage("join")
 	if err := r.join(ctx, persons, households); err != nil {
+		return err
+	}
+	if err := r.resolveByPartitions(ctx, persons, households); err != nil {
 		return err
 	}
 	r.log.Info("join done", "rejected", int64(len(r.rejects.rows))+r.joinRefusals,
@@ -574,7 +593,7 @@ func (r *run) join(ctx context.Context, persons, households *aggregate.Spill) er
 				if err != nil {
 					return err
 				}
-				conflicting, err := aggregate.JoinPartition(data, r.month, known, r.MembersDecided, r.memberFiles, out)
+				conflicting, err := aggregate.JoinPartition(data, r.month, known, r.MembersDecided, r.memberFiles, r.unresolved, out)
 				if err != nil {
 					return err
 				}

@@ -3,6 +3,7 @@ package receipt
 import (
 	"bytes"
 	"math"
+	"unicode"
 	"unicode/utf8"
 	"unsafe"
 
@@ -212,8 +213,16 @@ func trimSpace(v []byte) []byte {
 	return v
 }
 
-// mayTrim reports whether v starts or ends with a byte other than a visible ASCII character,
-// the fields trimSpace hands to bytes.TrimSpace.
+// mayTrim reports whether bytes.TrimSpace would change v, looking no further than its first
+// and last bytes when they are visible ASCII characters. A kana name starts and ends with
+// bytes above ASCII, and is trimmed only when its first or last rune is a space (U+3000).
 func mayTrim(v []byte) bool {
-	return len(v) > 0 && (v[0]-'!' >= utf8.RuneSelf-'!' || v[len(v)-1]-'!' >= utf8.RuneSelf-'!')
+	return len(v) > 0 && (v[0]-'!' >= utf8.RuneSelf-'!' || v[len(v)-1]-'!' >= utf8.RuneSelf-'!') && edgeSpace(v)
+}
+
+// edgeSpace reports whether v's first or last rune is a space.
+func edgeSpace(v []byte) bool {
+	first, _ := utf8.DecodeRune(v)
+	last, _ := utf8.DecodeLastRune(v)
+	return unicode.IsSpace(first) || unicode.IsSpace(last)
 }

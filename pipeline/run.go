@@ -126,11 +126,11 @@ type run struct {
 	rejects                                 *rejectSet
 	warnings                                warnings
 	read                                    intakeStats
-	joinRefusals                            int64        // receipts the join refused, for the log (their rejects are made later)
+	joinRefusals                            int64 // receipts the join refused, for the log (their rejects are made later)
 	unresolved                              *aggregate.Unresolved
 	resolved                                []aggregate.Resolved // receipts resolved by the join, until the household pass says which it accepted
 	namesSeen                               atomic.Bool          // some receipt read has a name_kana
-	membersConflicting                      atomic.Int64 // persons whose rows in force disagree (MEMBER_CONFLICT)
+	membersConflicting                      atomic.Int64         // persons whose rows in force disagree (MEMBER_CONFLICT)
 	progress                                *Progress
 	log                                     *slog.Logger
 	cleanup                                 sync.WaitGroup // removals left to finish before the run returns

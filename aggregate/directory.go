@@ -44,10 +44,14 @@ type Directory struct {
 	// nothing here.
 	kana       []uint64
 	unresolved *Unresolved // when set, the join sets aside the receipts to resolve
-	shards     []*DirectoryShard
-	slots      []int32 // open addressing on the person hash: index+1 of a person's first row
-	insurers   map[string]struct{}
-	sealed     bool
+	// nameLen, when the directory keeps names (KeepNames), is the length of each row's
+	// name_kana, kept in its shard's arena after the row's other strings.
+	nameLen   []uint16
+	keepNames bool
+	shards    []*DirectoryShard
+	slots     []int32 // open addressing on the person hash: index+1 of a person's first row
+	insurers  map[string]struct{}
+	sealed    bool
 	// knownInsurer, when set, tells the insurers of the whole master, for a directory of
 	// some of its persons (JoinPartition).
 	knownInsurer func(string) bool
@@ -76,6 +80,11 @@ func (d *Directory) NameFiles(files []string) { d.files = files }
 // Conflicting is the number of persons whose rows in force disagree (MEMBER_CONFLICT),
 // known once the directory is sealed.
 func (d *Directory) Conflicting() int64 { return d.conflicting.Load() }
+
+// KeepNames has the directory keep each row's name_kana as read, for a run that writes the
+// members in force out again (a ledger's members file, from which its reruns resolve
+// receipts): otherwise it keeps only their hashes. Called before any row is reserved.
+func (d *Directory) KeepNames() { d.keepNames = true }
 
 // HalfDecided tells the directory that its rows are the rows in force that a ledger kept
 // of the month, with the month's 75歳到達月特例 decision in their half_limits_month: the
@@ -138,6 +147,9 @@ func (d *Directory) Reserve(n int) int {
 	} else {
 		d.kana = append(d.kana, make([]uint64, n)...)
 	}
+	if d.keepNames {
+		d.nameLen = append(d.nameLen, make([]uint16, n)...)
+	}
 	return base
 }
 
@@ -172,10 +184,10 @@ func (s *DirectoryShard) Set(i int, m *Member) error {
 	if s.d.sealed {
 		return fmt.Errorf("aggregate: directory: a row set after Seal")
 	}
-	if len(m.InsurerNo) > math.MaxUint16 || len(m.PersonID) > math.MaxUint16 || len(m.HouseholdID) > math.MaxUint16 || len(m.Sex) > math.MaxUint8 {
+	if len(m.InsurerNo) > math.MaxUint16 || len(m.PersonID) > math.MaxUint16 || len(m.HouseholdID) > math.MaxUint16 || len(m.Sex) > math.MaxUint8 || len(m.NameKana) > math.MaxUint16 {
 		return fmt.Errorf("aggregate: directory: an id longer than 65,535 bytes")
 	}
-	if len(s.arena)+len(m.InsurerNo)+len(m.PersonID)+len(m.HouseholdID)+len(m.Sex) > math.MaxUint32 || i >= math.MaxInt32-1 || m.Line > math.MaxUint32 {
+	if len(s.arena)+len(m.InsurerNo)+len(m.PersonID)+len(m.HouseholdID)+len(m.Sex)+len(m.NameKana) > math.MaxUint32 || i >= math.MaxInt32-1 || m.Line > math.MaxUint32 {
 		return fmt.Errorf("aggregate: directory: more than 4 GiB of ids or 2^31 rows: run with a smaller --memory to take the way of partitions")
 	}
 	if m.InsurerNo != s.lastInsurer {
@@ -192,6 +204,10 @@ func (s *DirectoryShard) Set(i int, m *Member) error {
 	s.arena = append(s.arena, m.PersonID...)
 	s.arena = append(s.arena, m.HouseholdID...)
 	s.arena = append(s.arena, m.Sex...)
+	if s.d.keepNames {
+		s.d.nameLen[i] = uint16(len(m.NameKana))
+		s.arena = append(s.arena, m.NameKana...)
+	}
 	return nil
 }
 
@@ -457,8 +473,12 @@ func (s rowsByStart) Swap(i, j int) {
 // member builds row k as a Member whose strings alias the arena.
 func (d *Directory) member(k int32) Member {
 	r := &d.rows[k]
-	return Member{InsurerNo: d.insurer(r), PersonID: d.person(r), HouseholdID: d.household(r), Birth: unpackDate(uint64(r.birth)),
+	m := Member{InsurerNo: d.insurer(r), PersonID: d.person(r), HouseholdID: d.household(r), Birth: unpackDate(uint64(r.birth)),
 		Sex: d.sex(r), From: r.from, To: r.to, ClassU70: r.u70, Class70: r.o70, HalfMonth: r.half, File: r.file, Line: int64(r.line)}
+	if d.keepNames {
+		m.NameKana = d.str(r, uint32(r.insLen)+uint32(r.perLen)+uint32(r.hhLen)+uint32(r.sexLen), d.nameLen[k])
+	}
+	return m
 }
 
 func (d *Directory) str(r *dirRow, off uint32, n uint16) string {

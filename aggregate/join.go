@@ -185,6 +185,7 @@ func (p *HouseholdPart) Flush() error { return p.w.Flush() }
 func JoinPartition(part Part, month rules.Month, knownInsurer func(string) bool, halfDecided bool, files []string, unresolved *Unresolved, out *HouseholdPart) (conflicting int64, err error) {
 	d := NewDirectory(month, part.counts[tagMember])
 	d.unresolved = unresolved
+	d.keepNames = true // a partition's directory is small: its members file rows keep their names
 	d.knownInsurer = knownInsurer
 	d.halfDecided = halfDecided
 	d.files = files

@@ -43,6 +43,8 @@ type Resolved struct {
 	ClaimedInsurer, ClaimedPerson  string
 	InsurerNo, PersonID, Household string
 	Reason                         string // ResolvedInsurerUnknown, …
+	// What the receipt claimed it by, for a rerun to look it up again.
+	NameKana, BirthDate, Sex string
 }
 
 // Unresolved holds the receipts a join set aside to resolve; the join's goroutines share it.
@@ -230,7 +232,8 @@ func (u *Unresolved) Route(out *HouseholdPart, month rules.Month) ([]Resolved, e
 		switch t.found {
 		case 1:
 			res := Resolved{File: r.File, Line: r.Line, ReceiptID: r.ID, ClaimedInsurer: r.InsurerNo, ClaimedPerson: r.PersonID,
-				InsurerNo: t.insurer, PersonID: t.person, Household: t.household, Reason: resolvedReason(t.reason)}
+				InsurerNo: t.insurer, PersonID: t.person, Household: t.household, Reason: resolvedReason(t.reason),
+				NameKana: r.NameKana, BirthDate: r.BirthDate, Sex: r.Sex}
 			r.InsurerNo, r.PersonID = t.insurer, t.person
 			if err := out.joined(r, t.household, t.hhHash, t.row); err != nil {
 				return nil, err

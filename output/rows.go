@@ -66,6 +66,11 @@ type ResolvedReceipt struct {
 	HouseholdID      string `parquet:"household_id"`
 	Reason           string `parquet:"reason,dict"` // insurer_unknown, person_unknown or not_eligible
 	Method           string `parquet:"method,dict"` // kana_birth_sex
+	// The receipt's name_kana, birth_date and sex as claimed, which found the person: a
+	// rerun of the month on a ledger looks the receipt up again with them.
+	NameKana  string `parquet:"name_kana"`
+	BirthDate string `parquet:"birth_date"`
+	Sex       string `parquet:"sex,dict"`
 }
 
 // HouseholdMonth is one household's benefit for one service month (household_month.parquet).

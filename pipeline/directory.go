@@ -73,6 +73,9 @@ func (r *run) loadDirectory(ctx context.Context) (*aggregate.Directory, error) {
 	if r.MembersDecided {
 		d.HalfDecided()
 	}
+	if r.KeepMembers {
+		d.KeepNames()
+	}
 	d.NameFiles(r.memberFiles)
 	d.Reserve(int(total))
 	shards := make([]*aggregate.DirectoryShard, readers)

@@ -82,9 +82,13 @@ func (r *run) acceptedResolved() ([]output.ResolvedReceipt, map[string]int64) {
 		if rejected[at{x.File, x.Line}] {
 			continue
 		}
+		if why, ok := r.ResolvedReasons[x.ReceiptID]; ok {
+			x.Reason = why
+		}
 		rows = append(rows, output.ResolvedReceipt{ReceiptID: x.ReceiptID, ServiceMonth: month,
 			ClaimedInsurerNo: x.ClaimedInsurer, ClaimedPersonID: x.ClaimedPerson, InsurerNo: x.InsurerNo,
-			PersonID: x.PersonID, HouseholdID: x.Household, Reason: x.Reason, Method: aggregate.ResolvedByKana})
+			PersonID: x.PersonID, HouseholdID: x.Household, Reason: x.Reason, Method: aggregate.ResolvedByKana,
+			NameKana: x.NameKana, BirthDate: x.BirthDate, Sex: x.Sex})
 		byReason[x.Reason]++
 	}
 	return rows, byReason

@@ -131,7 +131,8 @@ func TestIssue19_MovedPersonPaidInNewHousehold(t *testing.T) {
 		t.Fatalf("resolved %+v, want R1 alone", got.resolved)
 	}
 	want := output.ResolvedReceipt{ReceiptID: "R1", ServiceMonth: "2025-10", ClaimedInsurerNo: kyokai, ClaimedPersonID: "K1",
-		InsurerNo: kokuho, PersonID: "N1", HouseholdID: "NH1", Reason: "not_eligible", Method: "kana_birth_sex"}
+		InsurerNo: kokuho, PersonID: "N1", HouseholdID: "NH1", Reason: "not_eligible", Method: "kana_birth_sex",
+		NameKana: "ヤマダ タロウ", BirthDate: "1980-04-01", Sex: "1"}
 	if got.resolved[0] != want {
 		t.Errorf("resolved %+v, want %+v", got.resolved[0], want)
 	}

@@ -64,6 +64,11 @@ type Config struct {
 	// half_limits_month holds the month's 75歳到達月特例 decision (a rerun or a cascade):
 	// nothing is derived from them, since the person's other rows are not among them.
 	MembersDecided bool
+	// ResolvedReasons, for a rerun on a ledger, are the reasons the receipts of the month were
+	// resolved for when they were first read (receipt_id → resolved.parquet's reason): a
+	// rerun given the ledger's members in force cannot tell an old card's NOT_ELIGIBLE from
+	// an unknown person, and resolved.parquet keeps saying what the claim was.
+	ResolvedReasons map[string]string
 	// PersonPartitions joins receipts to members through person partitions even when the
 	// members master would fit in memory: the way of a master too large for the budget,
 	// chosen by tests to compare the two ways.

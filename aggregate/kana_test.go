@@ -1,6 +1,10 @@
 package aggregate
 
-import "testing"
+import (
+	"testing"
+
+	"golang.org/x/text/unicode/norm"
+)
 
 // TestIssue19_KanaNormalization compares real pairs of a name as a members master and a
 // receipt may write it: each pair must normalize to the same key, and the names of
@@ -71,6 +75,34 @@ func TestKanaHashAllocations(t *testing.T) {
 		k.hash(name) // the buffers grow once
 		if n := testing.AllocsPerRun(100, func() { k.hash(name) }); n != 0 {
 			t.Errorf("kanaHash(%q): %v allocations, want 0", name, n)
+		}
+	}
+}
+
+// TestPlainKanaAgreesWithNFKC: the names plainKana lets past the normalizer get the key the
+// normalizer would give them, and the names it sends to the normalizer are those that need it.
+func TestPlainKanaAgreesWithNFKC(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		plain bool
+	}{
+		{"サトウ　ハナコ", true}, {"ヤマダ タロウ", true}, {"きょうこ", true}, {"ヴァイオレット", true},
+		{"ユーコ", true}, {"ABC ｱ", false}, {"ﾔﾏﾀﾞ", false}, {"カ\u3099", false}, {"ガ゛", false},
+		{"ヿ", false}, {"〜", false}, {"・", false}, {"山田", false}, {"タ\x00", false}, {"\xe3\x82", false},
+	} {
+		if got := plainKana(c.name); got != c.plain {
+			t.Errorf("plainKana(%q) = %v, want %v", c.name, got, c.plain)
+		}
+		if !c.plain {
+			continue
+		}
+		var slow kanaKeyer
+		slow.it.InitString(norm.NFKC, c.name)
+		for !slow.it.Done() {
+			slow.fold(string(slow.it.Next()))
+		}
+		if fast := KanaKey(c.name); fast != string(slow.folded) {
+			t.Errorf("%q: key %q without the normalizer, %q with it", c.name, fast, slow.folded)
 		}
 	}
 }

@@ -50,6 +50,7 @@ type Resolved struct {
 // Unresolved holds the receipts a join set aside to resolve; the join's goroutines share it.
 type Unresolved struct {
 	mu     sync.Mutex
+	names  kanaKeyer // under mu
 	list   []toResolve
 	index  map[resolveKey][]int32 // by what is sought: the receipts that seek it
 	filter []uint64               // a bit per name hash sought, to pass most rows at once
@@ -96,15 +97,15 @@ func (u *Unresolved) take(r *Receipt, reason, detail string) bool {
 	if err != nil {
 		return false // checked at intake: not reached
 	}
-	name := kanaHash(r.NameKana)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	name := u.names.hash(r.NameKana)
 	if name == 0 {
 		return false
 	}
-	t := toResolve{r: cloneReceipt(r), reason: reason, detail: strings.Clone(detail),
-		key: resolveKey{birth: uint32(packDate(birth)), sex: strings.Clone(r.Sex), kana: name}}
-	u.mu.Lock()
-	u.list = append(u.list, t)
-	u.mu.Unlock()
+	u.list = append(u.list, toResolve{r: cloneReceipt(r), reason: reason, detail: strings.Clone(detail),
+		key: resolveKey{birth: uint32(packDate(birth)), sex: r.Sex, kana: name}})
+	u.list[len(u.list)-1].key.sex = u.list[len(u.list)-1].r.Sex // the copy's
 	return true
 }
 

@@ -168,6 +168,13 @@ func (b *batchBuilder) addColumns(p *parquetBatch, from, to int) {
 			continue
 		}
 		if idx := p.idx[c]; idx != nil {
+			if p.padded[c] == nil { // long values (names): appended one by one below
+				need := 0
+				for _, k := range idx[from:to] {
+					need += int(offs[k+1] - offs[k])
+				}
+				b.roomFor(c, need)
+			}
 			data, out, outOffs := p.data[c], b.data[c], b.offsets[c]
 			i := from
 			if pad := p.padded[c]; pad != nil {
@@ -193,6 +200,7 @@ func (b *batchBuilder) addColumns(p *parquetBatch, from, to int) {
 			continue
 		}
 		lo := offs[from]
+		b.roomFor(c, int(offs[to]-lo))
 		b.data[c] = append(b.data[c], p.data[c][lo:offs[to]]...)
 		for _, o := range offs[from+1 : to+1] {
 			b.offsets[c] = append(b.offsets[c], base+int32(o-lo))

@@ -48,7 +48,7 @@ type MemberRow struct {
 	CategoryU70     string `parquet:"category_u70,dict"`
 	Category70      string `parquet:"category_70,dict"`
 	HalfLimitsMonth string `parquet:"half_limits_month,dict"`
-	NameKana        string `parquet:"name_kana"` // optional: for resolving 不詳 and 旧資格 receipts
+	NameKana        string `parquet:"name_kana,dict"` // optional: for resolving 不詳 and 旧資格 receipts
 }
 
 // HistoryRow is one prior counting month of a household (CONTRACT.md §1.3).

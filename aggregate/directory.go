@@ -198,7 +198,7 @@ func (s *DirectoryShard) Set(i int, m *Member) error {
 		u70: m.ClassU70, o70: m.Class70, birth: uint32(packDate(m.Birth)), from: m.From, to: m.To, half: m.HalfMonth,
 		file: m.File, line: uint32(m.Line), next: -1, inForce: -1}
 	if m.NameKana != "" {
-		s.d.kana[i] = s.names.hash(m.NameKana)
+		s.d.kana[i] = s.names.cachedHash(m.NameKana)
 	}
 	s.arena = append(s.arena, m.InsurerNo...)
 	s.arena = append(s.arena, m.PersonID...)

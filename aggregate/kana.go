@@ -33,6 +33,37 @@ func KanaKey(name string) string { return string(AppendKanaKey(nil, name)) }
 type kanaKeyer struct {
 	it     norm.Iter // held here: an Iter or a buffer handed to norm on the stack escapes
 	folded []byte
+	cache  *nameCache // see cachedHash
+}
+
+// nameCache holds the hashes of the names a keyer saw last, by a hash of the name as written:
+// a master of millions of rows repeats its common names, so most rows find theirs here,
+// compared byte for byte, instead of folding it again.
+type nameCache [8192]struct {
+	n    uint8
+	name [nameCacheBytes]byte
+	hash uint64
+}
+
+// nameCacheBytes is the longest name the cache holds (13 full-width kana and a space).
+const nameCacheBytes = 42
+
+// cachedHash is hash, looked up in the keyer's cache first.
+func (k *kanaKeyer) cachedHash(name string) uint64 {
+	if len(name) == 0 || len(name) > nameCacheBytes {
+		return k.hash(name)
+	}
+	if k.cache == nil {
+		k.cache = new(nameCache)
+	}
+	e := &k.cache[Hash2(name, "")&uint64(len(k.cache)-1)]
+	if int(e.n) == len(name) && string(e.name[:e.n]) == name {
+		return e.hash
+	}
+	h := k.hash(name)
+	e.n, e.hash = uint8(len(name)), h
+	copy(e.name[:], name)
+	return h
 }
 
 // key returns the key of name, valid until the next call.

@@ -73,7 +73,14 @@ func TestKanaHashAllocations(t *testing.T) {
 	var k kanaKeyer
 	for _, name := range []string{"ヤマダ タロウ", "ﾔﾏﾀﾞ ﾀﾛｳ", "やまだ　たろう"} {
 		k.hash(name) // the buffers grow once
+		k.cachedHash(name)
 		if n := testing.AllocsPerRun(100, func() { k.hash(name) }); n != 0 {
+			t.Errorf("kanaHash(%q): %v allocations, want 0", name, n)
+		}
+		if k.cachedHash(name) != k.hash(name) {
+			t.Errorf("%q: cached hash %x, hash %x", name, k.cachedHash(name), k.hash(name))
+		}
+		if n := testing.AllocsPerRun(100, func() { k.cachedHash(name) }); n != 0 {
 			t.Errorf("kanaHash(%q): %v allocations, want 0", name, n)
 		}
 	}

@@ -50,8 +50,8 @@ type Resolved struct {
 // Unresolved holds the receipts a join set aside to resolve; the join's goroutines share it.
 type Unresolved struct {
 	mu     sync.Mutex
-	names  kanaKeyer // under mu
-	list   []toResolve
+	names  kanaKeyer              // under mu
+	list   []*toResolve           // pointers: growing the list copies 8 bytes a receipt, not 400
 	index  map[resolveKey][]int32 // by what is sought: the receipts that seek it
 	filter []uint64               // a bit per name hash sought, to pass most rows at once
 }
@@ -103,9 +103,10 @@ func (u *Unresolved) take(r *Receipt, reason, detail string) bool {
 	if name == 0 {
 		return false
 	}
-	u.list = append(u.list, toResolve{r: cloneReceipt(r), reason: reason, detail: strings.Clone(detail),
-		key: resolveKey{birth: uint32(packDate(birth)), sex: r.Sex, kana: name}})
-	u.list[len(u.list)-1].key.sex = u.list[len(u.list)-1].r.Sex // the copy's
+	t := &toResolve{r: cloneReceipt(r), reason: reason, detail: strings.Clone(detail),
+		key: resolveKey{birth: uint32(packDate(birth)), kana: name}}
+	t.key.sex = t.r.Sex // the copy's
+	u.list = append(u.list, t)
 	return true
 }
 
@@ -175,7 +176,7 @@ func (d *Directory) match(u *Unresolved, from, to int) {
 		}
 		u.mu.Lock()
 		for _, j := range seekers {
-			t := &u.list[j]
+			t := u.list[j]
 			t.found++
 			if t.found == 1 {
 				t.insurer, t.person = strings.Clone(d.insurer(row)), strings.Clone(d.person(row))
@@ -227,8 +228,7 @@ func MatchPartition(part Part, month rules.Month, halfDecided bool, u *Unresolve
 // A refused receipt goes where the join would have sent it (refusedHousehold).
 func (u *Unresolved) Route(out *HouseholdPart, month rules.Month) ([]Resolved, error) {
 	var resolved []Resolved
-	for i := range u.list {
-		t := &u.list[i]
+	for _, t := range u.list {
 		r := &t.r
 		switch t.found {
 		case 1:

@@ -52,6 +52,7 @@ type Unresolved struct {
 	mu     sync.Mutex
 	names  kanaKeyer              // under mu
 	list   []*toResolve           // pointers: growing the list copies 8 bytes a receipt, not 400
+	ready  sync.Once              // prepare, once, whichever partition's match comes first
 	index  map[resolveKey][]int32 // by what is sought: the receipts that seek it
 	filter []uint64               // a bit per name hash sought, to pass most rows at once
 }
@@ -120,11 +121,11 @@ func cloneReceipt(r *Receipt) Receipt {
 	return c
 }
 
-// prepare builds the index of what is sought, once every receipt is set aside.
-func (u *Unresolved) prepare() {
-	if u.index != nil {
-		return
-	}
+// prepare builds the index of what is sought, once every receipt is set aside. The person
+// partitions are matched on several goroutines at once: the first builds it, the others wait.
+func (u *Unresolved) prepare() { u.ready.Do(u.build) }
+
+func (u *Unresolved) build() {
 	u.index = make(map[resolveKey][]int32, len(u.list))
 	u.filter = make([]uint64, filterWords(len(u.list)))
 	for i := range u.list {

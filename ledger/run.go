@@ -468,7 +468,7 @@ func (l *Ledger) recompute(ctx context.Context, cfg pipeline.Config, v *Version,
 	}
 	out := filepath.Join(tmp, "out")
 	run := pipeline.Config{Month: v.Month, Members: []string{in.members}, MembersDecided: true, Receipts: []string{in.receipts},
-		History: []string{hist}, Out: out, Rules: cfg.Rules,
+		History: []string{hist}, Out: out, Rules: cfg.Rules, ResolvedReasons: in.resolvedReasons,
 		AllowProvisional: cfg.AllowProvisional, Workers: cfg.Workers, MemoryBudget: cfg.MemoryBudget,
 		CommandLine: append(append([]string(nil), cfg.CommandLine...), "(cascade "+v.Month.String()+")"), Log: cfg.Log,
 		BeforeCommit: func(d *output.Dir, _ *pipeline.Summary) error {

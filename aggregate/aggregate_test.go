@@ -122,7 +122,7 @@ func joinByPartitions(t *testing.T, dir string, mems []Member, recs []Receipt, h
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := JoinPartition(part, month("2025-10"), func(string) bool { return true }, false, nil, out); err != nil {
+		if _, err := JoinPartition(part, month("2025-10"), func(string) bool { return true }, false, nil, nil, out); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -36,12 +36,22 @@ import (
 //     and halfLimits, whatever the order they were chained in; or, when the rows in force
 //     disagree on who the person is (rowsInConflict), none (inForce memberConflict).
 type Directory struct {
-	month    rules.Month
-	rows     []dirRow
-	shards   []*DirectoryShard
-	slots    []int32 // open addressing on the person hash: index+1 of a person's first row
-	insurers map[string]struct{}
-	sealed   bool
+	month rules.Month
+	rows  []dirRow
+	// kana is, beside each row, the hash of its name_kana's key (kanaHash; 0 when the row
+	// has none): all a directory keeps of names, for resolving receipts (resolve.go). Its
+	// pages are touched only by rows that have a name, so a master without names costs
+	// nothing here.
+	kana       []uint64
+	unresolved *Unresolved // when set, the join sets aside the receipts to resolve
+	// nameLen, when the directory keeps names (KeepNames), is the length of each row's
+	// name_kana, kept in its shard's arena after the row's other strings.
+	nameLen   []uint16
+	keepNames bool
+	shards    []*DirectoryShard
+	slots     []int32 // open addressing on the person hash: index+1 of a person's first row
+	insurers  map[string]struct{}
+	sealed    bool
 	// knownInsurer, when set, tells the insurers of the whole master, for a directory of
 	// some of its persons (JoinPartition).
 	knownInsurer func(string) bool
@@ -70,6 +80,11 @@ func (d *Directory) NameFiles(files []string) { d.files = files }
 // Conflicting is the number of persons whose rows in force disagree (MEMBER_CONFLICT),
 // known once the directory is sealed.
 func (d *Directory) Conflicting() int64 { return d.conflicting.Load() }
+
+// KeepNames has the directory keep each row's name_kana as read, for a run that writes the
+// members in force out again (a ledger's members file, from which its reruns resolve
+// receipts): otherwise it keeps only their hashes. Called before any row is reserved.
+func (d *Directory) KeepNames() { d.keepNames = true }
 
 // HalfDecided tells the directory that its rows are the rows in force that a ledger kept
 // of the month, with the month's 75歳到達月特例 decision in their half_limits_month: the
@@ -101,7 +116,7 @@ type dirRow struct {
 // DirectoryBytes is what a directory of rows member rows takes at most, its strings
 // included (idBytes per row on average): the caller compares it with its memory budget.
 func DirectoryBytes(rows, idBytes int64) int64 {
-	return rows * (int64(unsafe.Sizeof(dirRow{})) + 4*4 + idBytes)
+	return rows * (int64(unsafe.Sizeof(dirRow{})) + 8 + 4*4 + idBytes) // row, name hash, slots, ids
 }
 
 // NewDirectory returns an empty directory for service month month, with room for rows
@@ -114,7 +129,7 @@ func DirectoryBytes(rows, idBytes int64) int64 {
 // full of earlier runs' files, more than the join gained (four pairs of runs, 2026-11-30).
 // The slots, an eighth of the size, still are (Seal).
 func NewDirectory(month rules.Month, rows int) *Directory {
-	return &Directory{month: month, rows: make([]dirRow, 0, rows), insurers: map[string]struct{}{}}
+	return &Directory{month: month, rows: make([]dirRow, 0, rows), kana: make([]uint64, 0, rows), insurers: map[string]struct{}{}}
 }
 
 // Reserve makes room for n rows and returns the index of the first, for shards to Set: the
@@ -126,6 +141,14 @@ func (d *Directory) Reserve(n int) int {
 		d.rows = d.rows[:base+n] // never written: zero
 	} else {
 		d.rows = append(d.rows, make([]dirRow, n)...)
+	}
+	if base+n <= cap(d.kana) {
+		d.kana = d.kana[:base+n]
+	} else {
+		d.kana = append(d.kana, make([]uint64, n)...)
+	}
+	if d.keepNames {
+		d.nameLen = append(d.nameLen, make([]uint16, n)...)
 	}
 	return base
 }
@@ -153,6 +176,7 @@ type DirectoryShard struct {
 	insurers interner // each insurer's one copy
 	// lastInsurer spares a look-up per row when the master comes grouped by insurer.
 	lastInsurer string
+	names       kanaKeyer
 }
 
 // Set fills reserved row i with m (the shard copies its strings).
@@ -160,10 +184,10 @@ func (s *DirectoryShard) Set(i int, m *Member) error {
 	if s.d.sealed {
 		return fmt.Errorf("aggregate: directory: a row set after Seal")
 	}
-	if len(m.InsurerNo) > math.MaxUint16 || len(m.PersonID) > math.MaxUint16 || len(m.HouseholdID) > math.MaxUint16 || len(m.Sex) > math.MaxUint8 {
+	if len(m.InsurerNo) > math.MaxUint16 || len(m.PersonID) > math.MaxUint16 || len(m.HouseholdID) > math.MaxUint16 || len(m.Sex) > math.MaxUint8 || len(m.NameKana) > math.MaxUint16 {
 		return fmt.Errorf("aggregate: directory: an id longer than 65,535 bytes")
 	}
-	if len(s.arena)+len(m.InsurerNo)+len(m.PersonID)+len(m.HouseholdID)+len(m.Sex) > math.MaxUint32 || i >= math.MaxInt32-1 || m.Line > math.MaxUint32 {
+	if len(s.arena)+len(m.InsurerNo)+len(m.PersonID)+len(m.HouseholdID)+len(m.Sex)+len(m.NameKana) > math.MaxUint32 || i >= math.MaxInt32-1 || m.Line > math.MaxUint32 {
 		return fmt.Errorf("aggregate: directory: more than 4 GiB of ids or 2^31 rows: run with a smaller --memory to take the way of partitions")
 	}
 	if m.InsurerNo != s.lastInsurer {
@@ -173,10 +197,17 @@ func (s *DirectoryShard) Set(i int, m *Member) error {
 		insLen: uint16(len(m.InsurerNo)), perLen: uint16(len(m.PersonID)), hhLen: uint16(len(m.HouseholdID)), sexLen: uint8(len(m.Sex)),
 		u70: m.ClassU70, o70: m.Class70, birth: uint32(packDate(m.Birth)), from: m.From, to: m.To, half: m.HalfMonth,
 		file: m.File, line: uint32(m.Line), next: -1, inForce: -1}
+	if m.NameKana != "" {
+		s.d.kana[i] = s.names.cachedHash(m.NameKana)
+	}
 	s.arena = append(s.arena, m.InsurerNo...)
 	s.arena = append(s.arena, m.PersonID...)
 	s.arena = append(s.arena, m.HouseholdID...)
 	s.arena = append(s.arena, m.Sex...)
+	if s.d.keepNames {
+		s.d.nameLen[i] = uint16(len(m.NameKana))
+		s.arena = append(s.arena, m.NameKana...)
+	}
 	return nil
 }
 
@@ -442,8 +473,12 @@ func (s rowsByStart) Swap(i, j int) {
 // member builds row k as a Member whose strings alias the arena.
 func (d *Directory) member(k int32) Member {
 	r := &d.rows[k]
-	return Member{InsurerNo: d.insurer(r), PersonID: d.person(r), HouseholdID: d.household(r), Birth: unpackDate(uint64(r.birth)),
+	m := Member{InsurerNo: d.insurer(r), PersonID: d.person(r), HouseholdID: d.household(r), Birth: unpackDate(uint64(r.birth)),
 		Sex: d.sex(r), From: r.from, To: r.to, ClassU70: r.u70, Class70: r.o70, HalfMonth: r.half, File: r.file, Line: int64(r.line)}
+	if d.keepNames {
+		m.NameKana = d.str(r, uint32(r.insLen)+uint32(r.perLen)+uint32(r.hhLen)+uint32(r.sexLen), d.nameLen[k])
+	}
+	return m
 }
 
 func (d *Directory) str(r *dirRow, off uint32, n uint16) string {
@@ -613,6 +648,8 @@ func (d *Directory) JoinHashed(r *Receipt, hash uint64, out *HouseholdPart) erro
 	case k >= 0:
 		m := &d.rows[k]
 		return out.refused(r, d.household(m), m.hhHash, reason, detail)
+	case d.unresolved != nil && d.unresolved.take(r, reason, detail):
+		return nil // routed once every receipt is in (Unresolved.Route)
 	default:
 		hh := refusedHousehold(r)
 		return out.refused(r, hh, Hash2(r.InsurerNo, hh), reason, detail)

@@ -181,8 +181,11 @@ func (p *HouseholdPart) Flush() error { return p.w.Flush() }
 // only some of its persons); halfDecided is Directory.HalfDecided; files are the members
 // files' paths (Directory.NameFiles). It returns the number of the partition's persons
 // whose rows in force disagree (Directory.Conflicting): a person is in one partition only.
-func JoinPartition(part Part, month rules.Month, knownInsurer func(string) bool, halfDecided bool, files []string, out *HouseholdPart) (conflicting int64, err error) {
+// The receipts to resolve are set aside in unresolved (Directory.SetAside), when not nil.
+func JoinPartition(part Part, month rules.Month, knownInsurer func(string) bool, halfDecided bool, files []string, unresolved *Unresolved, out *HouseholdPart) (conflicting int64, err error) {
 	d := NewDirectory(month, part.counts[tagMember])
+	d.unresolved = unresolved
+	d.keepNames = true // a partition's directory is small: its members file rows keep their names
 	d.knownInsurer = knownInsurer
 	d.halfDecided = halfDecided
 	d.files = files

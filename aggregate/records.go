@@ -19,6 +19,7 @@ type Receipt struct {
 	Tokutei                                              rules.Tokutei
 	Cost, Copay, Paid                                    int64
 	BirthDate, Sex                                       string // as the receipt gives them; may be empty
+	NameKana                                             string // as claimed; only for resolving (resolve.go)
 	Cancel                                               bool
 
 	// Set by the join. (The member's birth date and halving reach the rules from the
@@ -37,6 +38,7 @@ type Member struct {
 	InsurerNo, PersonID, HouseholdID string
 	Birth                            rules.Date
 	Sex                              string
+	NameKana                         string      // may be empty; a directory keeps only its hash
 	From, To                         rules.Month // To is OpenEnd when open
 	ClassU70                         rules.ClassU70
 	Class70                          rules.Class70
@@ -74,20 +76,23 @@ func unpackDate(v uint64) rules.Date {
 }
 
 // A receipt record in a person partition is its fields (receiptFields) followed by the
-// birth date and sex the join checks; past the join, in a household partition, a receipt is
-// its fields alone, behind its household (and a refusal's reason).
+// birth date and sex the join checks and the kana name a resolution looks up (resolve.go);
+// past the join, in a household partition, a receipt is its fields alone, behind its
+// household (and a refusal's reason).
 
 func (e *enc) receipt(r *Receipt) {
 	e.byte1(tagReceipt)
 	e.receiptFields(r, "")
 	e.s(r.BirthDate)
 	e.s(r.Sex)
+	e.s(r.NameKana)
 }
 
 func (d *dec) receipt(r *Receipt) {
 	d.receiptFields(r)
 	r.BirthDate = d.s()
 	r.Sex = d.s()
+	r.NameKana = d.s()
 }
 
 // receiptFields writes what of a receipt is read after the join: whose it is (household hh,
@@ -168,6 +173,7 @@ func (e *enc) memberFields(m *Member, whole bool) {
 	e.u(packDate(m.Birth))
 	if whole {
 		e.s(m.Sex)
+		e.s(m.NameKana)
 		e.u(uint64(m.From))
 		e.u(uint64(m.To))
 	}
@@ -192,6 +198,7 @@ func (d *dec) memberFields(m *Member, whole bool) {
 	m.Birth = unpackDate(d.u())
 	if whole {
 		m.Sex = d.s()
+		m.NameKana = d.s()
 		m.From = rules.Month(d.u())
 		m.To = rules.Month(d.u())
 	}

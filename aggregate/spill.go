@@ -28,7 +28,13 @@ type Spill struct {
 	parts     int
 	chunkSize int
 	writers   []*PartWriter
+	keep      bool // see KeepOnRead
 }
+
+// KeepOnRead has Read leave the partitions in place, to be read again, until Close: the
+// person partitions of a month with receipts to resolve are read a second time for their
+// member rows (Unresolved).
+func (s *Spill) KeepOnRead() { s.keep = true }
 
 // ChunkSize is the largest chunk a writer fills before it starts another (in memory) or
 // writes it out (on disk). On disk a run holds workers × parts chunks, so a month of many
@@ -175,7 +181,8 @@ type Part struct {
 	counts [numTags]int
 }
 
-// Read returns partition p whole and forgets it: a partition is read once.
+// Read returns partition p whole and forgets it: a partition is read once (unless
+// KeepOnRead).
 func (s *Spill) Read(p int) (Part, error) {
 	part, _, err := s.readInto(p, nil)
 	return part, err
@@ -193,7 +200,9 @@ func (s *Spill) readInto(p int, buf []byte) (Part, []byte, error) {
 		}
 		if s.dir == "" {
 			part.Chunks = append(part.Chunks, pw.chunks[p]...)
-			pw.chunks[p] = nil
+			if !s.keep {
+				pw.chunks[p] = nil
+			}
 			continue
 		}
 		for _, e := range pw.extents[p] {
@@ -219,7 +228,9 @@ func (s *Spill) readInto(p int, buf []byte) (Part, []byte, error) {
 		if at > start {
 			part.Chunks = append(part.Chunks, buf[start:at])
 		}
-		pw.extents[p] = nil
+		if !s.keep {
+			pw.extents[p] = nil
+		}
 	}
 	return part, buf, nil
 }

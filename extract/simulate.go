@@ -358,7 +358,7 @@ func (s *simulation) month(ctx context.Context, m rules.Month) (MonthInput, erro
 				if err != nil {
 					return err
 				}
-				if _, err := aggregate.JoinPartition(data, m, known, true, nil, out); err != nil {
+				if _, err := aggregate.JoinPartition(data, m, known, true, nil, nil, out); err != nil {
 					return err
 				}
 			}

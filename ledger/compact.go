@@ -76,7 +76,12 @@ func writeCompacted(ctx context.Context, v *Version, layer string) error {
 		return err
 	}
 	var g errgroup.Group // the files are written at once, on both cores
-	g.Go(func() error { return copyRows(d, output.ReceiptBenefitFile, v.Receipts) })
+	g.Go(func() error {
+		if err := copyRows(d, output.ReceiptBenefitFile, v.Receipts); err != nil {
+			return err
+		}
+		return copyRows(d, output.ResolvedFile, v.Resolved)
+	})
 	g.Go(func() error {
 		if err := copyRows(d, output.HouseholdMonthFile, v.HouseholdMonths); err != nil {
 			return err

@@ -82,6 +82,13 @@ func (v *Version) Persons(fn func(*output.PersonMonth) error) error {
 	}, fn)
 }
 
+// Resolved streams the receipts of a version that were found by name (resolved.parquet).
+func (v *Version) Resolved(fn func(*output.ResolvedReceipt) error) error {
+	return scan(v, output.ResolvedFile, func(r *output.ResolvedReceipt) HouseholdKey {
+		return HouseholdKey{r.InsurerNo, r.HouseholdID}
+	}, fn)
+}
+
 // Members streams the member rows in force in the month (kept by the first layer).
 func (v *Version) Members(fn func(*receipt.MemberRow) error) error {
 	return scan(v, pipeline.MembersFile, func(r *receipt.MemberRow) HouseholdKey {

@@ -235,6 +235,7 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 	run.History = []string{hist}
 	run.Corrections, run.KeepMembers = true, full
 	run.UnknownCancels = unknownCancels(corr, in.held)
+	run.ResolvedReasons = in.resolvedReasons
 	run.BeforeCommit = func(d *output.Dir, s *pipeline.Summary) error {
 		res.Summary = s
 		if err := l.keepHistory(cfg.History); err != nil {
@@ -493,7 +494,7 @@ func (l *Ledger) recompute(ctx context.Context, cfg pipeline.Config, v *Version,
 	}
 	out := filepath.Join(tmp, "out")
 	run := pipeline.Config{Month: v.Month, Members: []string{in.members}, MembersDecided: true, Receipts: []string{in.receipts},
-		History: []string{hist}, Out: out, Rules: cfg.Rules,
+		History: []string{hist}, Out: out, Rules: cfg.Rules, ResolvedReasons: in.resolvedReasons,
 		AllowProvisional: cfg.AllowProvisional, Workers: cfg.Workers, MemoryBudget: cfg.MemoryBudget,
 		CommandLine: append(append([]string(nil), cfg.CommandLine...), "(cascade "+v.Month.String()+")"), Log: cfg.Log,
 		BeforeCommit: func(d *output.Dir, _ *pipeline.Summary) error {
@@ -643,6 +644,9 @@ func affectedHouseholds(ctx context.Context, v *Version, corr map[string]correct
 type inputs struct {
 	receipts, members string
 	held              map[string]struct{}
+	// resolvedReasons: the receipts the month resolved by name (resolved.parquet), by id,
+	// with the reason they needed it (pipeline.Config.ResolvedReasons).
+	resolvedReasons map[string]string
 }
 
 // receiptCols are the columns of receipt_benefit.parquet a recomputation reads back.
@@ -653,9 +657,19 @@ var receiptCols = []string{"insurer_no", "household_id", "receipt_id", "person_i
 var memberCols = []string{"insurer_no", "household_id", "person_id", "birth_date", "sex", "valid_from",
 	"valid_to", "category_u70", "category_70", "half_limits_month"}
 
+// resolvedCols are the columns of resolved.parquet a recomputation reads back: what a
+// resolved receipt claimed, so that the rerun looks it up again (with a new members master,
+// it may find no one, or several).
+var resolvedCols = []string{"insurer_no", "household_id", "receipt_id", "claimed_insurer_no", "claimed_person_id",
+	"name_kana", "birth_date", "sex", "reason"}
+
+// claim is a resolved receipt's claim, as resolved.parquet keeps it.
+type claim struct{ insurer, person, kana, birth, sex string }
+
 // writeInputs writes, for the households keys (all when nil), the ledger's receipts (less
 // those the corrections replace or cancel, noted in held) and, with members set, their member
-// rows, as normalized Parquet inputs of a run.
+// rows, as normalized Parquet inputs of a run. A receipt the month resolved by name is
+// written as it was claimed, to be resolved again.
 func (l *Ledger) writeInputs(ctx context.Context, v *Version, keys map[HouseholdKey]struct{}, corr map[string]correction, dir string, members bool) (inputs, error) {
 	in := inputs{receipts: filepath.Join(dir, "ledger-receipts.parquet"), members: filepath.Join(dir, "ledger-members.parquet"),
 		held: map[string]struct{}{}}
@@ -663,6 +677,17 @@ func (l *Ledger) writeInputs(ctx context.Context, v *Version, keys map[Household
 	want := newKeySet(keys)
 	var g errgroup.Group // the receipts and the members are read at once, on both cores
 	g.Go(func() error {
+		claims := map[string]claim{}
+		in.resolvedReasons = map[string]string{}
+		err := scanColumns(ctx, v, output.ResolvedFile, resolvedCols, want, func(b *pqcol.Batch, i int, key []byte) error {
+			str := func(c int) string { return string(b.Bytes(c).At(i)) }
+			claims[str(2)] = claim{insurer: str(3), person: str(4), kana: str(5), birth: str(6), sex: str(7)}
+			in.resolvedReasons[str(2)] = str(8)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 		return writeParquet(in.receipts, func(w *buffered[receipt.Row]) error {
 			return scanColumns(ctx, v, output.ReceiptBenefitFile, receiptCols, want, func(b *pqcol.Batch, i int, key []byte) error {
 				id := b.Bytes(2).At(i)
@@ -671,25 +696,58 @@ func (l *Ledger) writeInputs(ctx context.Context, v *Version, keys map[Household
 					return nil
 				}
 				str := func(c int) string { return string(b.Bytes(c).At(i)) }
-				return w.add(receipt.Row{ReceiptID: string(id), ServiceMonth: month, InsurerNo: str(0),
+				row := receipt.Row{ReceiptID: string(id), ServiceMonth: month, InsurerNo: str(0),
 					PersonID: str(3), InstitutionID: str(4), Kind: str(5), Setting: str(6), PrescriberID: str(7),
-					Cost: b.Int64s(8).At(i), Copay: b.Int64s(9).At(i), Paid: b.Int64s(10).At(i), Tokutei: str(11)})
+					Cost: b.Int64s(8).At(i), Copay: b.Int64s(9).At(i), Paid: b.Int64s(10).At(i), Tokutei: str(11)}
+				if c, ok := claims[row.ReceiptID]; ok {
+					row.InsurerNo, row.PersonID, row.NameKana, row.BirthDate, row.Sex = c.insurer, c.person, c.kana, c.birth, c.sex
+				}
+				return w.add(row)
 			})
 		})
 	})
 	if members {
+		cols := memberCols
+		names := layersHave(v, pipeline.MembersFile, "name_kana") // not in a ledger of an earlier version
+		if names {
+			cols = append(cols[:len(cols):len(cols)], "name_kana")
+		}
 		g.Go(func() error {
 			return writeParquet(in.members, func(w *buffered[receipt.MemberRow]) error {
-				return scanColumns(ctx, v, pipeline.MembersFile, memberCols, want, func(b *pqcol.Batch, i int, key []byte) error {
+				return scanColumns(ctx, v, pipeline.MembersFile, cols, want, func(b *pqcol.Batch, i int, key []byte) error {
 					str := func(c int) string { return string(b.Bytes(c).At(i)) }
-					return w.add(receipt.MemberRow{InsurerNo: str(0), HouseholdID: str(1), PersonID: str(2),
+					row := receipt.MemberRow{InsurerNo: str(0), HouseholdID: str(1), PersonID: str(2),
 						BirthDate: str(3), Sex: str(4), ValidFrom: str(5), ValidTo: str(6), CategoryU70: str(7),
-						Category70: str(8), HalfLimitsMonth: str(9)})
+						Category70: str(8), HalfLimitsMonth: str(9)}
+					if names {
+						row.NameKana = str(10)
+					}
+					return w.add(row)
 				})
 			})
 		})
 	}
 	return in, g.Wait()
+}
+
+// layersHave reports whether the file of every layer of v that has it has column col.
+func layersHave(v *Version, file, col string) bool {
+	for _, layer := range v.Layers {
+		path := filepath.Join(layer, file)
+		if _, err := os.Stat(path); err != nil {
+			continue // a layer without the file
+		}
+		r, err := pqcol.Open(path)
+		if err != nil {
+			return false // the scan that follows says what is wrong
+		}
+		_, ok := r.Type(col)
+		r.Close()
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // writeHistory writes the counting months among the 11 before month (for the households

@@ -26,8 +26,12 @@ type Manifest struct {
 	RejectsByReason map[string]int64 `json:"rejects_by_reason"` // encoding/json sorts the keys
 	// MembersConflicting counts the persons whose eligibility rows in force in the month
 	// disagree on household, birth date or sex: their receipts are MEMBER_CONFLICT.
-	MembersConflicting int64    `json:"members_conflicting"`
-	Warnings           []string `json:"warnings"`
+	MembersConflicting int64 `json:"members_conflicting"`
+	// ResolvedByReason counts the receipts reassigned to the person found by name, birth
+	// date and sex (resolved.parquet), by the reason they needed it; they are among the
+	// accepted receipts.
+	ResolvedByReason map[string]int64 `json:"resolved_by_reason"`
+	Warnings         []string         `json:"warnings"`
 }
 
 // Input is one file the run read. Size and SHA256 come from Digest.
@@ -60,6 +64,9 @@ func (m Manifest) MarshalJSON() ([]byte, error) {
 	p.Warnings = orEmpty(slices.Sorted(slices.Values(p.Warnings)))
 	if p.RejectsByReason == nil {
 		p.RejectsByReason = map[string]int64{}
+	}
+	if p.ResolvedByReason == nil {
+		p.ResolvedByReason = map[string]int64{}
 	}
 	return json.Marshal(p)
 }

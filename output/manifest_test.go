@@ -102,6 +102,7 @@ const wantManifestJSON = `{
     "UNKNOWN_PERSON": 1
   },
   "members_conflicting": 2,
+  "resolved_by_reason": {},
   "warnings": [
     "history: no rows for insurer 39131001",
     "members.csv:3: valid_to before valid_from"

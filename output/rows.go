@@ -36,6 +36,7 @@ const (
 	RejectsFile          = "rejects.parquet" // rows are receipt.Reject
 	AnnualOutpatientFile = "annual_outpatient.parquet"
 	AdjustmentsFile      = "adjustments.parquet"
+	ResolvedFile         = "resolved.parquet"
 	ManifestFile         = "manifest.json"
 )
 
@@ -50,6 +51,27 @@ const (
 	CauseCorrectedReceipts = "corrected_receipts"
 	CauseTasukaiCascade    = "tasukai_cascade"
 )
+
+// ResolvedReceipt is a receipt the claimed insurer could not take, reassigned to the insurer,
+// person and household found by name, birth date and sex (resolved.parquet, CONTRACT.md
+// §3.8). Such a receipt is an accepted receipt: it is in receipt_benefit.parquet under the
+// insurer and person found.
+type ResolvedReceipt struct {
+	ReceiptID        string `parquet:"receipt_id"`
+	ServiceMonth     string `parquet:"service_month,dict"`
+	ClaimedInsurerNo string `parquet:"claimed_insurer_no,dict"`
+	ClaimedPersonID  string `parquet:"claimed_person_id"`
+	InsurerNo        string `parquet:"insurer_no,dict"`
+	PersonID         string `parquet:"person_id"`
+	HouseholdID      string `parquet:"household_id"`
+	Reason           string `parquet:"reason,dict"` // insurer_unknown, person_unknown or not_eligible
+	Method           string `parquet:"method,dict"` // kana_birth_sex
+	// The receipt's name_kana, birth_date and sex as claimed, which found the person: a
+	// rerun of the month on a ledger looks the receipt up again with them.
+	NameKana  string `parquet:"name_kana"`
+	BirthDate string `parquet:"birth_date"`
+	Sex       string `parquet:"sex,dict"`
+}
 
 // HouseholdMonth is one household's benefit for one service month (household_month.parquet).
 type HouseholdMonth struct {

@@ -362,7 +362,7 @@ func (res *partResult) keep(s string) string {
 // month, which a rerun from the kept rows alone could not derive again (Config.MembersDecided).
 func memberRow(m *aggregate.Member, month rules.Month) receipt.MemberRow {
 	row := receipt.MemberRow{InsurerNo: m.InsurerNo, PersonID: m.PersonID, HouseholdID: m.HouseholdID,
-		BirthDate: m.Birth.String(), Sex: m.Sex, ValidFrom: m.From.String(),
+		BirthDate: m.Birth.String(), Sex: m.Sex, NameKana: m.NameKana, ValidFrom: m.From.String(),
 		CategoryU70: m.ClassU70.String(), Category70: m.Class70.String()}
 	if m.To != aggregate.OpenEnd {
 		row.ValidTo = m.To.String()

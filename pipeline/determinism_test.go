@@ -40,7 +40,7 @@ func synthConfig(dir string, month rules.Month, out string) Config {
 func parquetOutputs(t *testing.T, dir string) map[string][]byte {
 	t.Helper()
 	files := map[string][]byte{}
-	for _, name := range []string{output.HouseholdMonthFile, output.ReceiptBenefitFile, output.PersonMonthFile, output.RejectsFile} {
+	for _, name := range []string{output.HouseholdMonthFile, output.ReceiptBenefitFile, output.PersonMonthFile, output.RejectsFile, output.ResolvedFile} {
 		data, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
@@ -53,7 +53,7 @@ func parquetOutputs(t *testing.T, dir string) map[string][]byte {
 // TestByteIdentical runs one month with 1 worker in memory, with 4 workers in memory, and with
 // 3 workers on a budget so small that it spills to disk in many partitions, each with the
 // members master in memory and by person partitions: every Parquet file must be the same to
-// the byte.
+// the byte, resolved.parquet with its receipts found by name among them.
 func TestByteIdentical(t *testing.T) {
 	dir, month := synthMonth(t, 4000)
 	variants := []struct {
@@ -83,6 +83,10 @@ func TestByteIdentical(t *testing.T) {
 		}
 		if !sum.Manifest.Reconciliation.Balanced || sum.Manifest.Reconciliation.ReceiptsRejected == 0 {
 			t.Fatalf("%s: %+v", v.name, sum.Manifest.Reconciliation)
+		}
+		// The generated month has receipts to resolve (issue 19): some found, some not.
+		if by := sum.Manifest.ResolvedByReason; by["not_eligible"] == 0 || by["insurer_unknown"] == 0 {
+			t.Errorf("%s: resolved_by_reason %v: want receipts resolved from an old card and from 不詳", v.name, by)
 		}
 		// The spill goes while the writers finish, but before Run returns, and its work root
 		// with it.

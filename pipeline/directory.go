@@ -73,6 +73,9 @@ func (r *run) loadDirectory(ctx context.Context) (*aggregate.Directory, error) {
 	if r.MembersDecided {
 		d.HalfDecided()
 	}
+	if r.KeepMembers {
+		d.KeepNames()
+	}
 	d.NameFiles(r.memberFiles)
 	d.Reserve(int(total))
 	shards := make([]*aggregate.DirectoryShard, readers)
@@ -115,6 +118,7 @@ func (r *run) intakeDirect(ctx context.Context, d *aggregate.Directory, househol
 	if !all {
 		marks = aggregate.NewHouseholdMarks(d.Rows())
 	}
+	d.SetAside(r.unresolved)
 	g, gctx := errgroup.WithContext(ctx)
 	parts := make([]*aggregate.HouseholdPart, r.workers)
 	r.routeReceipts(gctx, g, func(w int) (func([]uint64), func(*aggregate.Receipt, uint64) error, func() error) {
@@ -131,6 +135,11 @@ func (r *run) intakeDirect(ctx context.Context, d *aggregate.Directory, househol
 	}
 	g.Go(guard(func() error { return r.readHistory(gctx, r.householdPart(households, r.workers+1)) }))
 	err := g.Wait()
+	if err == nil {
+		// Worker 0's writer again (its receipts are flushed), before the marks are settled:
+		// a resolved receipt marks its household.
+		err = r.resolve(func() error { return d.Match(r.unresolved, r.workers) }, parts[0])
+	}
 	for _, p := range parts {
 		r.joinRefusals += p.Refusals()
 	}

@@ -182,7 +182,10 @@ func (r *run) routeBatch(ctx context.Context, b fileBatch, warm func(hashes []ui
 	ids, months, insurers, persons := str(receipt.ColReceiptID), str(receipt.ColServiceMonth), str(receipt.ColInsurerNo), str(receipt.ColPersonID)
 	insts, kinds, settings, prescribers := str(receipt.ColInstitutionID), str(receipt.ColKind), str(receipt.ColSetting), str(receipt.ColPrescriberID)
 	costs, copays, paids, lines := i64(receipt.ColCost), i64(receipt.ColCopay), i64(receipt.ColPaid), i64(receipt.ColSourceLine)
-	tokuteis, births, sexes := str(receipt.ColTokutei), str(receipt.ColBirthDate), str(receipt.ColSex)
+	tokuteis, births, sexes, names := str(receipt.ColTokutei), str(receipt.ColBirthDate), str(receipt.ColSex), str(receipt.ColNameKana)
+	if offs := names.ValueOffsets(); len(offs) > 0 && offs[len(offs)-1] != offs[0] && !r.namesSeen.Load() {
+		r.namesSeen.Store(true) // some receipt may need resolving: see resolveByPartitions
+	}
 	cancels := rec.Column(receipt.ColCancel).(*array.Boolean)
 	month := r.month.String()
 	var x aggregate.Receipt
@@ -200,7 +203,7 @@ func (r *run) routeBatch(ctx context.Context, b fileBatch, warm func(hashes []ui
 		x = aggregate.Receipt{File: fi, Line: lines.Value(i), ID: ids.Value(i), InsurerNo: insurers.Value(i),
 			PersonID: persons.Value(i), InstitutionID: insts.Value(i), PrescriberID: prescribers.Value(i),
 			Cost: costs.Value(i), Copay: copays.Value(i), Paid: paids.Value(i),
-			BirthDate: births.Value(i), Sex: sexes.Value(i), Cancel: cancels.Value(i)}
+			BirthDate: births.Value(i), Sex: sexes.Value(i), NameKana: names.Value(i), Cancel: cancels.Value(i)}
 		if x.Cancel && r.corrections {
 			if _, unknown := r.UnknownCancels[x.ID]; unknown {
 				r.rejects.receipt(&x, receipt.UnknownReceipt, fmt.Sprintf("a cancel of receipt %s, which month %s does not hold", x.ID, month))

@@ -213,7 +213,7 @@ func (r *run) noteInsurers(insurers map[string]string) {
 // index file.
 func memberOf(m *receipt.ParsedMember, file int32, line int64) aggregate.Member {
 	x := aggregate.Member{InsurerNo: m.InsurerNo, PersonID: m.PersonID, HouseholdID: m.HouseholdID,
-		Birth: m.Birth, Sex: m.Sex, From: m.From, To: m.To, HalfMonth: m.HalfMonth,
+		Birth: m.Birth, Sex: m.Sex, NameKana: m.NameKana, From: m.From, To: m.To, HalfMonth: m.HalfMonth,
 		ClassU70: m.ClassU70, Class70: m.Class70, File: file, Line: line}
 	if m.To == 0 {
 		x.To = aggregate.OpenEnd

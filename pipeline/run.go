@@ -64,6 +64,11 @@ type Config struct {
 	// half_limits_month holds the month's 75歳到達月特例 decision (a rerun or a cascade):
 	// nothing is derived from them, since the person's other rows are not among them.
 	MembersDecided bool
+	// ResolvedReasons, for a rerun on a ledger, are the reasons the receipts of the month were
+	// resolved for when they were first read (receipt_id → resolved.parquet's reason): a
+	// rerun given the ledger's members in force cannot tell an old card's NOT_ELIGIBLE from
+	// an unknown person, and resolved.parquet keeps saying what the claim was.
+	ResolvedReasons map[string]string
 	// PersonPartitions joins receipts to members through person partitions even when the
 	// members master would fit in memory: the way of a master too large for the budget,
 	// chosen by tests to compare the two ways.
@@ -126,8 +131,11 @@ type run struct {
 	rejects                                 *rejectSet
 	warnings                                warnings
 	read                                    intakeStats
-	joinRefusals                            int64        // receipts the join refused, for the log (their rejects are made later)
-	membersConflicting                      atomic.Int64 // persons whose rows in force disagree (MEMBER_CONFLICT)
+	joinRefusals                            int64 // receipts the join refused, for the log (their rejects are made later)
+	unresolved                              *aggregate.Unresolved
+	resolved                                []aggregate.Resolved // receipts resolved by the join, until the household pass says which it accepted
+	namesSeen                               atomic.Bool          // some receipt read has a name_kana
+	membersConflicting                      atomic.Int64         // persons whose rows in force disagree (MEMBER_CONFLICT)
 	progress                                *Progress
 	log                                     *slog.Logger
 	cleanup                                 sync.WaitGroup // removals left to finish before the run returns
@@ -174,7 +182,8 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 func newRun(cfg Config) (*run, error) {
 	r := &run{Config: cfg, month: cfg.Month, rules: cfg.Rules, workers: cfg.Workers,
 		batchRows: receipt.DefaultBatchRows, memberRows: map[string]int64{}, historyRows: map[string]int64{},
-		insurers: map[string]struct{}{}, progress: cfg.Progress, log: cfg.Log, corrections: cfg.Corrections}
+		insurers: map[string]struct{}{}, progress: cfg.Progress, log: cfg.Log, corrections: cfg.Corrections,
+		unresolved: aggregate.NewUnresolved()}
 	r.batches.poison = poisonFreedBatches
 	for _, ins := range cfg.KnownInsurers {
 		r.insurers[ins] = struct{}{}
@@ -442,11 +451,16 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 	}
 	// The writers' last row groups and fsyncs, and the rejects, which are all known now,
 	// are written at once: the tail of a run is mostly waiting on the disk.
-	var rejectRows int64
+	var rejectRows, resolvedRows int64
+	resolved, resolvedByReason := r.acceptedResolved() // before writeRejects sorts the rejects
 	var g errgroup.Group
 	g.Go(w.close)
 	g.Go(func() (err error) {
 		rejectRows, err = r.writeRejects(dir)
+		return err
+	})
+	g.Go(func() (err error) {
+		resolvedRows, err = r.writeResolved(dir, resolved)
 		return err
 	})
 	if err := g.Wait(); err != nil {
@@ -459,6 +473,10 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 		return nil, err
 	}
 	sum, err := r.finish(w, tot, inputs, rejectRows, parts, spillDir != "")
+	if sum != nil {
+		sum.Manifest.Outputs = append(sum.Manifest.Outputs, output.OutputFile{Name: output.ResolvedFile, Rows: resolvedRows})
+		sum.Manifest.ResolvedByReason = resolvedByReason
+	}
 	if sum != nil {
 		sum.MembersInMemory = inMemory
 	}
@@ -533,9 +551,15 @@ func (r *run) joinByPartitions(ctx context.Context, parts int, spillDir string, 
 	if err := r.intake(ctx, persons); err != nil {
 		return err
 	}
+	if r.namesSeen.Load() {
+		persons.KeepOnRead() // read again for their members if some receipt is to resolve
+	}
 	r.log.Info("intake done", "receipts_read", r.read.rows.Load(), "rejected", len(r.rejects.rows))
 	r.stage("join")
 	if err := r.join(ctx, persons, households); err != nil {
+		return err
+	}
+	if err := r.resolveByPartitions(ctx, persons, households); err != nil {
 		return err
 	}
 	r.log.Info("join done", "rejected", int64(len(r.rejects.rows))+r.joinRefusals,
@@ -574,7 +598,7 @@ func (r *run) join(ctx context.Context, persons, households *aggregate.Spill) er
 				if err != nil {
 					return err
 				}
-				conflicting, err := aggregate.JoinPartition(data, r.month, known, r.MembersDecided, r.memberFiles, out)
+				conflicting, err := aggregate.JoinPartition(data, r.month, known, r.MembersDecided, r.memberFiles, r.unresolved, out)
 				if err != nil {
 					return err
 				}

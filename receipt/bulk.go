@@ -42,9 +42,12 @@ type parquetBatch struct {
 	// column c was found clean (allClean), 0 for none yet.
 	group     uint64
 	cleanDict [numReceiptCols]uint64
-	// padded[c] is column c's dictionary data followed by 16 bytes, when none of its values
-	// is longer than 16 bytes (nil otherwise), made with cleanDict[c].
+	// padded[c] is column c's dictionary data followed by 32 bytes, when none of its values
+	// is longer than 32 bytes (nil otherwise), made with cleanDict[c]; wide[c] says that
+	// some value is longer than 16 bytes (names), so that values are copied 32 bytes at a
+	// time rather than 16.
 	padded [numReceiptCols][]byte
+	wide   [numReceiptCols]bool
 }
 
 // bulkable reports whether the batch may take the bulk way, and readies its columns: every
@@ -81,7 +84,7 @@ func (p *parquetBatch) bulkable() bool {
 				return false
 			}
 			p.cleanDict[c] = p.group
-			p.padded[c] = padDictionary(p.padded[c], data, offs)
+			p.padded[c], p.wide[c] = padDictionary(p.padded[c], data, offs)
 		}
 		for _, k := range idx[:p.n] {
 			if k < 0 {
@@ -94,16 +97,20 @@ func (p *parquetBatch) bulkable() bool {
 	return true
 }
 
-// padDictionary returns a dictionary's data (value i being data[offs[i]:offs[i+1]]) with 16
-// bytes after it, in buf's memory, or nil when a value is longer than 16 bytes.
-func padDictionary(buf, data []byte, offs []uint32) []byte {
+// padDictionary returns a dictionary's data (value i being data[offs[i]:offs[i+1]]) with 32
+// bytes after it, in buf's memory, or nil when a value is longer than 32 bytes; and whether
+// a value is longer than 16.
+func padDictionary(buf, data []byte, offs []uint32) (padded []byte, wide bool) {
 	for i := 1; i < len(offs); i++ {
-		if offs[i]-offs[i-1] > 16 {
-			return nil
+		switch n := offs[i] - offs[i-1]; {
+		case n > 32:
+			return nil, false
+		case n > 16:
+			wide = true
 		}
 	}
 	buf = append(buf[:0], data...)
-	return append(buf, make([]byte, 16)...)
+	return append(buf, make([]byte, 32)...), wide
 }
 
 // allClean reports whether every value of string column c, value i being
@@ -168,6 +175,13 @@ func (b *batchBuilder) addColumns(p *parquetBatch, from, to int) {
 			continue
 		}
 		if idx := p.idx[c]; idx != nil {
+			if p.padded[c] == nil || p.wide[c] { // long values: room for them all beforehand
+				need := 0
+				for _, k := range idx[from:to] {
+					need += int(offs[k+1] - offs[k])
+				}
+				b.roomFor(c, need)
+			}
 			data, out, outOffs := p.data[c], b.data[c], b.offsets[c]
 			i := from
 			if pad := p.padded[c]; pad != nil {
@@ -175,12 +189,22 @@ func (b *batchBuilder) addColumns(p *parquetBatch, from, to int) {
 				// allows: a copy of a few bytes by append (a call to memmove) per row was most
 				// of the reading of such a column.
 				n, room := len(out), out[:cap(out)]
-				for ; i < to && n+16 <= len(room); i++ {
-					k := idx[i]
-					o := offs[k]
-					*(*[16]byte)(room[n:]) = *(*[16]byte)(pad[o:])
-					n += int(offs[k+1] - o)
-					outOffs = append(outOffs, int32(n))
+				if p.wide[c] { // names: 32 bytes at a time
+					for ; i < to && n+32 <= len(room); i++ {
+						k := idx[i]
+						o := offs[k]
+						*(*[32]byte)(room[n:]) = *(*[32]byte)(pad[o:])
+						n += int(offs[k+1] - o)
+						outOffs = append(outOffs, int32(n))
+					}
+				} else {
+					for ; i < to && n+16 <= len(room); i++ {
+						k := idx[i]
+						o := offs[k]
+						*(*[16]byte)(room[n:]) = *(*[16]byte)(pad[o:])
+						n += int(offs[k+1] - o)
+						outOffs = append(outOffs, int32(n))
+					}
 				}
 				out = room[:n]
 			}
@@ -193,6 +217,7 @@ func (b *batchBuilder) addColumns(p *parquetBatch, from, to int) {
 			continue
 		}
 		lo := offs[from]
+		b.roomFor(c, int(offs[to]-lo))
 		b.data[c] = append(b.data[c], p.data[c][lo:offs[to]]...)
 		for _, o := range offs[from+1 : to+1] {
 			b.offsets[c] = append(b.offsets[c], base+int32(o-lo))

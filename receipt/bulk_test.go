@@ -41,12 +41,16 @@ func TestBulkReadsMatchRows(t *testing.T) {
 		}
 	}
 	// Dictionary values longer than 16 bytes in one column, which the reader passes on as
-	// they are (the builder copies short ones 16 bytes at a time).
+	// they are (the builder copies short ones 16 bytes at a time, up to 32 bytes 32 at a time).
 	long := sampleRows(3000)
+	names := []string{"サトウ　ハナコ", "ﾔﾏﾀﾞ ﾀﾛｳ", "", "ハセガワ　シュウヘイ"} // 21, 22, 0, 30 bytes
 	for i := range long {
-		// One row group each (of 1,000 rows): values of 19 and 17 bytes (copied by append),
-		// of 16 (still 16 bytes at a time).
+		// One row group each (of 1,000 rows): values of 19 and 40 bytes (copied by append),
+		// of 17 (32 bytes at a time), of 16 (still 16 bytes at a time).
+		long[i].NameKana = names[i%len(names)]
 		switch {
+		case i%50 == 7 && i < 1000:
+			long[i].InsurerNo = "1234567890123456789012345678901234567890"
 		case i%50 != 3:
 		case i < 1000:
 			long[i].InsurerNo = "1234567890123456789"

@@ -16,7 +16,7 @@ var (
 	receiptColumns = []string{
 		"receipt_id", "service_month", "insurer_no", "person_id", "institution_id", "kind",
 		"setting", "prescriber_id", "cost", "copay", "paid", "tokutei", "birth_date", "sex",
-		"cancel",
+		"name_kana", "cancel",
 	}
 	receiptRequired = []string{
 		"receipt_id", "service_month", "insurer_no", "person_id", "institution_id", "kind",
@@ -25,7 +25,7 @@ var (
 
 	memberColumns = []string{
 		"insurer_no", "person_id", "household_id", "birth_date", "sex", "valid_from", "valid_to",
-		"category_u70", "category_70", "half_limits_month",
+		"category_u70", "category_70", "half_limits_month", "name_kana",
 	}
 	memberRequired = []string{"insurer_no", "person_id", "household_id", "birth_date", "valid_from"}
 
@@ -45,6 +45,7 @@ const (
 	mCategoryU70
 	mCategory70
 	mHalfLimitsMonth
+	mNameKana
 	numMemberColumns // len(memberColumns)
 )
 

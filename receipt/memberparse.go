@@ -14,6 +14,7 @@ import (
 // MemberRow's are.
 type ParsedMember struct {
 	InsurerNo, PersonID, HouseholdID, Sex string
+	NameKana                              string
 	Birth                                 rules.Date
 	From                                  rules.Month
 	To                                    rules.Month // 0 when the row is open-ended
@@ -25,7 +26,7 @@ type ParsedMember struct {
 // ParseMember reads the dates, months and classes of a row that checkMember passed. Its
 // errors are the rules' own (a month before 1800 passes the check and fails here).
 func ParseMember(m *MemberRow) (ParsedMember, error) {
-	x := ParsedMember{InsurerNo: m.InsurerNo, PersonID: m.PersonID, HouseholdID: m.HouseholdID, Sex: m.Sex}
+	x := ParsedMember{InsurerNo: m.InsurerNo, PersonID: m.PersonID, HouseholdID: m.HouseholdID, Sex: m.Sex, NameKana: m.NameKana}
 	var err error
 	if x.Birth, err = rules.ParseDate(m.BirthDate); err != nil {
 		return x, err
@@ -179,7 +180,7 @@ func (mb *memberBatch) row(i int, x *ParsedMember) bool {
 	}
 	birth := mb.n[mBirthDate][i]
 	*x = ParsedMember{InsurerNo: mb.s[mInsurerNo][i], PersonID: mb.s[mPersonID][i], HouseholdID: mb.s[mHouseholdID][i],
-		Sex: mb.s[mSex][i], Birth: rules.Date{Year: int(birth / 10000), Month: int(birth / 100 % 100), Day: int(birth % 100)},
+		Sex: mb.s[mSex][i], NameKana: mb.s[mNameKana][i], Birth: rules.Date{Year: int(birth / 10000), Month: int(birth / 100 % 100), Day: int(birth % 100)},
 		From: from, To: to, HalfMonth: rules.Month(mb.n[mHalfLimitsMonth][i]),
 		ClassU70: rules.ClassU70(mb.n[mCategoryU70][i]), Class70: rules.Class70(mb.n[mCategory70][i])}
 	return true
@@ -213,6 +214,8 @@ func readField(c int, b []byte) field {
 		f.ok = checkInsurerNo(f.s) == nil
 	case mPersonID, mHouseholdID:
 		f.ok = f.s != ""
+	case mNameKana:
+		f.ok = true // any text: it is compared normalized, never parsed
 	case mBirthDate:
 		d, err := rules.ParseDate(f.s)
 		f.n, f.ok = int32(d.Year*10000+d.Month*100+d.Day), isDate(f.s) && err == nil

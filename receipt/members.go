@@ -126,6 +126,7 @@ func memberFromCSV(v []string) MemberRow {
 		CategoryU70:     v[mCategoryU70],
 		Category70:      v[mCategory70],
 		HalfLimitsMonth: v[mHalfLimitsMonth],
+		NameKana:        v[mNameKana],
 	}
 }
 

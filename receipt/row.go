@@ -29,6 +29,9 @@ type Row struct {
 	Tokutei       string `parquet:"tokutei,dict"`
 	BirthDate     string `parquet:"birth_date"`
 	Sex           string `parquet:"sex,dict"`
+	// NameKana is the カタカナ氏名 as claimed, used only to find the insurer of a receipt
+	// the claimed insurer cannot take (CONTRACT.md §3.8).
+	NameKana string `parquet:"name_kana,dict"`
 	// Cancel marks, in a correction run, a receipt to remove from the month.
 	Cancel bool `parquet:"cancel"`
 }
@@ -45,6 +48,7 @@ type MemberRow struct {
 	CategoryU70     string `parquet:"category_u70,dict"`
 	Category70      string `parquet:"category_70,dict"`
 	HalfLimitsMonth string `parquet:"half_limits_month,dict"`
+	NameKana        string `parquet:"name_kana,dict"` // optional: for resolving 不詳 and 旧資格 receipts
 }
 
 // HistoryRow is one prior counting month of a household (CONTRACT.md §1.3).
@@ -70,6 +74,7 @@ const (
 	ColTokutei
 	ColBirthDate
 	ColSex
+	ColNameKana
 	ColCancel
 	// ColSourceLine is the 1-based line (CSV, UKE RE record) or row number (Parquet) the
 	// receipt came from; the file is carried beside the batch (Batch.File).
@@ -92,6 +97,7 @@ var Schema = arrow.NewSchema([]arrow.Field{
 	{Name: "tokutei", Type: arrow.BinaryTypes.String},
 	{Name: "birth_date", Type: arrow.BinaryTypes.String},
 	{Name: "sex", Type: arrow.BinaryTypes.String},
+	{Name: "name_kana", Type: arrow.BinaryTypes.String},
 	{Name: "cancel", Type: arrow.FixedWidthTypes.Boolean},
 	{Name: "source_line", Type: arrow.PrimitiveTypes.Int64},
 }, nil)
@@ -112,7 +118,8 @@ const (
 	CategoryConflict  = "CATEGORY_CONFLICT"
 	MemberConflict    = "MEMBER_CONFLICT" // the person's rows in force disagree on household, birth date or sex
 	UnknownReceipt    = "UNKNOWN_RECEIPT"
-	UnknownMonth      = "UNKNOWN_MONTH" // a correction for a service month the ledger does not hold
+	UnknownMonth      = "UNKNOWN_MONTH"    // a correction for a service month the ledger does not hold
+	AmbiguousPerson   = "AMBIGUOUS_PERSON" // a receipt to resolve matches more than one person (CONTRACT.md §3.8)
 )
 
 // Reject is a receipt that was not accepted, with where it came from and why.

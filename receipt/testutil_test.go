@@ -77,6 +77,7 @@ func recordRows(rec arrow.Record, file string) []gotRow {
 				Tokutei:       str(ColTokutei).Value(i),
 				BirthDate:     str(ColBirthDate).Value(i),
 				Sex:           str(ColSex).Value(i),
+				NameKana:      str(ColNameKana).Value(i),
 				Cancel:        cancel.Value(i),
 			},
 			Line: i64(ColSourceLine).Value(i),

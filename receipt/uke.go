@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"golang.org/x/text/encoding/japanese"
+	"golang.org/x/text/transform"
 
 	"github.com/kougaku/batch/rules"
 )
@@ -159,7 +161,11 @@ const (
 // Positions that differ (uke-format.md §4, §6).
 var (
 	reTokki = [3]int{layoutMedical: 11, layoutDental: 13, layoutPharmacy: 8} // 特記事項
-	hoFutan = [3]int{layoutMedical: 11, layoutDental: 10, layoutPharmacy: 9} // 負担金額
+	// カタカナ氏名, past the fields split out: read from the line (kanaField). A DPC RE has two
+	// more fields before it (uke-format.md §4.2, the old DPC spec).
+	reKana    = [3]int{layoutMedical: 36, layoutDental: 25, layoutPharmacy: 41}
+	reKanaDPC = 38
+	hoFutan   = [3]int{layoutMedical: 11, layoutDental: 10, layoutPharmacy: 9} // 負担金額
 )
 
 // ukeFields is how many fields of a record are split out: RE[13] is the last one read.
@@ -183,6 +189,7 @@ const (
 	kPoints
 	kFutan
 	kEdaban
+	kKana
 	numKept
 )
 
@@ -234,6 +241,8 @@ type ukeReader struct {
 
 	t                               textRow
 	id, month, birth, person, presc []byte
+	kana                            []byte                // the カタカナ氏名 in UTF-8
+	sjis                            transform.Transformer // Shift_JIS to UTF-8, for the name
 }
 
 var (
@@ -295,7 +304,7 @@ func (u *ukeReader) run() error {
 				return err
 			}
 			split(line, &f)
-			u.startRE(&f, n)
+			u.startRE(&f, line, n)
 		case idHO:
 			u.parts++
 			if !u.inReceipt("HO", n) {
@@ -461,7 +470,7 @@ func (u *ukeReader) header(id uint16, f *ukeSplit, line int64) {
 }
 
 // startRE opens a receipt from an RE record (split into u.f).
-func (u *ukeReader) startRE(f *ukeSplit, line int64) {
+func (u *ukeReader) startRE(f *ukeSplit, raw []byte, line int64) {
 	r := &u.rec
 	u.reCount++
 	*r = ukeRec{active: true, line: line, layout: u.hdr.layout, arena: r.arena[:0]}
@@ -484,6 +493,11 @@ func (u *ukeReader) startRE(f *ukeSplit, line int64) {
 	r.keep(kBirth, f[reBirth])
 	r.keep(kKyufu, f[reKyufu])
 	r.keep(kTokki, f[reTokki[r.layout]])
+	kana := reKana[r.layout]
+	if u.dpcFile && r.layout == layoutMedical {
+		kana = reKanaDPC
+	}
+	r.keep(kKana, fieldAt(raw, kana))
 	if r.layout == layoutPharmacy {
 		r.keep(kPrescPref, f[rePrescPref])
 		r.keep(kPrescTensu, f[rePrescTensu])
@@ -646,7 +660,43 @@ func (u *ukeReader) finish() error {
 	}
 	t[ColBirthDate] = u.birth
 	t[ColSex] = sex
+	t[ColNameKana] = u.nameKana(trimSpace(r.get(kKana)))
 	return u.s.accept(t, cost, copay, paid, false, r.line)
+}
+
+// fieldAt is field k of a record (0: the record ID), nil when the record is shorter.
+func fieldAt(line []byte, k int) []byte {
+	for ; k > 0; k-- {
+		i := bytes.IndexByte(line, ',')
+		if i < 0 {
+			return nil
+		}
+		line = line[i+1:]
+	}
+	if i := bytes.IndexByte(line, ','); i >= 0 {
+		return line[:i]
+	}
+	return line
+}
+
+// nameKana turns a カタカナ氏名 from Shift_JIS into UTF-8, in u.kana; a name that does not
+// decode is left out (it would match no one's).
+func (u *ukeReader) nameKana(sjis []byte) []byte {
+	u.kana = u.kana[:0]
+	if len(sjis) == 0 {
+		return nil
+	}
+	if u.sjis == nil {
+		u.sjis = japanese.ShiftJIS.NewDecoder()
+	}
+	u.sjis.Reset()
+	u.kana = slices.Grow(u.kana, 3*len(sjis)) // a Shift_JIS byte takes at most 3 in UTF-8
+	n, _, err := u.sjis.Transform(u.kana[:cap(u.kana)], sjis, true)
+	if err != nil {
+		return nil
+	}
+	u.kana = u.kana[:n]
+	return u.kana
 }
 
 // personID builds u.person from 記号, 番号 and 枝番; on failure it says why and where.

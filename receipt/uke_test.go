@@ -78,6 +78,8 @@ func sjis(t testing.TB, s string) []byte {
 			b = append(b, 0x82, byte(0x60+r-'Ａ'))
 		case r >= 'ａ' && r <= 'ｚ':
 			b = append(b, 0x82, byte(0x81+r-'ａ'))
+		case r >= '｡' && r <= 'ﾟ': // half-width katakana: one byte
+			b = append(b, byte(0xA1+r-'｡'))
 		case sjisRunes[r] != "":
 			b = append(b, sjisRunes[r]...)
 		default:
@@ -157,21 +159,21 @@ func TestReadUKESample(t *testing.T) {
 	got := byID(res.rows)
 	for _, w := range []gotRow{
 		{Line: 2, Row: Row{ReceiptID: "1210000000-1-202111-00-1", InsurerNo: "01010016", PersonID: "1-1",
-			Cost: 136420, Copay: 40930, Paid: 40930, BirthDate: "1991-11-21", Sex: "1"}}, // 1122, 13642 点 × 30% = 40,926 → 40,930
+			Cost: 136420, Copay: 40930, Paid: 40930, BirthDate: "1991-11-21", Sex: "1", NameKana: "テストハンヨウ"}}, // 1122, 13642 点 × 30% = 40,926 → 40,930
 		{Line: 32, Row: Row{ReceiptID: "1210000000-1-202111-00-2", InsurerNo: "01130012", PersonID: "64440718-7-00",
-			Cost: 2760, Copay: 830, Paid: 830, BirthDate: "1991-01-25", Sex: "1"}}, // 828 → 830
+			Cost: 2760, Copay: 830, Paid: 830, BirthDate: "1991-01-25", Sex: "1", NameKana: "カキクケコ"}}, // 828 → 830
 		{Line: 67, Row: Row{ReceiptID: "1210000000-1-202111-00-6", InsurerNo: "34130021", PersonID: "19D0001-11",
-			Cost: 2880, Copay: 860, Paid: 860, BirthDate: "1956-05-05", Sex: "1"}}, // 864 → 860
+			Cost: 2880, Copay: 860, Paid: 860, BirthDate: "1956-05-05", Sex: "1", NameKana: "ミヤコゾヤヨイ"}}, // 864 → 860
 		{Line: 80, Row: Row{ReceiptID: "1210000000-1-202111-00-8", InsurerNo: "34130021", PersonID: "19D0001-1",
-			Cost: 6620, Copay: 1320, Paid: 1320, BirthDate: "2018-10-04", Sex: "2"}}, // 1124 未就学 20%: 1,324 → 1,320
+			Cost: 6620, Copay: 1320, Paid: 1320, BirthDate: "2018-10-04", Sex: "2", NameKana: "ミヤコゾヤヨイ"}}, // 1124 未就学 20%: 1,324 → 1,320
 		{Line: 90, Row: Row{ReceiptID: "1210000000-1-202111-00-9", InsurerNo: "34130021", PersonID: "19D0001-123",
-			Cost: 11760, Copay: 3530, Paid: 3530, BirthDate: "2015-01-01", Sex: "1"}}, // 1126 家族: 3,528 → 3,530
+			Cost: 11760, Copay: 3530, Paid: 3530, BirthDate: "2015-01-01", Sex: "1", NameKana: "ミヤコゾヤヨイテンカンシドウリョウ"}}, // 1126 家族: 3,528 → 3,530
 		{Line: 132, Row: Row{ReceiptID: "1210000000-1-202111-00-15", InsurerNo: "01350016", PersonID: "11-1-03",
-			Cost: 5560, Copay: 1110, Paid: 1110, BirthDate: "2018-09-09", Sex: "1"}}, // SN 枝番 03
+			Cost: 5560, Copay: 1110, Paid: 1110, BirthDate: "2018-09-09", Sex: "1", NameKana: "ミヤコゾヤヨイ"}}, // SN 枝番 03
 		{Line: 563, Row: Row{ReceiptID: "1210000000-1-202111-00-66", InsurerNo: "01010016", PersonID: "1-1",
-			Cost: 5710, Copay: 1140, Paid: 1140, BirthDate: "2021-11-11", Sex: "1"}}, // 1114: 1,142 → 1,140
+			Cost: 5710, Copay: 1140, Paid: 1140, BirthDate: "2021-11-11", Sex: "1", NameKana: "ヤギシタケン"}}, // 1114: 1,142 → 1,140
 		{Line: 609, Row: Row{ReceiptID: "1210000000-1-202111-00-72", InsurerNo: "01010016", PersonID: "115-1",
-			Cost: 12720, Copay: 2540, Paid: 2540, BirthDate: "2016-08-08", Sex: "2"}}, // 特記事項 26 (区ア): no tokutei
+			Cost: 12720, Copay: 2540, Paid: 2540, BirthDate: "2016-08-08", Sex: "2", NameKana: "ミヤコゾヤヨイ"}}, // 特記事項 26 (区ア): no tokutei
 	} {
 		w.ServiceMonth, w.InstitutionID, w.Kind, w.Setting = "2021-10", "1210000000", "medical", "outpatient"
 		g, ok := got[w.ReceiptID]
@@ -192,13 +194,14 @@ func TestReadUKESample(t *testing.T) {
 }
 
 // TestReadUKEDental: a 歯科 file, UK then IR (its own positions: 請求年月 UK[7] and IR[6],
-// マルチボリューム UK[9]; RE 特記事項 [13]; HO 負担金額 [10]), an IR before every RE as in
+// マルチボリューム UK[9]; RE 特記事項 [13], カタカナ氏名 [25]; HO 負担金額 [10]), an IR before every RE as in
 // ORCA's data, and a second institution mid-file.
 func TestReadUKEDental(t *testing.T) {
 	re := func(no, shubetsu, birth, tokki string) string {
 		f := make([]string, 27)
 		f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[9], f[10], f[13] = "RE", no, shubetsu, "202404", "山田", "2", birth, "20240401", "1", tokki
 		f[11], f[12] = "99", "99" // 病棟区分, 区分 in the 医科 positions of 特記事項 and beyond: must not be read as such
+		f[25] = "ﾃｽﾄ"             // カタカナ氏名, in half-width as some systems write it
 		return strings.Join(f, ",")
 	}
 	data := uke(t,
@@ -224,11 +227,11 @@ func TestReadUKEDental(t *testing.T) {
 	}
 	want := []gotRow{
 		{Line: 3, Row: Row{ReceiptID: "1337654321-1-202405-01-1", ServiceMonth: "2024-04", InsurerNo: "06139999", PersonID: "123-45",
-			InstitutionID: "1337654321", Kind: "dental", Setting: "outpatient", Cost: 4380, Copay: 1310, Paid: 1000, BirthDate: "1980-01-01", Sex: "2"}},
+			InstitutionID: "1337654321", Kind: "dental", Setting: "outpatient", Cost: 4380, Copay: 1310, Paid: 1000, BirthDate: "1980-01-01", Sex: "2", NameKana: "ﾃｽﾄ"}},
 		{Line: 8, Row: Row{ReceiptID: "1337654321-1-202405-01-2", ServiceMonth: "2024-04", InsurerNo: "06139999", PersonID: "123-46",
-			InstitutionID: "1337654321", Kind: "dental", Setting: "outpatient", Cost: 5000, Copay: 1500, Paid: 1500, Tokutei: "chou", BirthDate: "1990-02-02", Sex: "2"}},
+			InstitutionID: "1337654321", Kind: "dental", Setting: "outpatient", Cost: 5000, Copay: 1500, Paid: 1500, Tokutei: "chou", BirthDate: "1990-02-02", Sex: "2", NameKana: "ﾃｽﾄ"}},
 		{Line: 12, Row: Row{ReceiptID: "2730000011-1-202405-00-1", ServiceMonth: "2024-04", InsurerNo: "06139999", PersonID: "123-45",
-			InstitutionID: "2730000011", Kind: "dental", Setting: "outpatient", Cost: 1000, Copay: 300, Paid: 300, BirthDate: "1980-01-01", Sex: "2"}},
+			InstitutionID: "2730000011", Kind: "dental", Setting: "outpatient", Cost: 1000, Copay: 300, Paid: 300, BirthDate: "1980-01-01", Sex: "2", NameKana: "ﾃｽﾄ"}},
 	}
 	checkRowsLines(t, res.rows, want)
 }
@@ -279,8 +282,8 @@ func TestReadUKEPharmacy(t *testing.T) {
 	base := Row{ServiceMonth: "2024-04", InstitutionID: "1342000001", Kind: "pharmacy", Setting: "outpatient"}
 	row := func(id, insurer, person, presc string, cost, copay, paid int64, birth string) Row {
 		r := base
-		r.ReceiptID, r.InsurerNo, r.PersonID, r.PrescriberID = "1342000001-1-202405-00-"+id, insurer, person, presc
-		r.Cost, r.Copay, r.Paid, r.BirthDate, r.Sex = cost, copay, paid, birth, "1"
+		r.ReceiptID, r.InsurerNo, r.PersonID, r.PrescriberID = "1342000001-202405-00-"+id, insurer, person, presc
+		r.Cost, r.Copay, r.Paid, r.BirthDate, r.Sex, r.NameKana = cost, copay, paid, birth, "1", "テスト"
 		return r
 	}
 	checkRowsLines(t, res.rows, []gotRow{
@@ -329,7 +332,7 @@ func TestReadUKEWareki(t *testing.T) {
 	)
 	res := readUKEBytes(t, "RECEIPTC.UKE", data)
 	checkUKEStats(t, res)
-	base := Row{ServiceMonth: "2019-01", InstitutionID: "1311234567", Kind: "medical", Setting: "outpatient"}
+	base := Row{ServiceMonth: "2019-01", InstitutionID: "1311234567", Kind: "medical", Setting: "outpatient", NameKana: "テスト"}
 	a, b := base, base
 	a.ReceiptID, a.InsurerNo, a.PersonID, a.Cost, a.Copay, a.Paid, a.BirthDate, a.Sex = "1311234567-2-201902-00-1", "138057", "10-23", 3540, 1060, 1060, "1994-06-18", "1"
 	b.ReceiptID, b.InsurerNo, b.PersonID, b.Cost, b.Copay, b.Paid, b.BirthDate, b.Sex = "1311234567-2-201902-00-2", "39132011", "12345678", 10040, 1000, 1000, "1942-12-24", "2"

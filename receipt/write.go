@@ -22,9 +22,19 @@ func WriteReceiptsCSV(w io.Writer, rows []Row) error {
 			break
 		}
 	}
-	cols := receiptColumns
-	if !withCancel {
-		cols = receiptColumns[:ColCancel]
+	withKana := false
+	for i := range rows {
+		if rows[i].NameKana != "" {
+			withKana = true
+			break
+		}
+	}
+	cols := receiptColumns[:ColNameKana:ColNameKana]
+	if withKana {
+		cols = append(cols, receiptColumns[ColNameKana])
+	}
+	if withCancel {
+		cols = append(cols, receiptColumns[ColCancel])
 	}
 	cw := csv.NewWriter(w)
 	if err := cw.Write(cols); err != nil {
@@ -36,6 +46,9 @@ func WriteReceiptsCSV(w io.Writer, rows []Row) error {
 		rec = append(rec[:0], r.ReceiptID, r.ServiceMonth, r.InsurerNo, r.PersonID, r.InstitutionID,
 			r.Kind, r.Setting, r.PrescriberID, strconv.FormatInt(r.Cost, 10), strconv.FormatInt(r.Copay, 10),
 			strconv.FormatInt(r.Paid, 10), r.Tokutei, r.BirthDate, r.Sex)
+		if withKana {
+			rec = append(rec, r.NameKana)
+		}
 		if withCancel {
 			rec = append(rec, strconv.FormatBool(r.Cancel))
 		}
@@ -49,14 +62,29 @@ func WriteReceiptsCSV(w io.Writer, rows []Row) error {
 
 // WriteMembersCSV writes rows as a members CSV with a header line.
 func WriteMembersCSV(w io.Writer, rows []MemberRow) error {
+	withKana := false // the optional column only when some row has a name
+	for i := range rows {
+		if rows[i].NameKana != "" {
+			withKana = true
+			break
+		}
+	}
 	cw := csv.NewWriter(w)
-	if err := cw.Write(memberColumns); err != nil {
+	cols := memberColumns[:mNameKana:mNameKana]
+	if withKana {
+		cols = append(cols, memberColumns[mNameKana])
+	}
+	if err := cw.Write(cols); err != nil {
 		return err
 	}
 	for i := range rows {
 		m := &rows[i]
-		if err := cw.Write([]string{m.InsurerNo, m.PersonID, m.HouseholdID, m.BirthDate, m.Sex,
-			m.ValidFrom, m.ValidTo, m.CategoryU70, m.Category70, m.HalfLimitsMonth}); err != nil {
+		rec := []string{m.InsurerNo, m.PersonID, m.HouseholdID, m.BirthDate, m.Sex,
+			m.ValidFrom, m.ValidTo, m.CategoryU70, m.Category70, m.HalfLimitsMonth}
+		if withKana {
+			rec = append(rec, m.NameKana)
+		}
+		if err := cw.Write(rec); err != nil {
 			return err
 		}
 	}

@@ -36,7 +36,13 @@ type person struct {
 	halfAt rules.Month // half_limits_month, noMonth when none
 	slot0  uint8       // the first of the household's outpatient places this person uses
 
-	id, birthStr string // formatted lazily
+	id, birthStr   string // formatted lazily
+	kana, kanaHalf string // formatted lazily (names.go)
+
+	// mover: joined this insurer in the year from another, where eligibility ran from
+	// oldFrom (names.go); namesake: someone in force there has the same name and birth date.
+	mover, namesake bool
+	oldFrom         rules.Month
 }
 
 // classSeg is the household's classes from a month on.
@@ -113,6 +119,7 @@ func (g *generator) build(h *household, index int64, r *rand.Rand) {
 	g.drawJoin(h, r)
 	g.drawClasses(h, r)
 	g.drawChanges(h, r)
+	g.drawMovers(h)
 }
 
 func (g *generator) buildPerson(h *household, i int, ages [2]int, r *rand.Rand) {

@@ -31,6 +31,7 @@ func (g *generator) memberRows(h *household, out *sink[receipt.MemberRow]) {
 			}
 		}
 		g.memberRow(h, i, from, p.to, out.next())
+		g.moverRows(h, i, h.classesOf(i, p.from), out)
 	}
 }
 
@@ -50,6 +51,7 @@ func (g *generator) memberRow(h *household, i int, from, to rules.Month, row *re
 		ValidFrom:   g.monthStr(from),
 		CategoryU70: c.u70.String(),
 		Category70:  c.o70.String(),
+		NameKana:    g.kana(h, i),
 	}
 	if to != openEnd {
 		row.ValidTo = g.monthStr(to)

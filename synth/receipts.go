@@ -134,7 +134,9 @@ func (rg *receiptGen) emit(kind, setting, inst, prescriber string, cost int64, t
 		Tokutei:       tokutei,
 		BirthDate:     h.birthDate(rg.i),
 		Sex:           p.sex,
+		NameKana:      rg.g.claimedKana(h, rg.i, inst),
 	}
+	rg.g.claimAs(h, rg.i, rg.mi.m, row)
 	// Drawn for every receipt, faults or not, so that turning faults on changes only the
 	// faulty receipts and not the rest of the stream.
 	if f := rg.r.Float64(); f < rg.fault {

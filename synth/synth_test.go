@@ -79,7 +79,13 @@ func TestLayout(t *testing.T) {
 	if len(d.sum.Receipts) != 2 || int64(len(d.receipts[0])) != d.sum.Receipts[0] || int64(len(d.receipts[1])) != d.sum.Receipts[1] {
 		t.Errorf("summary receipts %v, read %d and %d", d.sum.Receipts, len(d.receipts[0]), len(d.receipts[1]))
 	}
-	if d.sum.Households != 30_000 || d.sum.Persons != int64(len(d.persons)) {
+	persons := 0 // the movers' rows under their old insurer, and their namesakes', are no one generated
+	for k := range d.persons {
+		if _, id, _ := strings.Cut(k, "/"); id[0] != 'K' && id[0] != 'N' {
+			persons++
+		}
+	}
+	if d.sum.Households != 30_000 || d.sum.Persons != int64(persons) {
 		t.Errorf("summary households %d persons %d; members file has %d persons", d.sum.Households, d.sum.Persons, len(d.persons))
 	}
 	for k, rs := range d.receipts {
@@ -417,6 +423,9 @@ func TestEligibility(t *testing.T) {
 	for k, rs := range d.receipts {
 		month := d.cfg.Month + rules.Month(k)
 		for _, r := range rs {
+			if r.InsurerNo == allSevens {
+				continue // 不詳: the batch resolves it by name, birth date and sex
+			}
 			rows, ok := d.persons[r.InsurerNo+"/"+r.PersonID]
 			if !ok {
 				t.Fatalf("%s: unknown person %s in a clean run", r.ReceiptID, r.PersonID)

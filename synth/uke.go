@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+
+	"golang.org/x/text/encoding/japanese"
+	"golang.org/x/text/transform"
 
 	"github.com/kougaku/batch/receipt"
 	"github.com/kougaku/batch/rules"
@@ -71,6 +75,25 @@ type ukeSet struct {
 	files [ukeGroups]*ukeFile
 	b     []byte // the line being built
 	err   error
+	sjis  transform.Transformer // UTF-8 to Shift_JIS, for the カタカナ氏名
+	kana  []byte
+}
+
+// appendKana appends the receipt's カタカナ氏名 in Shift_JIS (a fixed name when it has none).
+func (s *ukeSet) appendKana(b []byte, row *receipt.Row) []byte {
+	if row.NameKana == "" {
+		return append(b, sjisKana...)
+	}
+	if s.sjis == nil {
+		s.sjis = japanese.ShiftJIS.NewEncoder()
+	}
+	s.sjis.Reset()
+	s.kana = slices.Grow(s.kana[:0], 2*len(row.NameKana))
+	n, _, err := s.sjis.Transform(s.kana[:cap(s.kana)], []byte(row.NameKana), true)
+	if err != nil {
+		return append(b, sjisKana...)
+	}
+	return append(b, s.kana[:n]...)
 }
 
 func newUKESet(dir string, part int64, mi *monthInfo) *ukeSet {
@@ -346,7 +369,7 @@ func (s *ukeSet) medical(f *ukeFile, row *receipt.Row, u *ukeReceipt, points int
 	b = append(b, ",,,"...) // 病棟区分, 一部負担金区分
 	b = tokki(b, row, u)
 	b = commas(b, 36-11)
-	b = append(b, sjisKana...)
+	b = s.appendKana(b, row)
 	s.b = append(b, ',')
 	s.line(f)
 	fields := 15
@@ -413,7 +436,7 @@ func (s *ukeSet) dental(f *ukeFile, row *receipt.Row, u *ukeReceipt, points int6
 	b = append(b, "01,1,,,"...) // 転帰区分 1, 病棟区分, 一部負担金区分
 	b = tokki(b, row, u)
 	b = commas(b, 25-13)
-	b = append(b, sjisKana...)
+	b = s.appendKana(b, row)
 	s.b = append(b, ',')
 	s.line(f)
 	s.ho(f, row, u, points, 10, 14)
@@ -443,7 +466,7 @@ func (s *ukeSet) pharmacy(f *ukeFile, row *receipt.Row, u *ukeReceipt, points in
 		b = append(b, ",,,"...)
 	}
 	b = commas(b, 41-12)
-	s.b = append(b, sjisKana...)
+	s.b = s.appendKana(b, row)
 	s.line(f)
 	s.ho(f, row, u, points, 9, 14)
 	s.b = append(s.b[:0], "IY,01,1,620000001,1,0,1,,,,,,"...)

@@ -163,6 +163,7 @@ func rowsOf(rec arrow.Record) []receipt.Row {
 			Tokutei:       str(receipt.ColTokutei).Value(i),
 			BirthDate:     str(receipt.ColBirthDate).Value(i),
 			Sex:           str(receipt.ColSex).Value(i),
+			NameKana:      str(receipt.ColNameKana).Value(i),
 			Cancel:        rec.Column(receipt.ColCancel).(*array.Boolean).Value(i),
 		}
 	}

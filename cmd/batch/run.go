@@ -99,6 +99,14 @@ func printSummary(w io.Writer, out string, s *pipeline.Summary) {
 	fmt.Fprintf(w, "service month     %s   rules %s\n", s.Manifest.ServiceMonth, s.Manifest.RulesVersion)
 	fmt.Fprintf(w, "receipts read     %s (%s/s)\n", group(rec.ReceiptsRead), group(int64(float64(rec.ReceiptsRead)/max(secs, 1e-9))))
 	fmt.Fprintf(w, "  accepted        %s\n", group(rec.ReceiptsAccepted))
+	var resolved int64
+	for _, n := range s.Manifest.ResolvedByReason {
+		resolved += n
+	}
+	if resolved > 0 { // found under another insurer by name, birth date and sex: resolved.parquet
+		fmt.Fprintf(w, "    resolved      %s\n", group(resolved))
+		printCounts(w, "      ", s.Manifest.ResolvedByReason)
+	}
 	fmt.Fprintf(w, "  rejected        %s\n", group(rec.ReceiptsRejected))
 	if rec.ReceiptsCancelled > 0 {
 		fmt.Fprintf(w, "  cancelled       %s\n", group(rec.ReceiptsCancelled))

@@ -282,7 +282,7 @@ func TestReadUKEPharmacy(t *testing.T) {
 	base := Row{ServiceMonth: "2024-04", InstitutionID: "1342000001", Kind: "pharmacy", Setting: "outpatient"}
 	row := func(id, insurer, person, presc string, cost, copay, paid int64, birth string) Row {
 		r := base
-		r.ReceiptID, r.InsurerNo, r.PersonID, r.PrescriberID = "1342000001-202405-00-"+id, insurer, person, presc
+		r.ReceiptID, r.InsurerNo, r.PersonID, r.PrescriberID = "1342000001-1-202405-00-"+id, insurer, person, presc
 		r.Cost, r.Copay, r.Paid, r.BirthDate, r.Sex, r.NameKana = cost, copay, paid, birth, "1", "テスト"
 		return r
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"syscall"
@@ -443,10 +444,7 @@ const (
 // which it must not pass whatever the month's size: a layer too large gets no index and is
 // read by scanning, as a ledger written before indexes is.
 func (l *Ledger) indexFits(layer string) bool {
-	budget := l.memoryBudget
-	if budget <= 0 {
-		budget = pipeline.DefaultMemoryBudget
-	}
+	budget := l.budget()
 	rows := func(file string) int64 {
 		n, _ := pqcol.NumRows(filepath.Join(layer, file)) // a file that cannot be read fails elsewhere
 		return n
@@ -454,6 +452,24 @@ func (l *Ledger) indexFits(layer string) bool {
 	need := indexBytesPerRow*(rows(output.ReceiptBenefitFile)+rows(pipeline.MembersFile)) +
 		indexBytesPerHousehold*rows(output.HouseholdMonthFile)
 	return need <= budget/2
+}
+
+// budget is the run's memory budget.
+func (l *Ledger) budget() int64 {
+	if l.memoryBudget > 0 {
+		return l.memoryBudget
+	}
+	return pipeline.DefaultMemoryBudget
+}
+
+// writeIndexWithin writes layer's index holding the collector to the memory budget, as the
+// pipeline does while it runs: the month's run has just ended, its heap is garbage, and
+// without the limit the collector would let the builder's gigabyte come on top of it (peak
+// RSS 2.3 GB instead of the run's 1.2 on the 10M month).
+func (l *Ledger) writeIndexWithin(ctx context.Context, layer string) error {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(l.budget()))
+	runtime.GC()
+	return writeIndex(ctx, layer)
 }
 
 // writeIndex writes the index of a layer directory (see IndexFile). A layer that cannot be

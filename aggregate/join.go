@@ -189,30 +189,8 @@ func JoinPartition(part Part, month rules.Month, knownInsurer func(string) bool,
 	d.knownInsurer = knownInsurer
 	d.halfDecided = halfDecided
 	d.files = files
-	sh := d.Shard(0)
 	recs := make([]Receipt, 0, part.counts[tagReceipt])
-	var m Member
-	for _, chunk := range part.Chunks {
-		dc := dec{b: chunk}
-		for len(dc.b) > 0 && dc.err == nil {
-			switch tag := dc.byte1(); tag {
-			case tagMember:
-				dc.member(&m)
-				if err := sh.Add(&m); err != nil {
-					return 0, err
-				}
-			case tagReceipt:
-				recs = append(recs, Receipt{})
-				dc.receipt(&recs[len(recs)-1])
-			default:
-				return 0, fmt.Errorf("%w: record tag %d in a person partition", errCorrupt, tag)
-			}
-		}
-		if dc.err != nil {
-			return 0, dc.err
-		}
-	}
-	if err := d.Seal(1); err != nil {
+	if err := d.readPartition(part, func(r *Receipt) { recs = append(recs, *r) }); err != nil {
 		return 0, err
 	}
 	if err := d.EmitInForce(out, 0, 1, nil); err != nil {
@@ -225,6 +203,36 @@ func JoinPartition(part Part, month rules.Month, knownInsurer func(string) bool,
 		}
 	}
 	return d.Conflicting(), nil
+}
+
+// readPartition adds the member rows of a person partition to d, hands its receipts to
+// receipt (whose argument is reused for the next), and seals d.
+func (d *Directory) readPartition(part Part, receipt func(*Receipt)) error {
+	sh := d.Shard(0)
+	var m Member
+	var r Receipt
+	for _, chunk := range part.Chunks {
+		dc := dec{b: chunk}
+		for len(dc.b) > 0 && dc.err == nil {
+			switch tag := dc.byte1(); tag {
+			case tagMember:
+				dc.member(&m)
+				if err := sh.Add(&m); err != nil {
+					return err
+				}
+			case tagReceipt:
+				r = Receipt{}
+				dc.receipt(&r)
+				receipt(&r)
+			default:
+				return fmt.Errorf("%w: record tag %d in a person partition", errCorrupt, tag)
+			}
+		}
+		if dc.err != nil {
+			return dc.err
+		}
+	}
+	return d.Seal(1)
 }
 
 // inForce picks a person's row in force in month: of several, the one that started last

@@ -194,29 +194,7 @@ func (d *Directory) match(u *Unresolved, from, to int) {
 func MatchPartition(part Part, month rules.Month, halfDecided bool, u *Unresolved) error {
 	d := NewDirectory(month, part.counts[tagMember])
 	d.halfDecided = halfDecided
-	sh := d.Shard(0)
-	var m Member
-	var r Receipt
-	for _, chunk := range part.Chunks {
-		dc := dec{b: chunk}
-		for len(dc.b) > 0 && dc.err == nil {
-			switch tag := dc.byte1(); tag {
-			case tagMember:
-				dc.member(&m)
-				if err := sh.Add(&m); err != nil {
-					return err
-				}
-			case tagReceipt:
-				dc.receipt(&r)
-			default:
-				return fmt.Errorf("%w: record tag %d in a person partition", errCorrupt, tag)
-			}
-		}
-		if dc.err != nil {
-			return dc.err
-		}
-	}
-	if err := d.Seal(1); err != nil {
+	if err := d.readPartition(part, func(*Receipt) {}); err != nil {
 		return err
 	}
 	return d.Match(u, 1)

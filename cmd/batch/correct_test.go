@@ -176,13 +176,7 @@ func TestIssue18_KilledCorrectFinishes(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	copyLedger := func(name string) string {
-		dst := filepath.Join(dir, name)
-		if b, err := exec.Command("cp", "-a", base, dst).CombinedOutput(); err != nil {
-			t.Fatalf("cp: %v %s", err, b)
-		}
-		return dst
-	}
+	copyLedger := func(name string) string { return copyTree(t, base, filepath.Join(dir, name)) }
 	correct := func(led, out string) *exec.Cmd {
 		return command("correct", "--ledger", led, "--receipts", cp, "--out", out)
 	}

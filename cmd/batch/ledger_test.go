@@ -17,6 +17,15 @@ import (
 	"github.com/kougaku/batch/synth"
 )
 
+// copyTree copies the directory src to dst (a ledger, to run the same work on two copies).
+func copyTree(t *testing.T, src, dst string) string {
+	t.Helper()
+	if b, err := exec.Command("cp", "-a", src, dst).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, b)
+	}
+	return dst
+}
+
 // monthPrint is what the ledger reads of a month now: its total cash and its total count of
 // prior 多数回 months (which the cascade changes even where the cash stays).
 type monthPrint struct{ cash, prior int64 }
@@ -135,13 +144,7 @@ func TestLedgerKilledCommit(t *testing.T) {
 	receipt.WriteReceiptsCSV(f, corr)
 	f.Close()
 
-	copyLedger := func(name string) string {
-		dst := filepath.Join(dir, name)
-		if b, err := exec.Command("cp", "-a", base, dst).CombinedOutput(); err != nil {
-			t.Fatalf("cp: %v %s", err, b)
-		}
-		return dst
-	}
+	copyLedger := func(name string) string { return copyTree(t, base, filepath.Join(dir, name)) }
 	rerun := func(led, out string) *exec.Cmd {
 		return command("run", "--month", "2025-09", "--receipts", cp, "--ledger", led, "--out", out)
 	}

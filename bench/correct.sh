@@ -4,7 +4,7 @@
 #   1. the target month's original run (into a ledger of the months before it) against its 1%
 #      correction rerun on the twelve months (their first layers, hard-linked), twice each;
 #   2. 1,000 corrected receipts spread over the twelve months, run month by month oldest first
-#      with `batch run` (one run per month), end to end;
+#      with `batch run` (one run per month), end to end; then the same in one `batch correct`;
 #   3. reads of a month of 24 layers against the same month compacted: a 0.1% correction of it,
 #      and a full read (`batch simulate --month`, which reads every row of the month).
 #   HOUSEHOLDS=4150000 ./bench/correct.sh
@@ -60,6 +60,12 @@ for m in $months; do
   $BIN run --month "$m" --receipts "$DIR/spread-$m.parquet" --ledger "$DIR/L1" --out "$DIR/out-spread-$m" >/dev/null 2>&1
 done
 echo "12 months' corrections, end to end: $(echo "$(date +%s.%N) - $start" | bc) s"
+echo "== 2b. the same corrections in one batch correct"
+fresh L1
+rm -rf "$DIR/out-correct"
+spread=()
+for m in $months; do spread+=(--receipts "$DIR/spread-$m.parquet"); done
+echo "12 months' corrections, one batch correct, end to end: $(secs $BIN correct --ledger "$DIR/L1" "${spread[@]}" --out "$DIR/out-correct") s"
 
 echo "== 3. a month of 24 layers against the same month compacted"
 fresh L24

@@ -167,15 +167,7 @@ func TestIssue18_KilledCorrectFinishes(t *testing.T) {
 			corr = append(corr, r)
 		}
 	}
-	cp := filepath.Join(dir, "corrections.csv")
-	f, err := os.Create(cp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := receipt.WriteReceiptsCSV(f, corr); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	cp := writeCorrections(t, filepath.Join(dir, "corrections.csv"), corr)
 	copyLedger := func(name string) string { return copyTree(t, base, filepath.Join(dir, name)) }
 	correct := func(led, out string) *exec.Cmd {
 		return command("correct", "--ledger", led, "--receipts", cp, "--out", out)
@@ -227,7 +219,10 @@ func TestIssue18_KilledCorrectFinishes(t *testing.T) {
 		}
 		// Every other kill, the next run is a first run of another month, which finishes the
 		// corrections before its own work; else the same correction run again.
-		var b []byte
+		var (
+			b   []byte
+			err error
+		)
 		if i%2 == 1 {
 			b, err = runMonth(led, months[4], next).CombinedOutput()
 		} else {

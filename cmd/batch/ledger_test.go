@@ -17,6 +17,22 @@ import (
 	"github.com/kougaku/batch/synth"
 )
 
+// writeCorrections writes rows as a CSV of receipts at path, and returns path.
+func writeCorrections(t *testing.T, path string, rows []receipt.Row) string {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := receipt.WriteReceiptsCSV(f, rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // copyTree copies the directory src to dst (a ledger, to run the same work on two copies).
 func copyTree(t *testing.T, src, dst string) string {
 	t.Helper()
@@ -139,10 +155,7 @@ func TestLedgerKilledCommit(t *testing.T) {
 		}
 		corr = append(corr, r)
 	}
-	cp := filepath.Join(dir, "corrections.csv")
-	f, _ := os.Create(cp)
-	receipt.WriteReceiptsCSV(f, corr)
-	f.Close()
+	cp := writeCorrections(t, filepath.Join(dir, "corrections.csv"), corr)
 
 	copyLedger := func(name string) string { return copyTree(t, base, filepath.Join(dir, name)) }
 	rerun := func(led, out string) *exec.Cmd {

@@ -67,6 +67,12 @@ func generateAndRead(cfg Config) (*dataset, error) {
 	if err != nil {
 		return nil, err
 	}
+	return readBack(cfg, sum)
+}
+
+// readBack reads what Generate wrote with cfg.
+func readBack(cfg Config, sum Summary) (*dataset, error) {
+	var err error
 	d := &dataset{cfg: cfg, sum: sum, persons: map[string][]receipt.MemberRow{}}
 	if d.members, err = parquet.ReadFile[receipt.MemberRow](filepath.Join(cfg.Out, MembersFile)); err != nil {
 		return nil, err

@@ -19,6 +19,8 @@ import (
 // Everything here is a hash of (seed, household, person, receipt), never a draw from the
 // household's streams: the persons, receipts and amounts of a seed are those it made before
 // names were generated, only their names and, for the few movers, the claimed insurer change.
+// Config.ResolveShare replaces these shares with one chosen share of receipts to resolve
+// (resolve.go).
 
 // Shares of the receipts to resolve.
 const (

@@ -54,6 +54,24 @@ type receiptGen struct {
 	cls   classSeg
 	seq   int64
 	fault float64 // share of receipts made bad, 0 unless Config.Faults
+
+	// The choice of the receipts to resolve, under Config.ResolveShare (resolve.go): nil
+	// without it. A person-month's receipts wait in pending until it is chosen or not, as
+	// a whole (a pharmacy receipt names whom its prescriber's names).
+	res     *resolver
+	pending []pendingReceipt
+	chosen  int64 // receipts of the part chosen
+	dryRun  bool  // writing nothing: counting a block, or replaying its households before the part's
+}
+
+// pendingReceipt is a receipt of the current person-month, written but for its claim, its
+// fault and its UKE lines.
+type pendingReceipt struct {
+	row           *receipt.Row // in the sink, which is flushed only between households
+	no            int64        // its レセプト番号
+	spoil         int          // the fault to make of it, or -1
+	kind, setting string
+	copay         int64
 }
 
 // household writes the receipts of h in the month, person by person.
@@ -70,6 +88,9 @@ func (rg *receiptGen) household(h *household) {
 		rg.cls = h.classesOf(i, m)
 		rg.rate = copayTenths(h.typ, p, rg.old, rg.cls.o70, m)
 		rg.person(p)
+		if rg.res != nil {
+			rg.settle()
+		}
 	}
 }
 
@@ -136,11 +157,26 @@ func (rg *receiptGen) emit(kind, setting, inst, prescriber string, cost int64, t
 		Sex:           p.sex,
 		NameKana:      rg.g.claimedKana(h, rg.i, inst),
 	}
-	rg.g.claimAs(h, rg.i, rg.mi.m, row)
+	if rg.res == nil {
+		rg.g.claimAs(h, rg.i, rg.mi.m, row)
+	}
 	// Drawn for every receipt, faults or not, so that turning faults on changes only the
 	// faulty receipts and not the rest of the stream.
+	spoil := -1
 	if f := rg.r.Float64(); f < rg.fault {
-		rg.spoil(row, int(f/rg.fault*3))
+		spoil = int(f / rg.fault * 3)
+	}
+	if rg.res != nil {
+		rg.pending = append(rg.pending, pendingReceipt{row: row, no: rg.no, spoil: spoil, kind: kind, setting: setting, copay: copay})
+		return
+	}
+	rg.finish(row, rg.no, spoil, kind, setting, copay)
+}
+
+// finish makes the receipt a fault when spoil says so, and writes its UKE lines.
+func (rg *receiptGen) finish(row *receipt.Row, no int64, spoil int, kind, setting string, copay int64) {
+	if spoil >= 0 {
+		rg.spoil(row, spoil)
 	}
 	if rg.uke != nil {
 		month := rg.mi.m
@@ -148,7 +184,7 @@ func (rg *receiptGen) emit(kind, setting, inst, prescriber string, cost int64, t
 			month-- // a fault's wrong month
 		}
 		u := rg.ukeCodes(kind, setting, month)
-		u.no = rg.no
+		u.no = no
 		u.futan = row.Paid != copay // HO 負担金額: a limit applied at the counter, or a fault
 		rg.uke.write(row, &u)
 	}

@@ -201,6 +201,8 @@ func TestIssue17_11_HelpAndBadValues(t *testing.T) {
 		{[]string{"annual", "--period", "2025-04", "--ledger", dir, "--out", dir + "/o"}, "starts in August"},
 		{[]string{"simulate", "--ledger", dir, "--month", "2025-10", "--scenario", "+5%", "--memory", "-5"}, "--memory -5"},
 		{[]string{"gen", "--households", "10", "--month", "2025-10", "--out", dir + "/o", "--format", "csv"}, "--format \"csv\""},
+		{[]string{"gen", "--households", "10", "--month", "2025-10", "--out", dir + "/o", "--resolve-share", "1.5"}, "--resolve-share 1.5: want a share from 0 to 1"},
+		{[]string{"gen", "--households", "10", "--month", "2025-10", "--out", dir + "/o", "--resolve-share", "-0.1"}, "--resolve-share -0.1"},
 		{[]string{"scan", "--receipts", dir, "--workers", "0"}, "--workers 0: must be greater than 0"},
 	}
 	for _, c := range bad {

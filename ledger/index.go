@@ -16,8 +16,6 @@ import (
 	"sort"
 	"syscall"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/kougaku/batch/output"
 	"github.com/kougaku/batch/pipeline"
 	"github.com/kougaku/batch/pqcol"
@@ -43,7 +41,11 @@ import (
 // households' rows were not contiguous) is read by scanning, as before.
 const IndexFile = "index.bin"
 
-var indexMagic = [8]byte{'K', 'G', 'L', 'I', 'D', 'X', '0', '1'}
+// indexMagic begins an index; indexMagicV1 one written before row stores, which it lacks.
+var (
+	indexMagic   = [8]byte{'K', 'G', 'L', 'I', 'D', 'X', '0', '2'}
+	indexMagicV1 = [8]byte{'K', 'G', 'L', 'I', 'D', 'X', '0', '1'}
+)
 
 // errNoIndex says a layer cannot be indexed: it is then read by scanning.
 var errNoIndex = errors.New("layer not indexable")
@@ -62,6 +64,10 @@ type index struct {
 	hasMembers       bool
 	// section offsets
 	hHash, hCash, hKeyOff, hPrior, hRB, hMem, hFlags, keys, rHash, rHH, pHash, pHH, insOff, ins int
+	// the row stores, mapped (nil in an index written before them), and their sections
+	rbStore, memStore []byte
+	hRBS, hMemS       int
+	layer             string
 }
 
 const headerLen = 8 + 7*8
@@ -100,12 +106,46 @@ func openIndex(layer string) (*index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Name(), err)
 	}
-	x := &index{data: data}
-	runtime.SetFinalizer(x, func(x *index) { syscall.Munmap(x.data) })
+	x := &index{data: data, layer: layer}
+	runtime.SetFinalizer(x, func(x *index) {
+		for _, m := range [][]byte{x.data, x.rbStore, x.memStore} {
+			if len(m) > 0 {
+				syscall.Munmap(m)
+			}
+		}
+	})
 	if err := x.layout(); err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Name(), err)
 	}
+	if x.hRBS > 0 {
+		if x.rbStore, err = mapFile(filepath.Join(layer, ReceiptRowsFile)); err != nil {
+			return nil, err
+		}
+		if x.hasMembers {
+			if x.memStore, err = mapFile(filepath.Join(layer, MemberRowsFile)); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return x, nil
+}
+
+// mapFile maps a whole file for reading (nil for an empty one).
+func mapFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return nil, err
+	}
+	data, err := syscall.Mmap(int(f.Fd()), 0, int(st.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return data, nil
 }
 
 func (x *index) u64(at int) uint64 { return binary.LittleEndian.Uint64(x.data[at:]) }
@@ -113,7 +153,8 @@ func (x *index) u32(at int) uint32 { return binary.LittleEndian.Uint32(x.data[at
 
 // layout finds the sections from the header and checks that they fill the file.
 func (x *index) layout() error {
-	if !bytes.Equal(x.data[:8], indexMagic[:]) {
+	stores := bytes.Equal(x.data[:8], indexMagic[:])
+	if !stores && !bytes.Equal(x.data[:8], indexMagicV1[:]) {
 		return errors.New("not a ledger index")
 	}
 	h := func(i int) int { return int(x.u64(8 + 8*i)) }
@@ -125,6 +166,9 @@ func (x *index) layout() error {
 	x.hHash, x.hCash = next(8*x.nH), next(8*x.nH)
 	x.hKeyOff, x.hPrior = next(4*(x.nH+1)), next(4*x.nH)
 	x.hRB, x.hMem = next(8*x.nH), next(8*x.nH)
+	if stores {
+		x.hRBS, x.hMemS = next(12*x.nH), next(12*x.nH)
+	}
 	x.hFlags, x.keys = next(x.nH), next(keyLen)
 	x.rHash, x.rHH = next(8*x.nR), next(4*x.nR)
 	x.pHash, x.pHH = next(8*x.nP), next(4*x.nP)
@@ -187,6 +231,21 @@ func (x *index) rows(i int, members bool) [2]int64 {
 	}
 	start, n := int64(x.u32(at+8*i)), int64(x.u32(at+8*i+4))
 	return [2]int64{start, start + n}
+}
+
+// hasStores reports whether the layer has row stores.
+func (x *index) hasStores() bool { return x.hRBS > 0 }
+
+// receiptBlock is household i's block of receipt rows in the layer's row store.
+func (x *index) receiptBlock(i int) ([]byte, error) {
+	ref := storeRef{off: x.u64(x.hRBS + 12*i), n: x.u32(x.hRBS + 12*i + 8)}
+	return storeBlock(x.rbStore, ref, filepath.Join(x.layer, ReceiptRowsFile))
+}
+
+// memberBlock is household i's block of member rows.
+func (x *index) memberBlock(i int) ([]byte, error) {
+	ref := storeRef{off: x.u64(x.hMemS + 12*i), n: x.u32(x.hMemS + 12*i + 8)}
+	return storeBlock(x.memStore, ref, filepath.Join(x.layer, MemberRowsFile))
 }
 
 // eachOf calls fn with the household of every entry of the table (receipts or persons)
@@ -335,15 +394,17 @@ func byHash(keys *keySet) [][]byte {
 
 // hhBuild is a household while its layer's index is built.
 type hhBuild struct {
-	hash     uint64
-	key      [2]uint32 // in the builder's key bytes
-	cash     int64
-	prior    int32
-	flags    uint8
-	rb, mem  [2]uint32 // start, count
-	rbSeen   bool
-	memSeen  bool
-	assigned bool
+	hash    uint64
+	key     [2]uint32 // in the builder's key bytes
+	cash    int64
+	prior   int32
+	flags   uint8
+	rb, mem [2]uint32 // start, count
+	// the household's blocks in the row stores
+	rbStore, memStore storeRef
+	rbSeen            bool
+	memSeen           bool
+	assigned          bool
 }
 
 type hashRef struct {
@@ -360,6 +421,7 @@ type indexBuilder struct {
 	persons    []hashRef
 	insurers   []string
 	hasMembers bool
+	stores     bool // the layer has row stores: the index has their sections
 }
 
 func (b *indexBuilder) keyOf(n uint32) []byte { return b.keys[b.hh[n].key[0]:b.hh[n].key[1]] }
@@ -472,16 +534,54 @@ func (l *Ledger) writeIndexWithin(ctx context.Context, layer string) error {
 	return writeIndex(ctx, layer)
 }
 
-// writeIndex writes the index of a layer directory (see IndexFile). A layer that cannot be
-// indexed gets none and is read by scanning.
+// writeIndex writes the index of a layer directory (see IndexFile) and its row stores, from
+// its files. A layer that cannot be indexed gets neither and is read by scanning.
 func writeIndex(ctx context.Context, layer string) error {
-	b, err := buildIndex(ctx, layer)
+	c, b, err := scanIndex(ctx, layer, layer)
 	if errors.Is(err, errNoIndex) {
 		return nil
 	}
-	if err != nil {
-		return err
+	if err == nil {
+		err = writeIndexFile(layer, b)
 	}
+	if err != nil && c != nil {
+		c.discard()
+	}
+	return err
+}
+
+// scanIndex builds the index of a layer directory from its files, its row stores written
+// into storeDir (closed and synced). On errNoIndex they are removed.
+func scanIndex(ctx context.Context, layer, storeDir string) (*layerRows, *indexBuilder, error) {
+	c, err := newLayerRows(storeDir, fileExists(filepath.Join(layer, pipeline.MembersFile)))
+	if err != nil {
+		return nil, nil, err
+	}
+	var listed []HouseholdKey
+	if err = scanLayer(ctx, layer, c); err == nil {
+		if p := filepath.Join(layer, HouseholdsFile); fileExists(p) {
+			err = output.Each(p, func(keys []HouseholdKey) error {
+				listed = append(listed, keys...)
+				return nil
+			})
+		}
+	}
+	if err == nil {
+		err = c.closeStores()
+	}
+	var b *indexBuilder
+	if err == nil {
+		b, err = c.build(listed)
+	}
+	if err != nil {
+		c.discard()
+		return nil, nil, err
+	}
+	return c, b, nil
+}
+
+// writeIndexFile writes b as layer's index, synced.
+func writeIndexFile(layer string, b *indexBuilder) error {
 	f, err := os.Create(filepath.Join(layer, IndexFile))
 	if err != nil {
 		return err
@@ -495,94 +595,6 @@ func writeIndex(ctx context.Context, layer string) error {
 		return err
 	}
 	return f.Close()
-}
-
-func buildIndex(ctx context.Context, layer string) (*indexBuilder, error) {
-	var (
-		hmRuns, rbRuns, memRuns = &runs{}, &runs{}, &runs{}
-		states                  []hhState
-		rids                    []hashRef // hh: the run's number until resolved
-		pids                    []hashRef
-		insurers                []string
-		hasMembers              bool
-	)
-	memPath := filepath.Join(layer, pipeline.MembersFile)
-	if _, err := os.Stat(memPath); err == nil {
-		hasMembers = true
-	}
-	rows := func(file string) int {
-		n, _ := pqcol.NumRows(filepath.Join(layer, file)) // a file that cannot be read fails its scan
-		return int(n)
-	}
-	states = make([]hhState, 0, rows(output.HouseholdMonthFile))
-	rids = make([]hashRef, 0, rows(output.ReceiptBenefitFile))
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) {
-		hmRuns, err = scanRuns(gctx, filepath.Join(layer, output.HouseholdMonthFile), stateCols[2:], func(b *pqcol.Batch, j, _ int) {
-			states = append(states, hhState{cash: b.Int64s(5).At(j), counts: b.Bools(4).At(j),
-				prior: int32(b.Int64s(2).At(j)), tasukai: b.Bools(3).At(j)})
-		})
-		return err
-	})
-	g.Go(func() (err error) {
-		rbRuns, err = scanRuns(gctx, filepath.Join(layer, output.ReceiptBenefitFile), []string{"receipt_id"}, func(b *pqcol.Batch, j, run int) {
-			rids = append(rids, hashRef{fnv(b.Bytes(2).At(j)), uint32(run)})
-		})
-		return err
-	})
-	if hasMembers {
-		pids = make([]hashRef, 0, rows(pipeline.MembersFile))
-		g.Go(func() (err error) {
-			var last []byte
-			seen := map[string]bool{}
-			memRuns, err = scanRuns(gctx, memPath, []string{"person_id"}, func(b *pqcol.Batch, j, run int) {
-				ins := b.Bytes(0).At(j)
-				if !bytes.Equal(ins, last) {
-					last = append(last[:0], ins...)
-					if !seen[string(ins)] {
-						seen[string(ins)] = true
-						insurers = append(insurers, string(ins))
-					}
-				}
-				pids = append(pids, hashRef{fnv(ins, b.Bytes(2).At(j)), uint32(run)})
-			})
-			return err
-		})
-	}
-	var listed []HouseholdKey
-	if p := filepath.Join(layer, HouseholdsFile); fileExists(p) {
-		g.Go(func() error {
-			return output.Each(p, func(keys []HouseholdKey) error {
-				listed = append(listed, keys...)
-				return nil
-			})
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	// First in the pipeline's order: a household's rows come in the same order in every
-	// file (members.parquet adds the households without receipts among them), so that each
-	// run is the next household of household_month or a new one, with no map. Should a
-	// household then come twice (the files in another order), the map finds them instead.
-	b, rbNums, memNums, err := resolveHouseholds(numberInOrder, hmRuns, rbRuns, memRuns, states, listed)
-	if err == nil && b.twice() {
-		b, rbNums, memNums, err = resolveHouseholds(false, hmRuns, rbRuns, memRuns, states, listed)
-	}
-	if err != nil {
-		return nil, err
-	}
-	b.hasMembers = hasMembers
-	for i := range rids {
-		rids[i].hh = rbNums[rids[i].hh]
-	}
-	for i := range pids {
-		pids[i].hh = memNums[pids[i].hh]
-	}
-	b.receipts, b.persons = rids, pids
-	sort.Strings(insurers)
-	b.insurers = insurers
-	return b, nil
 }
 
 // numberInOrder lets tests take the map's way on every layer.
@@ -746,7 +758,11 @@ func (b *indexBuilder) encode(w io.Writer) error {
 		le.PutUint32(bw.AvailableBuffer()[:4], v)
 		bw.Write(bw.AvailableBuffer()[:4])
 	}
-	bw.Write(indexMagic[:])
+	if b.stores {
+		bw.Write(indexMagic[:])
+	} else {
+		bw.Write(indexMagicV1[:])
+	}
 	for _, v := range []int{len(hh), len(receipts), len(persons), len(b.insurers), len(b.keys), insLen, boolInt(b.hasMembers)} {
 		u64(uint64(v))
 	}
@@ -772,6 +788,16 @@ func (b *indexBuilder) encode(w io.Writer) error {
 	for i := range hh {
 		u32(hh[i].mem[0])
 		u32(hh[i].mem[1])
+	}
+	if b.stores {
+		for _, store := range []func(*hhBuild) storeRef{
+			func(h *hhBuild) storeRef { return h.rbStore }, func(h *hhBuild) storeRef { return h.memStore }} {
+			for i := range hh {
+				ref := store(&hh[i])
+				u64(ref.off)
+				u32(ref.n)
+			}
+		}
 	}
 	for i := range hh {
 		bw.WriteByte(hh[i].flags)
@@ -809,4 +835,12 @@ func boolInt(b bool) int {
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// finishWithin finishes the index of a run's layer holding the collector to the memory
+// budget: the run's heap is garbage by then, and without the limit the collector would let
+// the index's building come on top of it.
+func (l *Ledger) finishWithin(rows *layerRows, layer string, listed []HouseholdKey) error {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(l.budget()))
+	return rows.finish(layer, listed)
 }

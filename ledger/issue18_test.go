@@ -204,10 +204,18 @@ func TestIssue18_IndexAgreesWithScan(t *testing.T) {
 			var inOrder, mapped bytes.Buffer
 			for _, way := range []bool{true, false} {
 				numberInOrder = way
-				b, err := buildIndex(ctx, layer)
+				stores := t.TempDir()
+				_, b, err := scanIndex(ctx, layer, stores)
 				numberInOrder = true
 				if err != nil {
 					t.Fatal(err)
+				}
+				for _, name := range []string{ReceiptRowsFile, MemberRowsFile} {
+					again, _ := os.ReadFile(filepath.Join(stores, name))
+					disk, err := os.ReadFile(filepath.Join(layer, name))
+					if (err == nil) != fileExists(filepath.Join(stores, name)) || !bytes.Equal(again, disk) {
+						t.Errorf("%s: %s differs from the one built again from the files (%v)", layer, name, err)
+					}
 				}
 				buf := &mapped
 				if way {

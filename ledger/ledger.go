@@ -214,7 +214,7 @@ func (l *Ledger) commit(m rules.Month, layer string, base bool) (*Version, error
 	// The index goes down with the layer's files, before the layer is placed: a version is
 	// never current without it.
 	// A layer whose index would not fit the memory budget is read by scanning instead.
-	if l.indexFits(layer) {
+	if !fileExists(filepath.Join(layer, IndexFile)) && l.indexFits(layer) {
 		if err := l.writeIndexWithin(context.Background(), layer); err != nil {
 			return nil, fmt.Errorf("ledger: indexing the new layer of %s: %w", m, err)
 		}

@@ -94,12 +94,16 @@ func (l *Ledger) first(ctx context.Context, cfg pipeline.Config) (*Result, error
 	given := cfg.History
 	cfg.History = []string{hist}
 	cfg.KeepMembers = true
+	rows, err := l.gather(&cfg, tmp)
+	if err != nil {
+		return nil, err
+	}
 	cfg.BeforeCommit = func(d *output.Dir, s *pipeline.Summary) error {
 		res.Summary, res.Households = s, int(s.Households)
 		if err := l.keepHistory(given); err != nil {
 			return err
 		}
-		adj, err := l.settle(ctx, cfg, d, s, nil, nil, before, res)
+		adj, err := l.settle(ctx, cfg, d, s, rows, nil, nil, before, res)
 		res.Adjustments = adj
 		return err
 	}
@@ -109,11 +113,31 @@ func (l *Ledger) first(ctx context.Context, cfg pipeline.Config) (*Result, error
 	return res, nil
 }
 
+// gather has the run of cfg gather the rows of the layer it writes (cfg.Written), so that
+// the layer's index and row stores are made from them instead of from its files read back;
+// the stores are written into dir until they are placed in the layer.
+func (l *Ledger) gather(cfg *pipeline.Config, dir string) (*layerRows, error) {
+	rows, err := newLayerRows(dir, cfg.KeepMembers)
+	if err != nil {
+		return nil, err
+	}
+	rows.limit = l.budget() / 2
+	cfg.Written = rows.written
+	return rows, nil
+}
+
 // step logs, at info level, a stage of a ledger run with its duration: what an operator
 // watching a long rerun wants to see moving.
 func step(cfg pipeline.Config, start time.Time, msg string, args ...any) {
 	if cfg.Log != nil {
 		cfg.Log.Info(msg, append(args, "seconds", time.Since(start).Seconds())...)
+	}
+}
+
+// debugStep logs a step of a ledger run at debug level.
+func debugStep(cfg pipeline.Config, start time.Time, msg string, args ...any) {
+	if cfg.Log != nil {
+		cfg.Log.Debug(msg, append(args, "seconds", time.Since(start).Seconds())...)
 	}
 }
 
@@ -206,14 +230,17 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
 		in, err = l.writeInputs(gctx, v, affected, corr, tmp, !full)
+		debugStep(cfg, start, "ledger: the month's inputs read")
 		return err
 	})
 	g.Go(func() (err error) {
 		previous, err = states(gctx, v, newKeySet(affected))
+		debugStep(cfg, start, "ledger: the month's states read")
 		return err
 	})
 	g.Go(func() error {
 		_, err := l.writeHistory(gctx, cfg.Month, affected, cfg.History, hist, nil)
+		debugStep(cfg, start, "ledger: the history read")
 		return err
 	})
 	if err := g.Wait(); err != nil {
@@ -234,6 +261,10 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 	}
 	run.History = []string{hist}
 	run.Corrections, run.KeepMembers = true, full
+	rows, err := l.gather(&run, tmp)
+	if err != nil {
+		return nil, err
+	}
 	run.UnknownCancels = unknownCancels(corr, in.held)
 	run.ResolvedReasons = in.resolvedReasons
 	run.BeforeCommit = func(d *output.Dir, s *pipeline.Summary) error {
@@ -253,7 +284,7 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 		if !full {
 			aff = affected
 		}
-		adj, err := l.settle(ctx, cfg, d, s, aff, affected, previous, res)
+		adj, err := l.settle(ctx, cfg, d, s, rows, aff, affected, previous, res)
 		res.Adjustments = adj
 		return err
 	}
@@ -269,12 +300,14 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 // affected are the households compared with previous for adjustments (nil on a first run,
 // where there is nothing to adjust and previous says how the history counted the month: the
 // households whose counting differs from it are news to the later months).
-func (l *Ledger) settle(ctx context.Context, cfg pipeline.Config, d *output.Dir, s *pipeline.Summary,
+func (l *Ledger) settle(ctx context.Context, cfg pipeline.Config, d *output.Dir, s *pipeline.Summary, rows *layerRows,
 	layerKeys, affected map[HouseholdKey]struct{}, previous map[HouseholdKey]hhState, res *Result) ([]output.Adjustment, error) {
+	start := time.Now()
 	now, err := runStates(ctx, cfg.Month, d.TempPath())
 	if err != nil {
 		return nil, err
 	}
+	debugStep(cfg, start, "ledger: the run's states read")
 	var adj []output.Adjustment
 	changed := map[HouseholdKey]struct{}{}
 	if affected == nil { // a first run: previous is how the history counted the month
@@ -308,6 +341,10 @@ func (l *Ledger) settle(ctx context.Context, cfg pipeline.Config, d *output.Dir,
 			return nil, err
 		}
 	}
+	if err := l.finishWithin(rows, layer, sortedKeys(layerKeys)); err != nil {
+		return nil, fmt.Errorf("ledger: indexing the new layer of %s: %w", cfg.Month, err)
+	}
+	debugStep(cfg, start, "ledger: the new layer indexed")
 	if err := writeAdjustments(layer, adj); err != nil {
 		return nil, err
 	}
@@ -331,6 +368,7 @@ func (l *Ledger) settle(ctx context.Context, cfg pipeline.Config, d *output.Dir,
 	if _, err := l.commit(cfg.Month, layer, layerKeys == nil); err != nil {
 		return nil, err
 	}
+	debugStep(cfg, start, "ledger: the month committed")
 	if l.deferred == nil {
 		more, err := l.cascade(ctx, cfg, cfg.Month, changed, res)
 		if err != nil {
@@ -493,13 +531,20 @@ func (l *Ledger) recompute(ctx context.Context, cfg pipeline.Config, v *Version,
 		return nil, nil, err
 	}
 	out := filepath.Join(tmp, "out")
+	var rows *layerRows
 	run := pipeline.Config{Month: v.Month, Members: []string{in.members}, MembersDecided: true, Receipts: []string{in.receipts},
 		History: []string{hist}, Out: out, Rules: cfg.Rules, ResolvedReasons: in.resolvedReasons,
 		AllowProvisional: cfg.AllowProvisional, Workers: cfg.Workers, MemoryBudget: cfg.MemoryBudget,
 		CommandLine: append(append([]string(nil), cfg.CommandLine...), "(cascade "+v.Month.String()+")"), Log: cfg.Log,
 		BeforeCommit: func(d *output.Dir, _ *pipeline.Summary) error {
-			return writeKeys(filepath.Join(d.TempPath(), HouseholdsFile), hit)
+			if err := writeKeys(filepath.Join(d.TempPath(), HouseholdsFile), hit); err != nil {
+				return err
+			}
+			return rows.finish(d.TempPath(), sortedKeys(hit))
 		}}
+	if rows, err = l.gather(&run, tmp); err != nil {
+		return nil, nil, err
+	}
 	if _, err := pipeline.Run(ctx, run); err != nil {
 		return nil, nil, fmt.Errorf("cascade into %s: %w", v.Month, err)
 	}
@@ -675,6 +720,14 @@ func (l *Ledger) writeInputs(ctx context.Context, v *Version, keys map[Household
 		held: map[string]struct{}{}}
 	month := v.Month.String()
 	want := newKeySet(keys)
+	xs, err := v.indexes()
+	if err != nil {
+		return in, err
+	}
+	stored := keys != nil && xs != nil // every layer indexed: the households' rows are read from the row stores
+	for _, x := range xs {
+		stored = stored && x.hasStores()
+	}
 	var g errgroup.Group // the receipts and the members are read at once, on both cores
 	g.Go(func() error {
 		claims := map[string]claim{}
@@ -689,20 +742,28 @@ func (l *Ledger) writeInputs(ctx context.Context, v *Version, keys map[Household
 			return err
 		}
 		return writeParquet(in.receipts, func(w *buffered[receipt.Row]) error {
-			return scanColumns(ctx, v, output.ReceiptBenefitFile, receiptCols, want, func(b *pqcol.Batch, i int, key []byte) error {
-				id := b.Bytes(2).At(i)
-				if _, ok := corr[string(id)]; ok {
-					in.held[string(id)] = struct{}{}
+			add := func(row receipt.Row) error {
+				if _, ok := corr[row.ReceiptID]; ok {
+					in.held[row.ReceiptID] = struct{}{}
 					return nil
 				}
-				str := func(c int) string { return string(b.Bytes(c).At(i)) }
-				row := receipt.Row{ReceiptID: string(id), ServiceMonth: month, InsurerNo: str(0),
-					PersonID: str(3), InstitutionID: str(4), Kind: str(5), Setting: str(6), PrescriberID: str(7),
-					Cost: b.Int64s(8).At(i), Copay: b.Int64s(9).At(i), Paid: b.Int64s(10).At(i), Tokutei: str(11)}
 				if c, ok := claims[row.ReceiptID]; ok {
 					row.InsurerNo, row.PersonID, row.NameKana, row.BirthDate, row.Sex = c.insurer, c.person, c.kana, c.birth, c.sex
 				}
 				return w.add(row)
+			}
+			if stored {
+				return storedRows(xs, want, false, func(key HouseholdKey, r *blockReader) error {
+					row := receipt.Row{ServiceMonth: month, InsurerNo: key.InsurerNo}
+					r.receipt(&row)
+					return add(row)
+				})
+			}
+			return scanColumns(ctx, v, output.ReceiptBenefitFile, receiptCols, want, func(b *pqcol.Batch, i int, key []byte) error {
+				str := func(c int) string { return string(b.Bytes(c).At(i)) }
+				return add(receipt.Row{ReceiptID: str(2), ServiceMonth: month, InsurerNo: str(0),
+					PersonID: str(3), InstitutionID: str(4), Kind: str(5), Setting: str(6), PrescriberID: str(7),
+					Cost: b.Int64s(8).At(i), Copay: b.Int64s(9).At(i), Paid: b.Int64s(10).At(i), Tokutei: str(11)})
 			})
 		})
 	})
@@ -714,6 +775,13 @@ func (l *Ledger) writeInputs(ctx context.Context, v *Version, keys map[Household
 		}
 		g.Go(func() error {
 			return writeParquet(in.members, func(w *buffered[receipt.MemberRow]) error {
+				if stored {
+					return storedRows(xs, want, true, func(key HouseholdKey, r *blockReader) error {
+						row := receipt.MemberRow{InsurerNo: key.InsurerNo, HouseholdID: key.HouseholdID}
+						r.member(&row)
+						return w.add(row)
+					})
+				}
 				return scanColumns(ctx, v, pipeline.MembersFile, cols, want, func(b *pqcol.Batch, i int, key []byte) error {
 					str := func(c int) string { return string(b.Bytes(c).At(i)) }
 					row := receipt.MemberRow{InsurerNo: str(0), HouseholdID: str(1), PersonID: str(2),
@@ -728,6 +796,42 @@ func (l *Ledger) writeInputs(ctx context.Context, v *Version, keys map[Household
 		})
 	}
 	return in, g.Wait()
+}
+
+// storedRows calls fn with the row store block of each household of keys, of receipts or
+// (members set) of member rows: from the newest layer that holds the household (among those
+// with members.parquet, for members), as scanColumns passes them on.
+func storedRows(xs []*index, keys *keySet, members bool, fn func(key HouseholdKey, r *blockReader) error) error {
+	for _, key := range byHash(keys) {
+		for l := len(xs) - 1; l >= 0; l-- {
+			x := xs[l]
+			if members && !x.hasMembers {
+				continue // a layer without the file hides nothing of it
+			}
+			i, ok := x.household(key)
+			if !ok {
+				continue
+			}
+			block, err := x.receiptBlock(i)
+			if members {
+				block, err = x.memberBlock(i)
+			}
+			if err != nil {
+				return err
+			}
+			k := parseKey(key)
+			for r := newBlockReader(block); r.more(); {
+				if err := fn(k, r); err != nil {
+					return err
+				}
+				if r.err != nil {
+					return fmt.Errorf("%s: %w", x.layer, r.err)
+				}
+			}
+			break
+		}
+	}
+	return nil
 }
 
 // layersHave reports whether the file of every layer of v that has it has column col.

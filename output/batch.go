@@ -138,6 +138,17 @@ func (s StringColumn) Append(v string) {
 	}
 }
 
+// At is the column's value of row i, for a reader of the batch (valid while the batch is
+// neither reset nor appended to).
+func (s StringColumn) At(i int) string {
+	c := s.c
+	if c.dict {
+		return c.strs[i]
+	}
+	b := c.data[c.offs[i]:c.offs[i+1]]
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
 // IntColumn is an integer column (int64 or int32) of a batch, for direct appends.
 type IntColumn struct{ c *colBuf }
 
@@ -149,6 +160,9 @@ func (s IntColumn) Append(v int64) {
 	}
 	s.c.ints = append(s.c.ints, v)
 }
+
+// At is the column's value of row i.
+func (s IntColumn) At(i int) int64 { return s.c.ints[i] }
 
 // BoolColumn is a bool column of a batch, for direct appends.
 type BoolColumn struct{ c *colBuf }

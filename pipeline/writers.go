@@ -13,6 +13,16 @@ type writers struct {
 	receipts   *output.Writer[output.ReceiptBenefit]
 	persons    *output.Writer[output.PersonMonth]
 	members    *output.Writer[receipt.MemberRow] // nil unless Config.KeepMembers
+	written    func(*Written) error               // Config.Written
+}
+
+// Written is one partition's rows in the order the files get them (Config.Written). A
+// household's rows are contiguous in each file, and households come in the same order in
+// every file. Its strings are valid during the call only.
+type Written struct {
+	Households []output.HouseholdMonth
+	Receipts   *output.Columns[output.ReceiptBenefit]
+	Members    []receipt.MemberRow // with Config.KeepMembers
 }
 
 // MembersFile holds, with Config.KeepMembers, the member rows in force in the month: what the
@@ -47,6 +57,11 @@ func (w *writers) write(res *partResult) error {
 	g.Go(func() error { return w.persons.Write(res.persons) })
 	if w.members != nil {
 		g.Go(func() error { return w.members.Write(res.members) })
+	}
+	if w.written != nil {
+		g.Go(func() error {
+			return w.written(&Written{Households: res.households, Receipts: res.receipts, Members: res.members})
+		})
 	}
 	return g.Wait()
 }

@@ -1,0 +1,86 @@
+package ledger
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/kougaku/batch/receipt"
+)
+
+// A row store gives back, block by block, the rows written into it.
+func TestRowStoreRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	w, err := newBlockWriter(filepath.Join(dir, ReceiptRowsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := [][]receipt.Row{
+		{{ReceiptID: "R1", PersonID: "P1", InstitutionID: "1310000001", Kind: "medical", Setting: "outpatient", Cost: 12345, Copay: 3704, Paid: 3704}},
+		{},
+		{{ReceiptID: "R2", PersonID: "P2", Kind: "dpc", Setting: "inpatient", PrescriberID: "x", Tokutei: "hemophilia", Cost: -1, Copay: 1 << 40, Paid: 0},
+			{ReceiptID: "", PersonID: "P3", Kind: "pharmacy", Setting: "outpatient", Cost: 0, Copay: 0, Paid: 0}},
+	}
+	for _, rows := range blocks {
+		w.start()
+		for _, r := range rows {
+			w.receipt(r.ReceiptID, r.PersonID, r.InstitutionID, r.Kind, r.Setting, r.PrescriberID, r.Tokutei, r.Cost, r.Copay, r.Paid)
+		}
+	}
+	if err := w.close(false); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(w.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b, rows := range blocks {
+		block, err := storeBlock(data, w.block(b), "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []receipt.Row
+		for r := newBlockReader(block); r.more(); {
+			var row receipt.Row
+			r.receipt(&row)
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			got = append(got, row)
+		}
+		if len(got) != len(rows) {
+			t.Fatalf("block %d: %d rows, want %d", b, len(got), len(rows))
+		}
+		for i := range rows {
+			if got[i] != rows[i] {
+				t.Errorf("block %d row %d: %+v, want %+v", b, i, got[i], rows[i])
+			}
+		}
+	}
+	if _, err := storeBlock(data, storeRef{off: uint64(len(data)) - 1, n: 2}, "test"); err == nil {
+		t.Error("a block past the end of the store was taken")
+	}
+}
+
+// Damaged blocks are errors, never a panic or a loop.
+func FuzzBlockReader(f *testing.F) {
+	f.Add([]byte{2, 'R', '1', 0, 0, 0, 0, 0, 0, 2, 4, 6})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Fuzz(func(t *testing.T, block []byte) {
+		for _, members := range []bool{false, true} {
+			r := newBlockReader(block)
+			for n := 0; r.more(); n++ {
+				if n > len(block) {
+					t.Fatal("more rows than bytes")
+				}
+				if members {
+					var m receipt.MemberRow
+					r.member(&m)
+				} else {
+					var row receipt.Row
+					r.receipt(&row)
+				}
+			}
+		}
+	})
+}

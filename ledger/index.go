@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -464,36 +463,6 @@ type runs struct {
 
 func (rs *runs) key(i int) []byte { return rs.keys[rs.runs[i].key[0]:rs.runs[i].key[1]] }
 
-// scanRuns reads the household columns (and extra) of a file and returns its runs of rows
-// of one household; row is called for each row with its run's number.
-func scanRuns(ctx context.Context, path string, extra []string, row func(b *pqcol.Batch, j, run int)) (*runs, error) {
-	r, err := pqcol.Open(path, append([]string{"insurer_no", "household_id"}, extra...)...)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	rs := &runs{runs: make([]run, 0, r.NumRows()/2+1), keys: make([]byte, 0, r.NumRows()*10+64)}
-	var key []byte
-	err = r.Scan(ctx, func(b *pqcol.Batch) error {
-		ins, hh := b.Bytes(0), b.Bytes(1)
-		for j := range b.Len {
-			key = appendKey(key, ins.At(j), hh.At(j))
-			if n := len(rs.runs); n > 0 && bytes.Equal(rs.key(n-1), key) {
-				rs.runs[n-1].end++
-			} else {
-				at, k := b.First+int64(j), uint32(len(rs.keys))
-				rs.keys = append(rs.keys, key...)
-				rs.runs = append(rs.runs, run{key: [2]uint32{k, uint32(len(rs.keys))}, start: at, end: at + 1})
-			}
-			if row != nil {
-				row(b, j, len(rs.runs)-1)
-			}
-		}
-		return nil
-	})
-	return rs, err
-}
-
 // Bytes the index builder holds while it builds a layer's index, a row of receipt_benefit or
 // members and a household: about 0.93 GB for the 10M month (10M receipts, 2.65M households,
 // 7M member rows).
@@ -586,7 +555,7 @@ func writeIndexFile(layer string, b *indexBuilder) error {
 	if err != nil {
 		return err
 	}
-	if err := b.encode(f); err != nil {
+	if err := b.encode(output.NewWritebackFile(f)); err != nil {
 		f.Close()
 		return err
 	}
@@ -742,26 +711,12 @@ func (b *indexBuilder) encode(w io.Writer) error {
 	for _, s := range b.insurers {
 		insLen += len(s)
 	}
-	bw := bufio.NewWriterSize(w, 1<<20)
-	le := binary.LittleEndian
-	u64 := func(v uint64) {
-		if bw.Available() < 8 {
-			bw.Flush()
-		}
-		le.PutUint64(bw.AvailableBuffer()[:8], v)
-		bw.Write(bw.AvailableBuffer()[:8])
-	}
-	u32 := func(v uint32) {
-		if bw.Available() < 4 {
-			bw.Flush()
-		}
-		le.PutUint32(bw.AvailableBuffer()[:4], v)
-		bw.Write(bw.AvailableBuffer()[:4])
-	}
+	bw := &sectionWriter{w: w, buf: make([]byte, 0, 1<<20+64)}
+	u64, u32 := bw.u64, bw.u32
 	if b.stores {
-		bw.Write(indexMagic[:])
+		bw.bytes(indexMagic[:])
 	} else {
-		bw.Write(indexMagicV1[:])
+		bw.bytes(indexMagicV1[:])
 	}
 	for _, v := range []int{len(hh), len(receipts), len(persons), len(b.insurers), len(b.keys), insLen, boolInt(b.hasMembers)} {
 		u64(uint64(v))
@@ -800,10 +755,10 @@ func (b *indexBuilder) encode(w io.Writer) error {
 		}
 	}
 	for i := range hh {
-		bw.WriteByte(hh[i].flags)
+		bw.bytes([]byte{hh[i].flags})
 	}
 	for i := range hh {
-		bw.Write(b.keys[hh[i].key[0]:hh[i].key[1]])
+		bw.bytes(b.keys[hh[i].key[0]:hh[i].key[1]])
 	}
 	for _, table := range [][]hashRef{receipts, persons} {
 		for _, r := range table {
@@ -820,9 +775,45 @@ func (b *indexBuilder) encode(w io.Writer) error {
 		u32(n)
 	}
 	for _, s := range b.insurers {
-		bw.WriteString(s)
+		bw.bytes([]byte(s))
 	}
-	return bw.Flush()
+	bw.flush()
+	return bw.err
+}
+
+// sectionWriter encodes an index's sections into a buffer written out a megabyte at a time.
+type sectionWriter struct {
+	w   io.Writer
+	buf []byte
+	err error
+}
+
+func (s *sectionWriter) u64(v uint64) {
+	s.buf = binary.LittleEndian.AppendUint64(s.buf, v)
+	if len(s.buf) >= 1<<20 {
+		s.flush()
+	}
+}
+
+func (s *sectionWriter) u32(v uint32) {
+	s.buf = binary.LittleEndian.AppendUint32(s.buf, v)
+	if len(s.buf) >= 1<<20 {
+		s.flush()
+	}
+}
+
+func (s *sectionWriter) bytes(v []byte) {
+	s.buf = append(s.buf, v...)
+	if len(s.buf) >= 1<<20 {
+		s.flush()
+	}
+}
+
+func (s *sectionWriter) flush() {
+	if s.err == nil && len(s.buf) > 0 {
+		_, s.err = s.w.Write(s.buf)
+	}
+	s.buf = s.buf[:0]
 }
 
 func boolInt(b bool) int {

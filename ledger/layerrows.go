@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 
@@ -36,6 +40,7 @@ type layerRows struct {
 	limit  int64
 	over   bool
 	placed bool
+	split  bool // a household's rows apart in some file: no index
 }
 
 // fileRows are one file's runs of rows of one household, and its row store (none for
@@ -62,8 +67,19 @@ func newFileRows(dir, name string) (fileRows, error) {
 
 // add counts a row of the household key and returns its run's number.
 func (f *fileRows) add(key []byte) int {
+	before := f.nRuns
+	r := f.addRun(key, 1)
+	if f.nRuns != before && f.store != nil {
+		f.store.start() // the row's bytes follow
+	}
+	return r
+}
+
+// addRun counts n rows of the household key and returns their run's number: a new run
+// unless the last is of key. (The run's block is the store's caller's to write.)
+func (f *fileRows) addRun(key []byte, n int64) int {
 	if f.nRuns > 0 && bytes.Equal(f.curKey, key) {
-		f.cur.end++
+		f.cur.end += n
 	} else {
 		if f.nRuns > 0 {
 			f.runFile.add(f.cur)
@@ -71,14 +87,11 @@ func (f *fileRows) add(key []byte) int {
 		k := uint32(f.keyLen)
 		f.keyFile.addAll(key)
 		f.keyLen += len(key)
-		f.cur = run{key: [2]uint32{k, uint32(f.keyLen)}, start: f.rows, end: f.rows + 1}
+		f.cur = run{key: [2]uint32{k, uint32(f.keyLen)}, start: f.rows, end: f.rows + n}
 		f.curKey = append(f.curKey[:0], key...)
 		f.nRuns++
-		if f.store != nil {
-			f.store.start()
-		}
 	}
-	f.rows++
+	f.rows += n
 	return f.nRuns - 1
 }
 
@@ -185,54 +198,142 @@ func (c *layerRows) dropTemp() {
 	c.states.drop()
 }
 
-// written takes one partition's rows as the pipeline writes them (pipeline.Config.Written).
-func (c *layerRows) written(w *pipeline.Written) error {
-	if c.over {
-		return nil
-	}
-	for i := range w.Households {
-		h := &w.Households[i]
-		c.key = appendKeyString(c.key, h.InsurerNo, h.HouseholdID)
-		c.hm.add(c.key)
-		c.states.add(hhState{cash: h.BenefitCash, counts: h.CountsForTasukai, prior: h.PriorBenefitMonths, tasukai: h.TasukaiApplied})
-	}
-	if err := c.writtenReceipts(w.Receipts); err != nil {
-		return err
-	}
-	for i := range w.Members {
-		c.member(&w.Members[i])
-	}
-	if c.limit > 0 && c.bytes() > c.limit {
-		c.abandon()
-	}
-	return c.storeErr()
+// partRows is one partition's rows encoded for its layer's index and row stores by the
+// worker that computed it (Encode), for Append to add in the files' order: the encoding,
+// most of the work, is spread over the workers instead of holding up the writer.
+type partRows struct {
+	keys              []byte
+	hm, rb, mem       []partRun
+	states            []hhState
+	rids, pids        []hashRef // hh: the run's number in the partition's rb, mem
+	insurers          []string
+	rbStore, memStore []byte
 }
 
-func (c *layerRows) writtenReceipts(b *output.Columns[output.ReceiptBenefit]) error {
-	var strs [10]output.StringColumn
+// partRun is a run of rows of one household in a partition: its key in keys, its block in
+// the partition's store, and its rows.
+type partRun struct {
+	key, block [2]uint32
+	rows       uint32
+}
+
+var partRowsPool = sync.Pool{New: func() any { return new(partRows) }}
+
+// run returns the number of the run of key in runs, a new one unless it is the last; a new
+// one's block begins at the end of store.
+func (p *partRows) run(runs *[]partRun, key []byte, store []byte) int {
+	rs := *runs
+	if n := len(rs); n > 0 && bytes.Equal(p.keys[rs[n-1].key[0]:rs[n-1].key[1]], key) {
+		rs[n-1].rows++
+		return n - 1
+	}
+	k := uint32(len(p.keys))
+	p.keys = append(p.keys, key...)
+	at := uint32(len(store))
+	*runs = append(rs, partRun{key: [2]uint32{k, uint32(len(p.keys))}, block: [2]uint32{at, at}, rows: 1})
+	return len(*runs) - 1
+}
+
+// Encode encodes a partition's rows (pipeline.RowsSink).
+func (c *layerRows) Encode(w *pipeline.Written) (any, error) {
+	p := partRowsPool.Get().(*partRows)
+	p.keys, p.hm, p.rb, p.mem = p.keys[:0], p.hm[:0], p.rb[:0], p.mem[:0]
+	p.states, p.rids, p.pids, p.insurers = p.states[:0], p.rids[:0], p.pids[:0], p.insurers[:0]
+	p.rbStore, p.memStore = p.rbStore[:0], p.memStore[:0]
+	var key []byte
+	for i := range w.Households {
+		h := &w.Households[i]
+		key = appendKeyString(key, h.InsurerNo, h.HouseholdID)
+		p.run(&p.hm, key, nil)
+		p.states = append(p.states, hhState{cash: h.BenefitCash, counts: h.CountsForTasukai, prior: h.PriorBenefitMonths, tasukai: h.TasukaiApplied})
+	}
+	b := w.Receipts
+	var strs [9]output.StringColumn
 	for i, name := range []string{"insurer_no", "household_id", "receipt_id", "person_id", "institution_id", "kind",
 		"setting", "prescriber_id", "tokutei"} {
 		var err error
 		if strs[i], err = b.StringColumn(name); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	var ints [3]output.IntColumn
 	for i, name := range []string{"cost", "copay", "paid"} {
 		var err error
 		if ints[i], err = b.IntColumn(name); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for j := range b.Len() {
-		c.key = appendKeyString(c.key, strs[0].At(j), strs[1].At(j))
-		run := c.rb.add(c.key)
+		key = appendKeyString(key, strs[0].At(j), strs[1].At(j))
+		run := p.run(&p.rb, key, p.rbStore)
 		id := strs[2].At(j)
-		c.rids.add(hashRef{fnvString(id), uint32(run)})
-		c.rb.store.receipt(id, strs[3].At(j), strs[4].At(j), strs[5].At(j), strs[6].At(j), strs[7].At(j), strs[8].At(j),
-			ints[0].At(j), ints[1].At(j), ints[2].At(j))
+		p.rids = append(p.rids, hashRef{fnvString(id), uint32(run)})
+		p.rbStore = appendReceipt(p.rbStore, id, strs[3].At(j), strs[4].At(j), strs[5].At(j), strs[6].At(j), strs[7].At(j),
+			strs[8].At(j), ints[0].At(j), ints[1].At(j), ints[2].At(j))
+		p.rb[run].block[1] = uint32(len(p.rbStore))
 	}
-	return nil
+	last := ""
+	for i := range w.Members {
+		m := &w.Members[i]
+		key = appendKeyString(key, m.InsurerNo, m.HouseholdID)
+		run := p.run(&p.mem, key, p.memStore)
+		if m.InsurerNo != last {
+			last = m.InsurerNo
+			if !slices.Contains(p.insurers, last) {
+				p.insurers = append(p.insurers, strings.Clone(last))
+			}
+		}
+		p.pids = append(p.pids, hashRef{fnv(unsafeBytes(m.InsurerNo), unsafeBytes(m.PersonID)), uint32(run)})
+		p.memStore = appendMember(p.memStore, m)
+		p.mem[run].block[1] = uint32(len(p.memStore))
+	}
+	if len(p.rbStore) > 1<<31 || len(p.memStore) > 1<<31 || len(p.keys) > 1<<31 {
+		return nil, fmt.Errorf("ledger: a partition of more than 2 GiB of rows")
+	}
+	return p, nil
+}
+
+// Append adds a partition Encode encoded, in the files' order (pipeline.RowsSink).
+func (c *layerRows) Append(encoded any) error {
+	p := encoded.(*partRows)
+	defer partRowsPool.Put(p)
+	if c.over {
+		return nil
+	}
+	add := func(f *fileRows, runs []partRun, store []byte) (base int) {
+		base = f.nRuns
+		for _, r := range runs {
+			before := f.nRuns
+			f.addRun(p.keys[r.key[0]:r.key[1]], int64(r.rows))
+			if f.nRuns == before {
+				c.split = true // a household in two partitions: the layer is read by scanning
+			}
+			if f.store != nil {
+				f.store.appendBlock(store[r.block[0]:r.block[1]])
+			}
+		}
+		return base
+	}
+	add(&c.hm, p.hm, nil)
+	c.states.addAll(p.states)
+	rbBase := add(&c.rb, p.rb, p.rbStore)
+	for _, r := range p.rids {
+		c.rids.add(hashRef{r.hash, r.hh + uint32(rbBase)})
+	}
+	memBase := add(&c.mem, p.mem, p.memStore)
+	for _, r := range p.pids {
+		c.pids.add(hashRef{r.hash, r.hh + uint32(memBase)})
+	}
+	for _, ins := range p.insurers {
+		if !c.seenIns[ins] {
+			c.seenIns[ins] = true
+			c.insurers = append(c.insurers, ins)
+		}
+	}
+	if c.limit > 0 && c.bytes() > c.limit {
+		c.abandon()
+	}
+	return c.storeErr()
 }
 
 // member takes a member row.
@@ -345,14 +446,17 @@ func fileHas(path, col string) bool {
 // whose households.parquet (when it has one) lists the households listed. A layer that
 // cannot be indexed (errNoIndex, or past the limit) gets neither and is read by scanning.
 func (c *layerRows) finish(layer string, listed []HouseholdKey) error {
-	if c.over {
+	if c.over || c.split {
+		c.discard()
 		return nil
 	}
-	if err := c.closeStores(); err != nil {
-		c.discard()
-		return err
-	}
+	// The stores' last writes and fsyncs go on while the index is built.
+	var g errgroup.Group
+	g.Go(c.closeStores)
 	b, err := c.build(listed)
+	if serr := g.Wait(); err == nil {
+		err = serr
+	}
 	if errors.Is(err, errNoIndex) {
 		c.discard()
 		return nil

@@ -1,13 +1,14 @@
 package ledger
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"unsafe"
 
+	"github.com/kougaku/batch/output"
 	"github.com/kougaku/batch/receipt"
 )
 
@@ -30,13 +31,14 @@ const (
 	MemberRowsFile  = "members.rows"
 )
 
-// blockWriter writes a row store, a block for each run of rows of one household.
+// blockWriter writes a row store, a block for each run of rows of one household. Rows are
+// encoded into buf, which goes to the file a megabyte at a time.
 type blockWriter struct {
 	path   string
 	f      *os.File
-	w      *bufio.Writer
-	size   uint64
-	starts []uint64 // each run's block's first byte
+	w      io.Writer // f, written back as it goes (output.NewWritebackFile)
+	size   uint64    // bytes written to f and in buf
+	starts []uint64  // each run's block's first byte
 	buf    []byte
 	err    error
 }
@@ -46,7 +48,7 @@ func newBlockWriter(path string) (*blockWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &blockWriter{path: path, f: f, w: bufio.NewWriterSize(f, 1<<20)}, nil
+	return &blockWriter{path: path, f: f, w: output.NewWritebackFile(f), buf: make([]byte, 0, 2<<20)}, nil
 }
 
 // start begins the block of the next run.
@@ -61,51 +63,77 @@ func (s *blockWriter) block(r int) storeRef {
 	return storeRef{off: s.starts[r], n: uint32(end - s.starts[r])}
 }
 
-func (s *blockWriter) flushRow() {
-	if s.err == nil {
+// endRow counts the row just encoded into buf, and writes buf out once it is full.
+func (s *blockWriter) endRow(rowStart int) {
+	s.size += uint64(len(s.buf) - rowStart)
+	if len(s.buf) >= 1<<20 {
+		s.flush()
+	}
+}
+
+func (s *blockWriter) flush() {
+	if s.err == nil && len(s.buf) > 0 {
 		_, s.err = s.w.Write(s.buf)
 	}
-	s.size += uint64(len(s.buf))
 	s.buf = s.buf[:0]
 }
 
-func (s *blockWriter) str(v string) {
-	s.buf = binary.AppendUvarint(s.buf, uint64(len(v)))
-	s.buf = append(s.buf, v...)
-}
-
-func (s *blockWriter) bytes(v []byte) {
-	s.buf = binary.AppendUvarint(s.buf, uint64(len(v)))
-	s.buf = append(s.buf, v...)
-}
-
-// receipt writes a receipt row: the fields of receiptCols after the household's key.
+// receipt writes a receipt row.
 func (s *blockWriter) receipt(id, person, institution, kind, setting, prescriber, tokutei string, cost, copay, paid int64) {
-	for _, v := range [...]string{id, person, institution, kind, setting, prescriber, tokutei} {
-		s.str(v)
-	}
-	s.buf = binary.AppendVarint(s.buf, cost)
-	s.buf = binary.AppendVarint(s.buf, copay)
-	s.buf = binary.AppendVarint(s.buf, paid)
-	s.flushRow()
+	at := len(s.buf)
+	s.buf = appendReceipt(s.buf, id, person, institution, kind, setting, prescriber, tokutei, cost, copay, paid)
+	s.endRow(at)
 }
 
-// member writes a member row: the fields of memberCols after the household's key, and the
-// name.
+// member writes a member row.
 func (s *blockWriter) member(m *receipt.MemberRow) {
+	at := len(s.buf)
+	s.buf = appendMember(s.buf, m)
+	s.endRow(at)
+}
+
+// block writes a whole block, encoded elsewhere, as the next run's.
+func (s *blockWriter) appendBlock(b []byte) {
+	s.start()
+	at := len(s.buf)
+	s.buf = append(s.buf, b...)
+	s.endRow(at)
+}
+
+func appendStr(buf []byte, v string) []byte {
+	return append(binary.AppendUvarint(buf, uint64(len(v))), v...)
+}
+
+// appendReceipt encodes a receipt row: the fields of receiptCols after the household's key.
+func appendReceipt(buf []byte, id, person, institution, kind, setting, prescriber, tokutei string, cost, copay, paid int64) []byte {
+	buf = appendStr(buf, id)
+	buf = appendStr(buf, person)
+	buf = appendStr(buf, institution)
+	buf = appendStr(buf, kind)
+	buf = appendStr(buf, setting)
+	buf = appendStr(buf, prescriber)
+	buf = appendStr(buf, tokutei)
+	buf = binary.AppendVarint(buf, cost)
+	buf = binary.AppendVarint(buf, copay)
+	return binary.AppendVarint(buf, paid)
+}
+
+// appendMember encodes a member row: the fields of memberCols after the household's key, and
+// the name.
+func appendMember(buf []byte, m *receipt.MemberRow) []byte {
 	for _, v := range [...]string{m.PersonID, m.BirthDate, m.Sex, m.ValidFrom, m.ValidTo, m.CategoryU70, m.Category70,
 		m.HalfLimitsMonth, m.NameKana} {
-		s.str(v)
+		buf = appendStr(buf, v)
 	}
-	s.flushRow()
+	return buf
 }
 
 // close flushes and syncs the store; with discard it removes it instead.
 func (s *blockWriter) close(discard bool) error {
-	err := s.err
-	if err == nil && !discard {
-		err = s.w.Flush()
+	if !discard {
+		s.flush()
 	}
+	err := s.err
 	if err == nil && !discard {
 		err = s.f.Sync()
 	}

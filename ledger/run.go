@@ -122,7 +122,7 @@ func (l *Ledger) gather(cfg *pipeline.Config, dir string) (*layerRows, error) {
 		return nil, err
 	}
 	rows.limit = l.budget() / 2
-	cfg.Written = rows.written
+	cfg.Written = rows
 	return rows, nil
 }
 

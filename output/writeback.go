@@ -1,6 +1,9 @@
 package output
 
-import "os"
+import (
+	"io"
+	"os"
+)
 
 // writebackBytes is how much a file takes between two requests to start writing back
 // (writeback): by its Close only the last stretch is left for fsync to wait for. On the
@@ -25,3 +28,7 @@ func (f *writebackFile) Write(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// NewWritebackFile returns f as a writer that starts writing its data back every
+// writebackBytes (see writebackFile), for a caller's own large files.
+func NewWritebackFile(f *os.File) io.Writer { return &writebackFile{File: f} }

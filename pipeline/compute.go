@@ -37,6 +37,7 @@ type partResult struct {
 	text []byte
 	totals
 	scratch aggregate.Scratch
+	encoded any // Config.Written's encoding of the rows
 }
 
 // receiptColumns are the columns of output.ReceiptBenefit, which the household pass appends
@@ -288,6 +289,11 @@ func (r *run) compute(ctx context.Context, parts *aggregate.Spill, w *writers, a
 					return nil
 				}, c.household); err != nil {
 					return err
+				}
+				if r.Written != nil {
+					if res.encoded, err = r.Written.Encode(&Written{Households: res.households, Receipts: res.receipts, Members: res.members}); err != nil {
+						return err
+					}
 				}
 				results[q] <- c.out
 			}

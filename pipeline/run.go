@@ -73,10 +73,9 @@ type Config struct {
 	// members master would fit in memory: the way of a master too large for the budget,
 	// chosen by tests to compare the two ways.
 	PersonPartitions bool
-	// Written, when set, is given each partition's rows as they go to the files, in the
-	// files' order, while the writers encode them: the ledger indexes a month from them
-	// instead of reading its files back. It must not keep the rows past its return.
-	Written func(*Written) error
+	// Written, when set, is given each partition's rows as they go to the files: the ledger
+	// indexes a month from them instead of reading its files back.
+	Written RowsSink
 	// BeforeCommit, when set, runs with the finished but not yet committed output directory;
 	// an error abandons the run. The ledger commits the month and adds its adjustments here.
 	BeforeCommit func(d *output.Dir, s *Summary) error

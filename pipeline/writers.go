@@ -13,7 +13,16 @@ type writers struct {
 	receipts   *output.Writer[output.ReceiptBenefit]
 	persons    *output.Writer[output.PersonMonth]
 	members    *output.Writer[receipt.MemberRow] // nil unless Config.KeepMembers
-	written    func(*Written) error               // Config.Written
+	written    RowsSink                           // Config.Written
+}
+
+// RowsSink takes the rows of every partition of a run (Config.Written): Encode in the worker
+// that made them, while other partitions are computed (it must not keep the rows, whose
+// memory is reused), then Append with what Encode returned, in the files' order, while the
+// writers encode the same rows.
+type RowsSink interface {
+	Encode(*Written) (any, error)
+	Append(encoded any) error
 }
 
 // Written is one partition's rows in the order the files get them (Config.Written). A
@@ -59,9 +68,7 @@ func (w *writers) write(res *partResult) error {
 		g.Go(func() error { return w.members.Write(res.members) })
 	}
 	if w.written != nil {
-		g.Go(func() error {
-			return w.written(&Written{Households: res.households, Receipts: res.receipts, Members: res.members})
-		})
+		g.Go(func() error { return w.written.Append(res.encoded) })
 	}
 	return g.Wait()
 }

@@ -63,8 +63,8 @@ type index struct {
 	hasMembers       bool
 	// section offsets
 	hHash, hCash, hKeyOff, hPrior, hRB, hMem, hFlags, keys, rHash, rHH, pHash, pHH, insOff, ins int
-	// the row stores, mapped (nil in an index written before them), and their sections
-	rbStore, memStore []byte
+	// the row stores, open (nil in an index written before them), and their sections
+	rbStore, memStore *storeFile
 	hRBS, hMemS       int
 	layer             string
 }
@@ -107,9 +107,10 @@ func openIndex(layer string) (*index, error) {
 	}
 	x := &index{data: data, layer: layer}
 	runtime.SetFinalizer(x, func(x *index) {
-		for _, m := range [][]byte{x.data, x.rbStore, x.memStore} {
-			if len(m) > 0 {
-				syscall.Munmap(m)
+		syscall.Munmap(x.data)
+		for _, f := range []*storeFile{x.rbStore, x.memStore} {
+			if f != nil {
+				f.Close()
 			}
 		}
 	})
@@ -117,34 +118,16 @@ func openIndex(layer string) (*index, error) {
 		return nil, fmt.Errorf("%s: %w", f.Name(), err)
 	}
 	if x.hRBS > 0 {
-		if x.rbStore, err = mapFile(filepath.Join(layer, ReceiptRowsFile)); err != nil {
+		if x.rbStore, err = openStore(filepath.Join(layer, ReceiptRowsFile)); err != nil {
 			return nil, err
 		}
 		if x.hasMembers {
-			if x.memStore, err = mapFile(filepath.Join(layer, MemberRowsFile)); err != nil {
+			if x.memStore, err = openStore(filepath.Join(layer, MemberRowsFile)); err != nil {
 				return nil, err
 			}
 		}
 	}
 	return x, nil
-}
-
-// mapFile maps a whole file for reading (nil for an empty one).
-func mapFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil || st.Size() == 0 {
-		return nil, err
-	}
-	data, err := syscall.Mmap(int(f.Fd()), 0, int(st.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return data, nil
 }
 
 func (x *index) u64(at int) uint64 { return binary.LittleEndian.Uint64(x.data[at:]) }
@@ -236,15 +219,13 @@ func (x *index) rows(i int, members bool) [2]int64 {
 func (x *index) hasStores() bool { return x.hRBS > 0 }
 
 // receiptBlock is household i's block of receipt rows in the layer's row store.
-func (x *index) receiptBlock(i int) ([]byte, error) {
-	ref := storeRef{off: x.u64(x.hRBS + 12*i), n: x.u32(x.hRBS + 12*i + 8)}
-	return storeBlock(x.rbStore, ref, filepath.Join(x.layer, ReceiptRowsFile))
+func (x *index) receiptBlock(i int) (*storeFile, storeRef) {
+	return x.rbStore, storeRef{off: x.u64(x.hRBS + 12*i), n: x.u32(x.hRBS + 12*i + 8)}
 }
 
 // memberBlock is household i's block of member rows.
-func (x *index) memberBlock(i int) ([]byte, error) {
-	ref := storeRef{off: x.u64(x.hMemS + 12*i), n: x.u32(x.hMemS + 12*i + 8)}
-	return storeBlock(x.memStore, ref, filepath.Join(x.layer, MemberRowsFile))
+func (x *index) memberBlock(i int) (*storeFile, storeRef) {
+	return x.memStore, storeRef{off: x.u64(x.hMemS + 12*i), n: x.u32(x.hMemS + 12*i + 8)}
 }
 
 // eachOf calls fn with the household of every entry of the table (receipts or persons)

@@ -268,7 +268,7 @@ func (c *layerRows) Encode(w *pipeline.Written) (any, error) {
 		run := p.run(&p.rb, key, p.rbStore)
 		id := strs[2].At(j)
 		p.rids = append(p.rids, hashRef{fnvString(id), uint32(run)})
-		p.rbStore = appendReceipt(p.rbStore, id, strs[3].At(j), strs[4].At(j), strs[5].At(j), strs[6].At(j), strs[7].At(j),
+		p.rbStore = appendReceipt(p.rbStore, strs[1].At(j), id, strs[3].At(j), strs[4].At(j), strs[5].At(j), strs[6].At(j), strs[7].At(j),
 			strs[8].At(j), ints[0].At(j), ints[1].At(j), ints[2].At(j))
 		p.rb[run].block[1] = uint32(len(p.rbStore))
 	}
@@ -309,8 +309,11 @@ func (c *layerRows) Append(encoded any) error {
 				c.split = true // a household in two partitions: the layer is read by scanning
 			}
 			if f.store != nil {
-				f.store.appendBlock(store[r.block[0]:r.block[1]])
+				f.store.starts = append(f.store.starts, f.store.size+uint64(r.block[0]))
 			}
+		}
+		if f.store != nil {
+			f.store.writeAll(store) // the runs' blocks, back to back
 		}
 		return base
 	}
@@ -382,7 +385,7 @@ func scanLayer(ctx context.Context, layer string, c *layerRows) error {
 			id := b.Bytes(2).At(j)
 			c.rids.add(hashRef{fnv(id), uint32(run)})
 			str := func(col int) string { return unsafeString(b.Bytes(col).At(j)) }
-			c.rb.store.receipt(str(2), str(3), str(4), str(5), str(6), str(7), str(11),
+			c.rb.store.receipt(str(1), str(2), str(3), str(4), str(5), str(6), str(7), str(11),
 				b.Int64s(8).At(j), b.Int64s(9).At(j), b.Int64s(10).At(j))
 		})
 	})

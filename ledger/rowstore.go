@@ -79,9 +79,9 @@ func (s *blockWriter) flush() {
 }
 
 // receipt writes a receipt row.
-func (s *blockWriter) receipt(id, person, institution, kind, setting, prescriber, tokutei string, cost, copay, paid int64) {
+func (s *blockWriter) receipt(household, id, person, institution, kind, setting, prescriber, tokutei string, cost, copay, paid int64) {
 	at := len(s.buf)
-	s.buf = appendReceipt(s.buf, id, person, institution, kind, setting, prescriber, tokutei, cost, copay, paid)
+	s.buf = appendReceipt(s.buf, household, id, person, institution, kind, setting, prescriber, tokutei, cost, copay, paid)
 	s.endRow(at)
 }
 
@@ -92,37 +92,65 @@ func (s *blockWriter) member(m *receipt.MemberRow) {
 	s.endRow(at)
 }
 
-// block writes a whole block, encoded elsewhere, as the next run's.
-func (s *blockWriter) appendBlock(b []byte) {
-	s.start()
-	at := len(s.buf)
-	s.buf = append(s.buf, b...)
-	s.endRow(at)
+// writeAll writes b, blocks encoded elsewhere whose starts the caller has noted.
+func (s *blockWriter) writeAll(b []byte) {
+	s.flush()
+	if s.err == nil {
+		_, s.err = s.w.Write(b)
+	}
+	s.size += uint64(len(b))
 }
 
 func appendStr(buf []byte, v string) []byte {
 	return append(binary.AppendUvarint(buf, uint64(len(v))), v...)
 }
 
-// appendReceipt encodes a receipt row: the fields of receiptCols after the household's key.
-func appendReceipt(buf []byte, id, person, institution, kind, setting, prescriber, tokutei string, cost, copay, paid int64) []byte {
-	buf = appendStr(buf, id)
-	buf = appendStr(buf, person)
+// smallStrings are values the columns kind, setting, tokutei and sex take, each written as
+// one byte, its place here plus one; any other value is written as a 0 and the string. The
+// list is only ever added to: stores written before keep their meaning.
+var smallStrings = [...]string{"", "medical", "dpc", "dental", "pharmacy", "outpatient", "inpatient", "chou", "chou2", "1", "2"}
+
+func appendSmall(buf []byte, v string) []byte {
+	for i, s := range smallStrings {
+		if s == v {
+			return append(buf, byte(i+1))
+		}
+	}
+	return appendStr(append(buf, 0), v)
+}
+
+// appendShared writes v as the length of the prefix it shares with ref and the rest: a
+// receipt id begins with its institution's code, a person id with the household's.
+func appendShared(buf []byte, v, ref string) []byte {
+	n := 0
+	for n < len(v) && n < len(ref) && v[n] == ref[n] {
+		n++
+	}
+	return appendStr(binary.AppendUvarint(buf, uint64(n)), v[n:])
+}
+
+// appendReceipt encodes a receipt row of the household household: the fields of receiptCols
+// after its key.
+func appendReceipt(buf []byte, household, id, person, institution, kind, setting, prescriber, tokutei string, cost, copay, paid int64) []byte {
 	buf = appendStr(buf, institution)
-	buf = appendStr(buf, kind)
-	buf = appendStr(buf, setting)
+	buf = appendShared(buf, id, institution)
+	buf = appendShared(buf, person, household)
+	buf = appendSmall(buf, kind)
+	buf = appendSmall(buf, setting)
 	buf = appendStr(buf, prescriber)
-	buf = appendStr(buf, tokutei)
+	buf = appendSmall(buf, tokutei)
 	buf = binary.AppendVarint(buf, cost)
 	buf = binary.AppendVarint(buf, copay)
 	return binary.AppendVarint(buf, paid)
 }
 
-// appendMember encodes a member row: the fields of memberCols after the household's key, and
+// appendMember encodes a member row: the fields of memberCols after its household's key, and
 // the name.
 func appendMember(buf []byte, m *receipt.MemberRow) []byte {
-	for _, v := range [...]string{m.PersonID, m.BirthDate, m.Sex, m.ValidFrom, m.ValidTo, m.CategoryU70, m.Category70,
-		m.HalfLimitsMonth, m.NameKana} {
+	buf = appendShared(buf, m.PersonID, m.HouseholdID)
+	buf = appendStr(buf, m.BirthDate)
+	buf = appendSmall(buf, m.Sex)
+	for _, v := range [...]string{m.ValidFrom, m.ValidTo, m.CategoryU70, m.Category70, m.HalfLimitsMonth, m.NameKana} {
 		buf = appendStr(buf, v)
 	}
 	return buf
@@ -154,66 +182,138 @@ type storeRef struct {
 }
 
 // blockReader decodes the rows of a block. Its strings are substrings of one copy of the
-// block, never of the mapping they were read from.
+// block, never of the memory the block was read into, or made of such a substring and the
+// string it shares a prefix with.
 type blockReader struct {
-	data string
-	at   int
-	err  error
+	data      string
+	at        int
+	err       error
+	household string
 }
 
 var errBadBlock = errors.New("row store block damaged")
 
-func newBlockReader(block []byte) *blockReader { return &blockReader{data: string(block)} }
+// newBlockReader reads block, which it keeps: the caller must not change it.
+func newBlockReader(block []byte, household string) *blockReader {
+	return &blockReader{data: unsafeString(block), household: household}
+}
 
 func (r *blockReader) more() bool { return r.err == nil && r.at < len(r.data) }
 
-func (r *blockReader) str() string {
-	data := unsafe.Slice(unsafe.StringData(r.data), len(r.data))
-	n, k := binary.Uvarint(data[r.at:])
-	if k <= 0 || uint64(len(r.data)-r.at-k) < n {
-		r.err = errBadBlock
-		r.at = len(r.data)
-		return ""
-	}
-	r.at += k
-	s := r.data[r.at : r.at+int(n)]
-	r.at += int(n)
-	return s
+func (r *blockReader) fail() {
+	r.err = errBadBlock
+	r.at = len(r.data)
 }
 
-func (r *blockReader) amount() int64 {
-	data := unsafe.Slice(unsafe.StringData(r.data), len(r.data))
-	v, k := binary.Varint(data[r.at:])
+func (r *blockReader) uvarint() uint64 {
+	v, k := binary.Uvarint(unsafeBytes(r.data[r.at:]))
 	if k <= 0 {
-		r.err = errBadBlock
-		r.at = len(r.data)
+		r.fail()
 		return 0
 	}
 	r.at += k
 	return v
 }
 
-// receipt decodes the next receipt row into row, whose insurer_no, household and month the
-// caller sets.
+func (r *blockReader) str() string {
+	n := r.uvarint()
+	if r.err != nil || uint64(len(r.data)-r.at) < n {
+		r.fail()
+		return ""
+	}
+	s := r.data[r.at : r.at+int(n)]
+	r.at += int(n)
+	return s
+}
+
+func (r *blockReader) small() string {
+	if r.at >= len(r.data) {
+		r.fail()
+		return ""
+	}
+	c := int(r.data[r.at])
+	r.at++
+	if c == 0 {
+		return r.str()
+	}
+	if c > len(smallStrings) {
+		r.fail()
+		return ""
+	}
+	return smallStrings[c-1]
+}
+
+func (r *blockReader) shared(ref string) string {
+	n := r.uvarint()
+	rest := r.str()
+	if r.err != nil || n > uint64(len(ref)) {
+		r.fail()
+		return ""
+	}
+	if n == 0 {
+		return rest
+	}
+	return ref[:n] + rest
+}
+
+func (r *blockReader) amount() int64 {
+	v, k := binary.Varint(unsafeBytes(r.data[r.at:]))
+	if k <= 0 {
+		r.fail()
+		return 0
+	}
+	r.at += k
+	return v
+}
+
+// receipt decodes the next receipt row into row, whose insurer_no and month the caller sets.
 func (r *blockReader) receipt(row *receipt.Row) {
-	row.ReceiptID, row.PersonID, row.InstitutionID = r.str(), r.str(), r.str()
-	row.Kind, row.Setting, row.PrescriberID, row.Tokutei = r.str(), r.str(), r.str(), r.str()
+	row.InstitutionID = r.str()
+	row.ReceiptID = r.shared(row.InstitutionID)
+	row.PersonID = r.shared(r.household)
+	row.Kind, row.Setting, row.PrescriberID, row.Tokutei = r.small(), r.small(), r.str(), r.small()
 	row.Cost, row.Copay, row.Paid = r.amount(), r.amount(), r.amount()
 }
 
 // member decodes the next member row into row, whose insurer_no and household_id the caller
 // sets.
 func (r *blockReader) member(row *receipt.MemberRow) {
-	row.PersonID, row.BirthDate, row.Sex, row.ValidFrom, row.ValidTo = r.str(), r.str(), r.str(), r.str(), r.str()
-	row.CategoryU70, row.Category70, row.HalfLimitsMonth, row.NameKana = r.str(), r.str(), r.str(), r.str()
+	row.PersonID = r.shared(r.household)
+	row.BirthDate, row.Sex = r.str(), r.small()
+	row.ValidFrom, row.ValidTo, row.CategoryU70, row.Category70 = r.str(), r.str(), r.str(), r.str()
+	row.HalfLimitsMonth, row.NameKana = r.str(), r.str()
 }
 
-// storeBlock is the block ref in a mapped store, checked against its size.
-func storeBlock(store []byte, ref storeRef, name string) ([]byte, error) {
-	if ref.off > uint64(len(store)) || uint64(ref.n) > uint64(len(store))-ref.off {
-		return nil, fmt.Errorf("%s: block past the end of the file: damaged", name)
+// storeFile is a layer's row store, open for reading blocks.
+type storeFile struct {
+	*os.File
+	size int64
+}
+
+func openStore(path string) (*storeFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
 	}
-	return store[ref.off : ref.off+uint64(ref.n)], nil
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &storeFile{File: f, size: st.Size()}, nil
+}
+
+// read reads the block ref: a read of its own, never a mapping, whose page faults cost more
+// than the copy when the blocks of a large correction are read.
+func (f *storeFile) read(ref storeRef) ([]byte, error) {
+	if ref.off > uint64(f.size) || uint64(ref.n) > uint64(f.size)-ref.off {
+		return nil, fmt.Errorf("%s: block past the end of the file: damaged", f.Name())
+	}
+	buf := make([]byte, ref.n)
+	if _, err := f.ReadAt(buf, int64(ref.off)); err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	return buf, nil
 }
 
 // unsafeString is b as a string, for a call that copies it before b changes.

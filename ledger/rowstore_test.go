@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -16,31 +15,32 @@ func TestRowStoreRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	blocks := [][]receipt.Row{
-		{{ReceiptID: "R1", PersonID: "P1", InstitutionID: "1310000001", Kind: "medical", Setting: "outpatient", Cost: 12345, Copay: 3704, Paid: 3704}},
+		{{ReceiptID: "1310000001-1-202504-00-7", PersonID: "000123-01", InstitutionID: "1310000001", Kind: "medical", Setting: "outpatient", Cost: 12345, Copay: 3704, Paid: 3704}},
 		{},
 		{{ReceiptID: "R2", PersonID: "P2", Kind: "dpc", Setting: "inpatient", PrescriberID: "x", Tokutei: "hemophilia", Cost: -1, Copay: 1 << 40, Paid: 0},
-			{ReceiptID: "", PersonID: "P3", Kind: "pharmacy", Setting: "outpatient", Cost: 0, Copay: 0, Paid: 0}},
+			{ReceiptID: "", PersonID: "P3", Kind: "not a kind", Setting: "outpatient", Cost: 0, Copay: 0, Paid: 0}},
 	}
 	for _, rows := range blocks {
 		w.start()
 		for _, r := range rows {
-			w.receipt(r.ReceiptID, r.PersonID, r.InstitutionID, r.Kind, r.Setting, r.PrescriberID, r.Tokutei, r.Cost, r.Copay, r.Paid)
+			w.receipt("000123", r.ReceiptID, r.PersonID, r.InstitutionID, r.Kind, r.Setting, r.PrescriberID, r.Tokutei, r.Cost, r.Copay, r.Paid)
 		}
 	}
 	if err := w.close(false); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(w.path)
+	f, err := openStore(w.path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer f.Close()
 	for b, rows := range blocks {
-		block, err := storeBlock(data, w.block(b), "test")
+		block, err := f.read(w.block(b))
 		if err != nil {
 			t.Fatal(err)
 		}
 		var got []receipt.Row
-		for r := newBlockReader(block); r.more(); {
+		for r := newBlockReader(block, "000123"); r.more(); {
 			var row receipt.Row
 			r.receipt(&row)
 			if r.err != nil {
@@ -57,7 +57,7 @@ func TestRowStoreRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	if _, err := storeBlock(data, storeRef{off: uint64(len(data)) - 1, n: 2}, "test"); err == nil {
+	if _, err := f.read(storeRef{off: uint64(f.size) - 1, n: 2}); err == nil {
 		t.Error("a block past the end of the store was taken")
 	}
 }
@@ -68,7 +68,7 @@ func FuzzBlockReader(f *testing.F) {
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Fuzz(func(t *testing.T, block []byte) {
 		for _, members := range []bool{false, true} {
-			r := newBlockReader(block)
+			r := newBlockReader(block, "H")
 			for n := 0; r.more(); n++ {
 				if n > len(block) {
 					t.Fatal("more rows than bytes")

@@ -2,10 +2,12 @@ package ledger
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -800,35 +802,52 @@ func (l *Ledger) writeInputs(ctx context.Context, v *Version, keys map[Household
 
 // storedRows calls fn with the row store block of each household of keys, of receipts or
 // (members set) of member rows: from the newest layer that holds the household (among those
-// with members.parquet, for members), as scanColumns passes them on.
+// with members.parquet, for members), as scanColumns passes them on. The blocks are read in
+// the order of the files.
 func storedRows(xs []*index, keys *keySet, members bool, fn func(key HouseholdKey, r *blockReader) error) error {
+	type block struct {
+		layer int
+		ref   storeRef
+		key   []byte
+	}
+	var blocks []block
 	for _, key := range byHash(keys) {
 		for l := len(xs) - 1; l >= 0; l-- {
 			x := xs[l]
 			if members && !x.hasMembers {
 				continue // a layer without the file hides nothing of it
 			}
-			i, ok := x.household(key)
-			if !ok {
-				continue
+			if i, ok := x.household(key); ok {
+				_, ref := x.receiptBlock(i)
+				if members {
+					_, ref = x.memberBlock(i)
+				}
+				blocks = append(blocks, block{l, ref, key})
+				break
 			}
-			block, err := x.receiptBlock(i)
-			if members {
-				block, err = x.memberBlock(i)
-			}
-			if err != nil {
+		}
+	}
+	slices.SortFunc(blocks, func(a, b block) int {
+		return cmp.Or(cmp.Compare(a.layer, b.layer), cmp.Compare(a.ref.off, b.ref.off))
+	})
+	for _, b := range blocks {
+		x := xs[b.layer]
+		f := x.rbStore
+		if members {
+			f = x.memStore
+		}
+		data, err := f.read(b.ref)
+		if err != nil {
+			return err
+		}
+		k := parseKey(b.key)
+		for r := newBlockReader(data, k.HouseholdID); r.more(); {
+			if err := fn(k, r); err != nil {
 				return err
 			}
-			k := parseKey(key)
-			for r := newBlockReader(block); r.more(); {
-				if err := fn(k, r); err != nil {
-					return err
-				}
-				if r.err != nil {
-					return fmt.Errorf("%s: %w", x.layer, r.err)
-				}
+			if r.err != nil {
+				return fmt.Errorf("%s: %w", f.Name(), r.err)
 			}
-			break
 		}
 	}
 	return nil

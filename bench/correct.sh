@@ -26,6 +26,7 @@ fresh() {
   rm -rf "$DIR/$1"
   mkdir -p "$DIR/$1/months" "$DIR/$1/history"
   cp "$DIR/input/history.parquet" "$DIR/$1/history/$sha.parquet"
+  [ -d "$DIR/ledger/history/index" ] && cp -a "$DIR/ledger/history/index" "$DIR/$1/history/"   # as the ledger keeps it
   for m in $months; do
     [ -n "${2:-}" ] && [[ ! "$m" < "$2" ]] && continue
     mkdir -p "$DIR/$1/months/$m"

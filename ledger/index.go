@@ -357,6 +357,15 @@ func indexedAffected(xs []*index, corr map[string]correction) (map[HouseholdKey]
 // indexes' tables: looked up in this order, every table is walked forward, page after page,
 // instead of faulting in a page of the mapping for each key.
 func byHash(keys *keySet) [][]byte {
+	keys.mu.Lock()
+	defer keys.mu.Unlock()
+	if keys.ordered == nil {
+		keys.ordered = hashOrder(keys)
+	}
+	return keys.ordered
+}
+
+func hashOrder(keys *keySet) [][]byte {
 	refs := make([]hashRef, 0, len(keys.m))
 	list := make([][]byte, 0, len(keys.m))
 	for k := range keys.m {

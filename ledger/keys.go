@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"slices"
 	"strings"
+	"sync"
 )
 
 func sortedKeys(m map[HouseholdKey]struct{}) []HouseholdKey {
@@ -29,6 +30,10 @@ type keySet struct {
 	m    map[string]struct{}
 	bits []uint64
 	seed maphash.Seed
+	// ordered is the keys in the order of byHash, kept until a key is added: a correction's
+	// households are looked up in the index of every month it counts.
+	ordered [][]byte
+	mu      sync.Mutex // guards ordered: readers share a set
 }
 
 func newKeys() *keySet { return &keySet{m: map[string]struct{}{}, seed: maphash.MakeSeed()} }
@@ -49,6 +54,7 @@ func (s *keySet) add(key string) {
 		return
 	}
 	s.m[key] = struct{}{}
+	s.ordered = nil
 	if len(s.m)*16 > len(s.bits)*64 {
 		s.bits = make([]uint64, max(64, 2*len(s.bits))) // rebuilt from every key
 		for k := range s.m {

@@ -41,6 +41,8 @@ type layerRows struct {
 	over   bool
 	placed bool
 	split  bool // a household's rows apart in some file: no index
+	// counting are the households that count for 多数回 in the layer, once built.
+	counting map[HouseholdKey]struct{}
 }
 
 // fileRows are one file's runs of rows of one household, and its row store (none for
@@ -534,6 +536,12 @@ func (c *layerRows) build(listed []HouseholdKey) (*indexBuilder, error) {
 	// file (members.parquet adds the households without receipts among them), so that each
 	// run is the next household of household_month or a new one, with no map. Should a
 	// household then come twice (the files in another order), the map finds them instead.
+	c.counting = map[HouseholdKey]struct{}{}
+	for i, st := range states {
+		if st.counts {
+			c.counting[parseKey(hmRuns.key(i))] = struct{}{}
+		}
+	}
 	b, rbNums, memNums, err := resolveHouseholds(numberInOrder, hmRuns, rbRuns, memRuns, states, listed)
 	if err == nil && b.twice() {
 		b, rbNums, memNums, err = resolveHouseholds(false, hmRuns, rbRuns, memRuns, states, listed)

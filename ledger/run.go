@@ -324,7 +324,7 @@ func (l *Ledger) settle(ctx context.Context, cfg pipeline.Config, d *output.Dir,
 	var adj []output.Adjustment
 	changed := map[HouseholdKey]struct{}{}
 	if affected == nil { // a first run: previous is how the history counted the month
-		if changed, err = countingChanged(ctx, cfg.Month, layer, previous); err != nil {
+		if changed, err = countingChanged(ctx, cfg.Month, layer, rows, previous); err != nil {
 			return nil, err
 		}
 	} else {
@@ -390,50 +390,32 @@ func (l *Ledger) settle(ctx context.Context, cfg pipeline.Config, d *output.Dir,
 }
 
 // countingChanged returns the households whose 多数回 counting in the month of a first run's
-// layer differs from how the history counted it (before): from the layer's index, a pass
-// over its households' flags, instead of a map of every household's state read back from
-// household_month.parquet (two seconds of the 10M month); by that read when the layer has no
-// index.
-func countingChanged(ctx context.Context, m rules.Month, layer string, before map[HouseholdKey]hhState) (map[HouseholdKey]struct{}, error) {
+// layer differs from how the history counted it (before): from the households the layer's
+// index was built with (rows), instead of a map of every household's state read back from
+// household_month.parquet (two seconds of the 10M month); by that read when the layer was
+// not indexed.
+func countingChanged(ctx context.Context, m rules.Month, layer string, rows *layerRows, before map[HouseholdKey]hhState) (map[HouseholdKey]struct{}, error) {
 	changed := map[HouseholdKey]struct{}{}
-	x, err := openIndex(layer)
-	if err != nil {
-		return nil, err
-	}
-	if x == nil {
-		now, err := runStates(ctx, m, layer)
+	now := rows.counting
+	if now == nil {
+		states, err := runStates(ctx, m, layer)
 		if err != nil {
 			return nil, err
 		}
-		for k, st := range now {
-			if st.counts != before[k].counts {
-				changed[k] = struct{}{}
-			}
-		}
-		for k, st := range before {
-			if st.counts && !now[k].counts {
-				changed[k] = struct{}{}
-			}
-		}
-		return changed, nil
-	}
-	for i := range x.nH {
-		if st, row := x.state(i); row && st.counts {
-			if k := parseKey(x.key(i)); !before[k].counts {
-				changed[k] = struct{}{}
+		now = map[HouseholdKey]struct{}{}
+		for k, st := range states {
+			if st.counts {
+				now[k] = struct{}{}
 			}
 		}
 	}
-	var key []byte
-	for k, st := range before {
-		if !st.counts {
-			continue
-		}
-		key = appendKeyString(key, k.InsurerNo, k.HouseholdID)
-		i, ok := x.household(key)
-		if !ok {
+	for k := range now {
+		if !before[k].counts {
 			changed[k] = struct{}{}
-		} else if now, row := x.state(i); !row || !now.counts {
+		}
+	}
+	for k, st := range before {
+		if _, ok := now[k]; st.counts && !ok {
 			changed[k] = struct{}{}
 		}
 	}

@@ -702,45 +702,44 @@ func (b *indexBuilder) encode(w io.Writer) error {
 		insLen += len(s)
 	}
 	bw := &sectionWriter{w: w, buf: make([]byte, 0, 1<<20+64)}
-	u64, u32 := bw.u64, bw.u32
 	if b.stores {
 		bw.bytes(indexMagic[:])
 	} else {
 		bw.bytes(indexMagicV1[:])
 	}
 	for _, v := range []int{len(hh), len(receipts), len(persons), len(b.insurers), len(b.keys), insLen, boolInt(b.hasMembers)} {
-		u64(uint64(v))
+		bw.u64(uint64(v))
 	}
 	for i := range hh {
-		u64(hh[i].hash)
+		bw.u64(hh[i].hash)
 	}
 	for i := range hh {
-		u64(uint64(hh[i].cash))
+		bw.u64(uint64(hh[i].cash))
 	}
-	u32(0)
+	bw.u32(0)
 	n := uint32(0)
 	for i := range hh {
 		n += hh[i].key[1] - hh[i].key[0]
-		u32(n)
+		bw.u32(n)
 	}
 	for i := range hh {
-		u32(uint32(hh[i].prior))
+		bw.u32(uint32(hh[i].prior))
 	}
 	for i := range hh {
-		u32(hh[i].rb[0])
-		u32(hh[i].rb[1])
+		bw.u32(hh[i].rb[0])
+		bw.u32(hh[i].rb[1])
 	}
 	for i := range hh {
-		u32(hh[i].mem[0])
-		u32(hh[i].mem[1])
+		bw.u32(hh[i].mem[0])
+		bw.u32(hh[i].mem[1])
 	}
 	if b.stores {
 		for _, store := range []func(*hhBuild) storeRef{
 			func(h *hhBuild) storeRef { return h.rbStore }, func(h *hhBuild) storeRef { return h.memStore }} {
 			for i := range hh {
 				ref := store(&hh[i])
-				u64(ref.off)
-				u32(ref.n)
+				bw.u64(ref.off)
+				bw.u32(ref.n)
 			}
 		}
 	}
@@ -752,17 +751,17 @@ func (b *indexBuilder) encode(w io.Writer) error {
 	}
 	for _, table := range [][]hashRef{receipts, persons} {
 		for _, r := range table {
-			u64(r.hash)
+			bw.u64(r.hash)
 		}
 		for _, r := range table {
-			u32(r.hh)
+			bw.u32(r.hh)
 		}
 	}
-	u32(0)
+	bw.u32(0)
 	n = 0
 	for _, s := range b.insurers {
 		n += uint32(len(s))
-		u32(n)
+		bw.u32(n)
 	}
 	for _, s := range b.insurers {
 		bw.bytes([]byte(s))
@@ -822,6 +821,7 @@ func fileExists(path string) bool {
 // budget: the run's heap is garbage by then, and without the limit the collector would let
 // the index's building come on top of it.
 func (l *Ledger) finishWithin(rows *layerRows, layer string, listed []HouseholdKey) error {
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(l.budget()))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(l.budget() * 7 / 8)) // room for what is not heap
+	runtime.GC()
 	return rows.finish(layer, listed)
 }

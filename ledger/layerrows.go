@@ -321,14 +321,16 @@ func (c *layerRows) Append(encoded any) error {
 	}
 	add(&c.hm, p.hm, nil)
 	c.states.addAll(p.states)
-	rbBase := add(&c.rb, p.rb, p.rbStore)
-	for _, r := range p.rids {
-		c.rids.add(hashRef{r.hash, r.hh + uint32(rbBase)})
+	rbBase := uint32(add(&c.rb, p.rb, p.rbStore))
+	for i := range p.rids {
+		p.rids[i].hh += rbBase
 	}
-	memBase := add(&c.mem, p.mem, p.memStore)
-	for _, r := range p.pids {
-		c.pids.add(hashRef{r.hash, r.hh + uint32(memBase)})
+	c.rids.addAll(p.rids)
+	memBase := uint32(add(&c.mem, p.mem, p.memStore))
+	for i := range p.pids {
+		p.pids[i].hh += memBase
 	}
+	c.pids.addAll(p.pids)
 	for _, ins := range p.insurers {
 		if !c.seenIns[ins] {
 			c.seenIns[ins] = true

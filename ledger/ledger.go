@@ -8,7 +8,8 @@
 //
 //	DIR/LOCK                          flock(2)ed by the run that writes; holds its pid and start
 //	DIR/months/YYYY-MM/CURRENT        JSON: the version number and its layers, oldest first
-//	DIR/months/YYYY-MM/L000001/       a layer: a run's output directory (Parquet files, manifest)
+//	DIR/months/YYYY-MM/L000001/       a layer: a run's output directory (Parquet files, manifest),
+//	                                  its index.bin and row stores (index.go, rowstore.go)
 //	DIR/history/SHA256.parquet|.csv   the --history files runs were given (months before the ledger)
 //	DIR/PENDING, DIR/journal/         what an interrupted run left to finish (pending.go, correct.go)
 //
@@ -18,6 +19,8 @@
 //
 // Invariants:
 //   - layers are immutable once referenced by a CURRENT;
+//   - a layer's index and row stores are synced before the rename that places the layer, and
+//     say exactly what its Parquet files hold (a layer without them is read from its files);
 //   - a commit writes and fsyncs the new layer first, then CURRENT.tmp, then renames it over
 //     CURRENT and fsyncs the month directory: a reader sees the old version or the new one,
 //     never a mix, whatever point a run is killed at;

@@ -541,19 +541,9 @@ func scanIndex(ctx context.Context, layer, storeDir string) (*layerRows, *indexB
 
 // writeIndexFile writes b as layer's index, synced.
 func writeIndexFile(layer string, b *indexBuilder) error {
-	f, err := os.Create(filepath.Join(layer, IndexFile))
-	if err != nil {
-		return err
-	}
-	if err := b.encode(output.NewWritebackFile(f)); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return writeFileSync(filepath.Join(layer, IndexFile), func(f *os.File) error {
+		return b.encode(output.NewWritebackFile(f))
+	})
 }
 
 // numberInOrder lets tests take the map's way on every layer.

@@ -305,11 +305,19 @@ func (l *Ledger) tempDir(prefix string) (string, error) {
 }
 
 func writeSync(path string, data []byte) error {
+	return writeFileSync(path, func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	})
+}
+
+// writeFileSync creates the file path, has write fill it, and syncs it.
+func writeFileSync(path string, write func(w *os.File) error) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
 		return err
 	}

@@ -1010,28 +1010,16 @@ func (b *buffered[T]) flush() error {
 }
 
 func writeParquet[T any](path string, fill func(w *buffered[T]) error) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := &buffered[T]{w: parquet.NewGenericWriter[T](f)}
-	if err := fill(w); err != nil {
-		f.Close()
-		return err
-	}
-	if err := w.flush(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := w.w.Close(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return writeFileSync(path, func(f *os.File) error {
+		w := &buffered[T]{w: parquet.NewGenericWriter[T](f)}
+		if err := fill(w); err != nil {
+			return err
+		}
+		if err := w.flush(); err != nil {
+			return err
+		}
+		return w.w.Close()
+	})
 }
 
 func writeKeys(path string, keys map[HouseholdKey]struct{}) error {

@@ -13,7 +13,7 @@ type writers struct {
 	receipts   *output.Writer[output.ReceiptBenefit]
 	persons    *output.Writer[output.PersonMonth]
 	members    *output.Writer[receipt.MemberRow] // nil unless Config.KeepMembers
-	written    RowsSink                           // Config.Written
+	written    RowsSink                          // Config.Written
 }
 
 // RowsSink takes the rows of every partition of a run (Config.Written): Encode in the worker

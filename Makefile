@@ -39,6 +39,7 @@ test: vet
 	$(GO) test ./receipt -run '^$$' -fuzz '^FuzzMemberFields$$' -fuzztime 30000x -fuzzminimizetime 500x
 	$(GO) test ./pqcol -run '^$$' -fuzz '^FuzzScan$$' -fuzztime 5000x -fuzzminimizetime 200x
 	$(GO) test ./aggregate -run '^$$' -fuzz '^FuzzSpillRecords$$' -fuzztime 20000x -fuzzminimizetime 200x
+	$(GO) test ./ledger -run '^$$' -fuzz '^FuzzBlockReader$$' -fuzztime 20000x -fuzzminimizetime 200x
 
 # Longer fuzzing of every parser (make test runs each target for a fixed count of inputs).
 FUZZTIME ?= 60s
@@ -49,6 +50,7 @@ fuzz:
 	$(GO) test ./receipt -run '^$$' -fuzz '^FuzzMemberFields$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./pqcol -run '^$$' -fuzz '^FuzzScan$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./aggregate -run '^$$' -fuzz '^FuzzSpillRecords$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./ledger -run '^$$' -fuzz '^FuzzBlockReader$$' -fuzztime $(FUZZTIME)
 
 # Benchmarks: the rules alone, then the batch end to end on a generated month.
 bench: build

@@ -159,13 +159,9 @@ func newLayerRows(dir string, members bool) (c *layerRows, err error) {
 	return c, nil
 }
 
-// bytes is about what building the index will hold.
+// bytes is about what building the index will hold, by the measure of indexFits.
 func (c *layerRows) bytes() int64 {
-	n := int64(c.states.n)*24 + int64(c.rids.n+c.pids.n)*16
-	for _, f := range []*fileRows{&c.hm, &c.rb, &c.mem} {
-		n += int64(f.nRuns)*(24+8) + int64(f.keyLen)
-	}
-	return n
+	return indexBytesPerRow*(c.rb.rows+c.mem.rows) + indexBytesPerHousehold*int64(c.hm.nRuns)
 }
 
 // abandon drops what c gathered: the layer gets no index and is read by scanning.

@@ -1,9 +1,13 @@
 package ledger
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/kougaku/batch/output"
+	"github.com/kougaku/batch/pipeline"
 	"github.com/kougaku/batch/receipt"
 )
 
@@ -83,4 +87,52 @@ func FuzzBlockReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestGatherPastLimitLeavesNoIndex: a run whose rows would make an index past its limit
+// (half the memory budget) abandons it: the layer gets neither index nor row stores, and no
+// temporary file stays behind; within the limit the same rows give both.
+func TestGatherPastLimitLeavesNoIndex(t *testing.T) {
+	cols, err := output.NewColumns[output.ReceiptBenefit]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		cols.Append(&output.ReceiptBenefit{ReceiptID: fmt.Sprint("R", i), InsurerNo: "06130001", HouseholdID: "H1",
+			PersonID: "P1", ServiceMonth: "2025-04", Kind: "medical", Setting: "outpatient", Cost: 1000, Copay: 300, Paid: 300})
+	}
+	written := &pipeline.Written{
+		Households: []output.HouseholdMonth{{InsurerNo: "06130001", HouseholdID: "H1", ServiceMonth: "2025-04"}},
+		Receipts:   cols,
+		Members:    []receipt.MemberRow{{InsurerNo: "06130001", HouseholdID: "H1", PersonID: "P1", BirthDate: "1980-01-01", Sex: "1"}},
+	}
+	for _, tc := range []struct {
+		limit   int64
+		indexed bool
+	}{{limit: 0, indexed: true}, {limit: 1 << 20, indexed: true}, {limit: indexBytesPerHousehold, indexed: false}} {
+		tmp, layer := t.TempDir(), t.TempDir()
+		c, err := newLayerRows(tmp, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.limit = tc.limit
+		enc, err := c.Encode(written)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Append(enc); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.finish(layer, nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{IndexFile, ReceiptRowsFile, MemberRowsFile} {
+			if got := fileExists(filepath.Join(layer, name)); got != tc.indexed {
+				t.Errorf("limit %d: %s in the layer: %v, want %v", tc.limit, name, got, tc.indexed)
+			}
+		}
+		if left, _ := os.ReadDir(tmp); len(left) != 0 {
+			t.Errorf("limit %d: %d files left in the gathering directory", tc.limit, len(left))
+		}
+	}
 }

@@ -71,6 +71,15 @@ func (s *Spill) SetChunkSize(n int) { s.chunkSize = max(n, 4<<10) }
 // Parts is the number of partitions.
 func (s *Spill) Parts() int { return s.parts }
 
+// DiskBytes is how much the spill has written to disk (0 in memory).
+func (s *Spill) DiskBytes() int64 {
+	n := int64(0)
+	for _, pw := range s.writers {
+		n += pw.size
+	}
+	return n
+}
+
 // InMemory reports whether the spill keeps its partitions in memory.
 func (s *Spill) InMemory() bool { return s.dir == "" }
 

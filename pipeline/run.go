@@ -444,6 +444,7 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 	// (four pairs, 11.18 s against 11.22 s on average).
 	runtime.GC()
 	r.stage("compute")
+	r.log.Info("household partitions", "partitions", households.Parts(), "spilled_bytes", households.DiskBytes())
 	w, err := openWriters(dir, output.Options{MaxRowsPerRowGroup: r.RowGroupRows}, r.KeepMembers)
 	if err != nil {
 		return nil, err
@@ -567,7 +568,8 @@ func (r *run) joinByPartitions(ctx context.Context, parts int, spillDir string, 
 		return err
 	}
 	r.log.Info("join done", "rejected", int64(len(r.rejects.rows))+r.joinRefusals,
-		"rejected_at_intake", len(r.rejects.rows), "refused_by_join", r.joinRefusals)
+		"rejected_at_intake", len(r.rejects.rows), "refused_by_join", r.joinRefusals,
+		"person_partitions_spilled_bytes", persons.DiskBytes())
 	// Removing the person partitions' files kept the household pass waiting 2 s on the 100M
 	// month (the kernel freeing some ten gigabytes on one core): it starts meanwhile.
 	closing = true

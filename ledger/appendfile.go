@@ -2,7 +2,7 @@ package ledger
 
 import (
 	"bufio"
-	"io"
+	"fmt"
 	"os"
 	"unsafe"
 )
@@ -60,8 +60,8 @@ func (a *appendFile[T]) load() ([]T, error) {
 	}
 	var zero T
 	buf := unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), uintptr(a.n)*unsafe.Sizeof(zero))
-	if _, err := a.f.ReadAt(buf, 0); err != nil && err != io.EOF {
-		return nil, err
+	if n, err := a.f.ReadAt(buf, 0); n != len(buf) {
+		return nil, fmt.Errorf("%s: %d bytes read back of %d: %v", a.f.Name(), n, len(buf), err)
 	}
 	return out, nil
 }

@@ -346,8 +346,9 @@ func (c *layerRows) member(m *receipt.MemberRow) {
 	if m.InsurerNo != string(c.lastIns) {
 		c.lastIns = append(c.lastIns[:0], m.InsurerNo...)
 		if !c.seenIns[m.InsurerNo] {
-			c.seenIns[m.InsurerNo] = true
-			c.insurers = append(c.insurers, m.InsurerNo)
+			ins := strings.Clone(m.InsurerNo) // m's strings are the scan's, valid during the call only
+			c.seenIns[ins] = true
+			c.insurers = append(c.insurers, ins)
 		}
 	}
 	c.pids.add(hashRef{fnv(unsafeBytes(m.InsurerNo), unsafeBytes(m.PersonID)), uint32(run)})

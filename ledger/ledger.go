@@ -222,6 +222,12 @@ func (l *Ledger) commit(m rules.Month, layer string, base bool) (*Version, error
 			return nil, fmt.Errorf("ledger: indexing the new layer of %s: %w", m, err)
 		}
 	}
+	// The layer's own entries (the files linked and written into it) are made durable before
+	// it is placed: a version must never name a layer missing its households.parquet, its
+	// index or its row stores.
+	if err := syncDir(layer); err != nil {
+		return nil, err
+	}
 	name := fmt.Sprintf("L%06d", c.Version)
 	if err := os.Rename(layer, filepath.Join(md, name)); err != nil {
 		return nil, fmt.Errorf("ledger: placing layer: %w", err)

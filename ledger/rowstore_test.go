@@ -136,3 +136,107 @@ func TestGatherPastLimitLeavesNoIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestGatherAcrossPartitions: rows gathered in several partitions are numbered across them:
+// every receipt id and person leads to its household, and every household's blocks hold its
+// own rows; a household whose rows come in two partitions leaves the layer unindexed.
+func TestGatherAcrossPartitions(t *testing.T) {
+	const ins = "06130001"
+	part := func(households []string, receipts [][2]string, members [][2]string) *pipeline.Written {
+		cols, err := output.NewColumns[output.ReceiptBenefit]()
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := &pipeline.Written{Receipts: cols}
+		for _, h := range households {
+			w.Households = append(w.Households, output.HouseholdMonth{InsurerNo: ins, HouseholdID: h, ServiceMonth: "2025-04",
+				CountsForTasukai: h == "H3", BenefitCash: int64(len(h))})
+		}
+		for _, r := range receipts { // household, receipt id
+			cols.Append(&output.ReceiptBenefit{ReceiptID: r[1], InsurerNo: ins, HouseholdID: r[0], PersonID: r[0] + "-1",
+				ServiceMonth: "2025-04", Kind: "dental", Setting: "outpatient", Cost: 100, Copay: 30, Paid: 30})
+		}
+		for _, m := range members { // household, person
+			w.Members = append(w.Members, receipt.MemberRow{InsurerNo: ins, HouseholdID: m[0], PersonID: m[1], BirthDate: "1970-01-01", Sex: "2"})
+		}
+		return w
+	}
+	parts := []*pipeline.Written{
+		part([]string{"H1"}, [][2]string{{"H1", "R1"}, {"H1", "R2"}}, [][2]string{{"H1", "H1-1"}, {"H2", "H2-1"}}),
+		part([]string{"H3", "H4"}, [][2]string{{"H3", "R3"}, {"H4", "R4"}, {"H4", "R5"}},
+			[][2]string{{"H3", "H3-1"}, {"H3", "H3-2"}, {"H4", "H4-1"}}),
+	}
+	gather := func(parts []*pipeline.Written) (*layerRows, string) {
+		tmp, layer := t.TempDir(), t.TempDir()
+		c, err := newLayerRows(tmp, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range parts {
+			enc, err := c.Encode(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Append(enc); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := c.finish(layer, nil); err != nil {
+			t.Fatal(err)
+		}
+		return c, layer
+	}
+	c, layer := gather(parts)
+	x, err := openIndex(layer)
+	if err != nil || x == nil {
+		t.Fatalf("no index: %v", err)
+	}
+	for id, want := range map[string]string{"R1": "H1", "R2": "H1", "R3": "H3", "R4": "H4", "R5": "H4"} {
+		var got []string
+		x.eachOf(x.rHash, x.rHH, x.nR, fnv([]byte(id)), func(i int) { got = append(got, parseKey(x.key(i)).HouseholdID) })
+		if len(got) != 1 || got[0] != want {
+			t.Errorf("receipt %s: households %v, want %s", id, got, want)
+		}
+	}
+	for _, p := range []string{"H1-1", "H2-1", "H3-1", "H3-2", "H4-1"} {
+		var got []string
+		x.eachOf(x.pHash, x.pHH, x.nP, fnv([]byte(ins), []byte(p)), func(i int) { got = append(got, parseKey(x.key(i)).HouseholdID) })
+		if len(got) != 1 || got[0]+"-"+p[len(p)-1:] != p {
+			t.Errorf("person %s: households %v", p, got)
+		}
+	}
+	keys := newKeys()
+	for _, h := range []string{"H1", "H2", "H3", "H4"} {
+		keys.add(HouseholdKey{ins, h}.String())
+	}
+	rows := map[string][]string{}
+	for _, members := range []bool{false, true} {
+		err := storedRows([]*index{x}, keys, members, func(k HouseholdKey, r *blockReader) error {
+			if members {
+				var m receipt.MemberRow
+				r.member(&m)
+				rows[k.HouseholdID] = append(rows[k.HouseholdID], m.PersonID)
+			} else {
+				var row receipt.Row
+				r.receipt(&row)
+				rows[k.HouseholdID] = append(rows[k.HouseholdID], row.ReceiptID)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string][]string{"H1": {"R1", "R2", "H1-1"}, "H2": {"H2-1"}, "H3": {"R3", "H3-1", "H3-2"}, "H4": {"R4", "R5", "H4-1"}}
+	if fmt.Sprint(rows) != fmt.Sprint(want) {
+		t.Errorf("rows by household %v, want %v", rows, want)
+	}
+	if _, ok := c.counting[HouseholdKey{ins, "H3"}]; !ok || len(c.counting) != 1 {
+		t.Errorf("counting households %v, want H3 alone", c.counting)
+	}
+	// H1 again in a later partition: its rows are apart, the layer gets no index.
+	_, layer = gather(append(parts, part([]string{"H1"}, [][2]string{{"H1", "R9"}}, nil)))
+	if fileExists(filepath.Join(layer, IndexFile)) || fileExists(filepath.Join(layer, ReceiptRowsFile)) {
+		t.Error("a household in two partitions was indexed")
+	}
+}

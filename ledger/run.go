@@ -100,6 +100,7 @@ func (l *Ledger) first(ctx context.Context, cfg pipeline.Config) (*Result, error
 	if err != nil {
 		return nil, err
 	}
+	defer rows.discard() // what a failed run gathered; nothing once the layer has its stores
 	cfg.BeforeCommit = func(d *output.Dir, s *pipeline.Summary) error {
 		res.Summary, res.Households = s, int(s.Households)
 		if err := l.keepHistory(given); err != nil {
@@ -267,6 +268,7 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 	if err != nil {
 		return nil, err
 	}
+	defer rows.discard() // what a failed run gathered; nothing once the layer has its stores
 	run.UnknownCancels = unknownCancels(corr, in.held)
 	run.ResolvedReasons = in.resolvedReasons
 	run.BeforeCommit = func(d *output.Dir, s *pipeline.Summary) error {
@@ -573,6 +575,7 @@ func (l *Ledger) recompute(ctx context.Context, cfg pipeline.Config, v *Version,
 	if rows, err = l.gather(&run, tmp); err != nil {
 		return nil, nil, err
 	}
+	defer rows.discard() // what a failed run gathered; nothing once the layer has its stores
 	if _, err := pipeline.Run(ctx, run); err != nil {
 		return nil, nil, fmt.Errorf("cascade into %s: %w", v.Month, err)
 	}

@@ -110,22 +110,7 @@ func TestGatherPastLimitLeavesNoIndex(t *testing.T) {
 		limit   int64
 		indexed bool
 	}{{limit: 0, indexed: true}, {limit: 1 << 20, indexed: true}, {limit: indexBytesPerHousehold, indexed: false}} {
-		tmp, layer := t.TempDir(), t.TempDir()
-		c, err := newLayerRows(tmp, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.limit = tc.limit
-		enc, err := c.Encode(written)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Append(enc); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.finish(layer, nil); err != nil {
-			t.Fatal(err)
-		}
+		_, tmp, layer := gatherLayer(t, []*pipeline.Written{written}, tc.limit)
 		for _, name := range []string{IndexFile, ReceiptRowsFile, MemberRowsFile} {
 			if got := fileExists(filepath.Join(layer, name)); got != tc.indexed {
 				t.Errorf("limit %d: %s in the layer: %v, want %v", tc.limit, name, got, tc.indexed)
@@ -166,27 +151,7 @@ func TestGatherAcrossPartitions(t *testing.T) {
 		part([]string{"H3", "H4"}, [][2]string{{"H3", "R3"}, {"H4", "R4"}, {"H4", "R5"}},
 			[][2]string{{"H3", "H3-1"}, {"H3", "H3-2"}, {"H4", "H4-1"}}),
 	}
-	gather := func(parts []*pipeline.Written) (*layerRows, string) {
-		tmp, layer := t.TempDir(), t.TempDir()
-		c, err := newLayerRows(tmp, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range parts {
-			enc, err := c.Encode(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := c.Append(enc); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := c.finish(layer, nil); err != nil {
-			t.Fatal(err)
-		}
-		return c, layer
-	}
-	c, layer := gather(parts)
+	c, _, layer := gatherLayer(t, parts, 0)
 	x, err := openIndex(layer)
 	if err != nil || x == nil {
 		t.Fatalf("no index: %v", err)
@@ -235,8 +200,33 @@ func TestGatherAcrossPartitions(t *testing.T) {
 		t.Errorf("counting households %v, want H3 alone", c.counting)
 	}
 	// H1 again in a later partition: its rows are apart, the layer gets no index.
-	_, layer = gather(append(parts, part([]string{"H1"}, [][2]string{{"H1", "R9"}}, nil)))
+	_, _, layer = gatherLayer(t, append(parts, part([]string{"H1"}, [][2]string{{"H1", "R9"}}, nil)), 0)
 	if fileExists(filepath.Join(layer, IndexFile)) || fileExists(filepath.Join(layer, ReceiptRowsFile)) {
 		t.Error("a household in two partitions was indexed")
 	}
+}
+
+// gatherLayer gathers the partitions as a run's writer would (limit as layerRows.limit) and
+// finishes the layer: it returns the gathering, its temporary directory and the layer's.
+func gatherLayer(t *testing.T, parts []*pipeline.Written, limit int64) (*layerRows, string, string) {
+	t.Helper()
+	tmp, layer := t.TempDir(), t.TempDir()
+	c, err := newLayerRows(tmp, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.limit = limit
+	for _, p := range parts {
+		enc, err := c.Encode(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Append(enc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.finish(layer, nil); err != nil {
+		t.Fatal(err)
+	}
+	return c, tmp, layer
 }

@@ -246,19 +246,8 @@ func TestIssue19_ResolveShareUKE(t *testing.T) {
 	}
 	var got []receipt.Row
 	for _, f := range files {
-		_, err := receipt.ReadUKE(context.Background(), f, receipt.ReadOptions{BatchRows: 1000, Warn: func(m string) { t.Errorf("warning: %s", m) }},
-			func(b receipt.Batch) error {
-				defer b.Record.Release()
-				got = append(got, rowsOf(b.Record)...)
-				return nil
-			},
-			func(r receipt.Reject) error {
-				t.Errorf("reject %+v", r)
-				return nil
-			})
-		if err != nil {
-			t.Fatal(err)
-		}
+		rows, _ := readUKEFile(t, f)
+		got = append(got, rows...)
 	}
 	byID := func(a, b receipt.Row) int { return strings.Compare(a.ReceiptID, b.ReceiptID) }
 	want := slices.Clone(d.receipts[0])

@@ -48,19 +48,8 @@ func TestUKEMatchesParquet(t *testing.T) {
 				t.Fatal(err)
 			}
 			features.scan(data)
-			st, err := receipt.ReadUKE(context.Background(), f, receipt.ReadOptions{BatchRows: 1000, Warn: func(m string) { t.Errorf("warning: %s", m) }},
-				func(b receipt.Batch) error {
-					defer b.Record.Release()
-					got = append(got, rowsOf(b.Record)...)
-					return nil
-				},
-				func(r receipt.Reject) error {
-					t.Errorf("reject %+v", r)
-					return nil
-				})
-			if err != nil {
-				t.Fatal(err)
-			}
+			rows, st := readUKEFile(t, f)
+			got = append(got, rows...)
 			read += st.Rows
 		}
 		if read != int64(len(want)) || len(got) != len(want) {
@@ -265,4 +254,24 @@ func TestUKECodes(t *testing.T) {
 			t.Errorf("%s: 種別 %s 給付割合 %d 区カ %v, want %s %d %v", c.name, u.shubetsu[:], u.kyufu, u.kuKa, c.shubetsu, c.kyufu, c.kuKa)
 		}
 	}
+}
+
+// readUKEFile reads a UKE file gen wrote, which must have no warning and no reject.
+func readUKEFile(t *testing.T, f string) ([]receipt.Row, receipt.ReadStats) {
+	t.Helper()
+	var got []receipt.Row
+	st, err := receipt.ReadUKE(context.Background(), f, receipt.ReadOptions{BatchRows: 1000, Warn: func(m string) { t.Errorf("warning: %s", m) }},
+		func(b receipt.Batch) error {
+			defer b.Record.Release()
+			got = append(got, rowsOf(b.Record)...)
+			return nil
+		},
+		func(r receipt.Reject) error {
+			t.Errorf("reject %+v", r)
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, st
 }

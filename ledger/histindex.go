@@ -1,10 +1,8 @@
 package ledger
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"os"
 	"path/filepath"
 	"slices"
@@ -119,56 +117,45 @@ func writeHistoryIndex(ctx context.Context, file, path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	f, err := os.Create(path + ".tmp")
-	if err != nil {
-		return err
-	}
 	defer os.Remove(path + ".tmp")
-	w := bufio.NewWriter(f)
-	le := binary.LittleEndian
-	put64 := func(v uint64) { w.Write(le.AppendUint64(nil, v)) }
-	put32 := func(v uint32) { w.Write(le.AppendUint32(nil, v)) }
-	keyLen := 0
-	for _, i := range firsts {
-		keyLen += len(keyOf(rows[i]))
-	}
-	w.Write(histMagic[:])
-	put64(uint64(len(firsts)))
-	put64(uint64(keyLen))
-	put64(uint64(len(rows)))
-	for _, i := range firsts {
-		put64(rows[i].hash)
-	}
-	put32(0)
-	n := 0
-	for _, i := range firsts {
-		n += len(keyOf(rows[i]))
-		put32(uint32(n))
-	}
-	for k, i := range firsts {
-		put32(uint32(i))
-		if k == len(firsts)-1 {
-			put32(uint32(len(rows)))
+	err = writeFileSync(path+".tmp", func(f *os.File) error {
+		w := &sectionWriter{w: f}
+		keyLen := 0
+		for _, i := range firsts {
+			keyLen += len(keyOf(rows[i]))
 		}
-	}
-	if len(firsts) == 0 {
-		put32(0)
-	}
-	for _, i := range firsts {
-		w.Write(keyOf(rows[i]))
-	}
-	for _, r := range rows {
-		put32(uint32(int32(r.month)))
-	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+		w.bytes(histMagic[:])
+		w.u64(uint64(len(firsts)))
+		w.u64(uint64(keyLen))
+		w.u64(uint64(len(rows)))
+		for _, i := range firsts {
+			w.u64(rows[i].hash)
+		}
+		w.u32(0)
+		n := 0
+		for _, i := range firsts {
+			n += len(keyOf(rows[i]))
+			w.u32(uint32(n))
+		}
+		for k, i := range firsts {
+			w.u32(uint32(i))
+			if k == len(firsts)-1 {
+				w.u32(uint32(len(rows)))
+			}
+		}
+		if len(firsts) == 0 {
+			w.u32(0)
+		}
+		for _, i := range firsts {
+			w.bytes(keyOf(rows[i]))
+		}
+		for _, r := range rows {
+			w.u32(uint32(int32(r.month)))
+		}
+		w.flush()
+		return w.err
+	})
+	if err != nil {
 		return err
 	}
 	return os.Rename(path+".tmp", path)

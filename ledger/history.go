@@ -171,19 +171,10 @@ func copyFileSync(src, dst string) error {
 	}
 	defer in.Close()
 	tmp := dst + ".tmp"
-	out, err := os.Create(tmp)
-	if err != nil {
+	if err := writeFileSync(tmp, func(out *os.File) error {
+		_, err := io.Copy(out, in)
 		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Close(); err != nil {
+	}); err != nil {
 		return err
 	}
 	return os.Rename(tmp, dst)

@@ -106,14 +106,10 @@ func openIndex(layer string) (*index, error) {
 		return nil, fmt.Errorf("%s: %w", f.Name(), err)
 	}
 	x := &index{data: data, layer: layer}
-	runtime.SetFinalizer(x, func(x *index) {
-		syscall.Munmap(x.data)
-		for _, f := range []*storeFile{x.rbStore, x.memStore} {
-			if f != nil {
-				f.Close()
-			}
-		}
-	})
+	// The mapping goes with the index; a row store's file closes itself once no one holds it
+	// (an *os.File's own cleanup), which may be after its index: a reader keeps the file it
+	// reads blocks from, not the index.
+	runtime.SetFinalizer(x, func(x *index) { syscall.Munmap(x.data) })
 	if err := x.layout(); err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Name(), err)
 	}
@@ -483,14 +479,14 @@ func (l *Ledger) budget() int64 {
 	return pipeline.DefaultMemoryBudget
 }
 
-// writeIndexWithin writes layer's index holding the collector to the memory budget, as the
-// pipeline does while it runs: the month's run has just ended, its heap is garbage, and
-// without the limit the collector would let the builder's gigabyte come on top of it (peak
-// RSS 2.3 GB instead of the run's 1.2 on the 10M month).
-func (l *Ledger) writeIndexWithin(ctx context.Context, layer string) error {
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(l.budget()))
+// withinBudget runs build, which makes a layer's index, with the collector held to limit
+// bytes, as the pipeline holds it while it runs: the month's run has just ended, its heap is
+// garbage, and without the limit the collector would let the builder's gigabyte come on top
+// of it (peak RSS 2.3 GB instead of the run's 1.2 on the 10M month).
+func withinBudget(limit int64, build func() error) error {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(limit))
 	runtime.GC()
-	return writeIndex(ctx, layer)
+	return build()
 }
 
 // writeIndex writes the index of a layer directory (see IndexFile) and its row stores, from
@@ -760,7 +756,8 @@ func (b *indexBuilder) encode(w io.Writer) error {
 	return bw.err
 }
 
-// sectionWriter encodes an index's sections into a buffer written out a megabyte at a time.
+// sectionWriter encodes into a buffer written out a megabyte at a time: an index's sections,
+// a row store's rows, a history index.
 type sectionWriter struct {
 	w   io.Writer
 	buf []byte
@@ -805,13 +802,4 @@ func boolInt(b bool) int {
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
-}
-
-// finishWithin finishes the index of a run's layer holding the collector to the memory
-// budget: the run's heap is garbage by then, and without the limit the collector would let
-// the index's building come on top of it.
-func (l *Ledger) finishWithin(rows *layerRows, layer string, listed []HouseholdKey) error {
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(l.budget() * 7 / 8)) // room for what is not heap
-	runtime.GC()
-	return rows.finish(layer, listed)
 }

@@ -218,7 +218,7 @@ func (l *Ledger) commit(m rules.Month, layer string, base bool) (*Version, error
 	// never current without it.
 	// A layer whose index would not fit the memory budget is read by scanning instead.
 	if !fileExists(filepath.Join(layer, IndexFile)) && l.indexFits(layer) {
-		if err := l.writeIndexWithin(context.Background(), layer); err != nil {
+		if err := withinBudget(l.budget(), func() error { return writeIndex(context.Background(), layer) }); err != nil {
 			return nil, fmt.Errorf("ledger: indexing the new layer of %s: %w", m, err)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"unsafe"
 
@@ -34,13 +33,11 @@ const (
 // blockWriter writes a row store, a block for each run of rows of one household. Rows are
 // encoded into buf, which goes to the file a megabyte at a time.
 type blockWriter struct {
-	path   string
-	f      *os.File
-	w      io.Writer // f, written back as it goes (output.NewWritebackFile)
-	size   uint64    // bytes written to f and in buf
-	starts []uint64  // each run's block's first byte
-	buf    []byte
-	err    error
+	sectionWriter // to f, written back as it goes (output.NewWritebackFile)
+	path          string
+	f             *os.File
+	size          uint64   // bytes written to f and in buf
+	starts        []uint64 // each run's block's first byte
 }
 
 func newBlockWriter(path string) (*blockWriter, error) {
@@ -48,7 +45,7 @@ func newBlockWriter(path string) (*blockWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &blockWriter{path: path, f: f, w: output.NewWritebackFile(f), buf: make([]byte, 0, 2<<20)}, nil
+	return &blockWriter{sectionWriter: sectionWriter{w: output.NewWritebackFile(f), buf: make([]byte, 0, 2<<20)}, path: path, f: f}, nil
 }
 
 // start begins the block of the next run.
@@ -69,13 +66,6 @@ func (s *blockWriter) endRow(rowStart int) {
 	if len(s.buf) >= 1<<20 {
 		s.flush()
 	}
-}
-
-func (s *blockWriter) flush() {
-	if s.err == nil && len(s.buf) > 0 {
-		_, s.err = s.w.Write(s.buf)
-	}
-	s.buf = s.buf[:0]
 }
 
 // receipt writes a receipt row.

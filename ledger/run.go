@@ -319,7 +319,8 @@ func (l *Ledger) settle(ctx context.Context, cfg pipeline.Config, d *output.Dir,
 			return nil, err
 		}
 	}
-	if err := l.finishWithin(rows, layer, sortedKeys(layerKeys)); err != nil {
+	// Room under the budget for what is not heap: the gathered rows are loaded now.
+	if err := withinBudget(l.budget()*7/8, func() error { return rows.finish(layer, sortedKeys(layerKeys)) }); err != nil {
 		return nil, fmt.Errorf("ledger: indexing the new layer of %s: %w", cfg.Month, err)
 	}
 	debugStep(cfg, start, "ledger: the new layer indexed")
@@ -836,6 +837,7 @@ func (l *Ledger) writeInputs(ctx context.Context, v *Version, keys map[Household
 func storedRows(xs []*index, keys *keySet, members bool, fn func(key HouseholdKey, r *blockReader) error) error {
 	type block struct {
 		layer int
+		file  *storeFile
 		ref   storeRef
 		key   []byte
 	}
@@ -847,11 +849,11 @@ func storedRows(xs []*index, keys *keySet, members bool, fn func(key HouseholdKe
 				continue // a layer without the file hides nothing of it
 			}
 			if i, ok := x.household(key); ok {
-				_, ref := x.receiptBlock(i)
+				f, ref := x.receiptBlock(i)
 				if members {
-					_, ref = x.memberBlock(i)
+					f, ref = x.memberBlock(i)
 				}
-				blocks = append(blocks, block{l, ref, key})
+				blocks = append(blocks, block{l, f, ref, key})
 				break
 			}
 		}
@@ -860,12 +862,7 @@ func storedRows(xs []*index, keys *keySet, members bool, fn func(key HouseholdKe
 		return cmp.Or(cmp.Compare(a.layer, b.layer), cmp.Compare(a.ref.off, b.ref.off))
 	})
 	for _, b := range blocks {
-		x := xs[b.layer]
-		f := x.rbStore
-		if members {
-			f = x.memStore
-		}
-		data, err := f.read(b.ref)
+		data, err := b.file.read(b.ref)
 		if err != nil {
 			return err
 		}
@@ -875,7 +872,7 @@ func storedRows(xs []*index, keys *keySet, members bool, fn func(key HouseholdKe
 				return err
 			}
 			if r.err != nil {
-				return fmt.Errorf("%s: %w", f.Name(), r.err)
+				return fmt.Errorf("%s: %w", b.file.Name(), r.err)
 			}
 		}
 	}
@@ -889,14 +886,8 @@ func layersHave(v *Version, file, col string) bool {
 		if _, err := os.Stat(path); err != nil {
 			continue // a layer without the file
 		}
-		r, err := pqcol.Open(path)
-		if err != nil {
-			return false // the scan that follows says what is wrong
-		}
-		_, ok := r.Type(col)
-		r.Close()
-		if !ok {
-			return false
+		if !fileHas(path, col) {
+			return false // or it cannot be read: the scan that follows says what is wrong
 		}
 	}
 	return true

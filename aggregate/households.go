@@ -402,16 +402,21 @@ func (h *Household) mergeClass(m *Member) {
 	}
 }
 
-// priorMonths counts the distinct counting months among the 11 before month.
+// priorMonths counts the distinct counting months among the 11 before month, adding any
+// count given whole (History.Months; a ledger gives a household either the count or months).
 func priorMonths(month rules.Month, hist []History, hk []sortKey) int {
 	var seen [11]bool
 	n := 0
 	for _, k := range hk {
+		if c := int(hist[k.idx].Months); c > 0 {
+			n += c
+			continue
+		}
 		d := int(month - hist[k.idx].Month)
 		if d >= 1 && d <= 11 && !seen[d-1] {
 			seen[d-1] = true
 			n++
 		}
 	}
-	return n
+	return min(n, 11)
 }

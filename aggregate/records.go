@@ -54,10 +54,12 @@ type Member struct {
 // Covers reports whether the row is in force in month m.
 func (m *Member) Covers(month rules.Month) bool { return m.From <= month && month <= m.To }
 
-// History is one prior counting month of a household.
+// History is one prior counting month of a household, or (Months > 0) how many of the 11
+// months before the run's month counted, as a ledger's month already holds the count.
 type History struct {
 	InsurerNo, HouseholdID string
 	Month                  rules.Month
+	Months                 int32
 }
 
 const (
@@ -217,12 +219,14 @@ func (e *enc) history(h *History) {
 	e.s(h.InsurerNo)
 	e.s(h.HouseholdID)
 	e.u(uint64(h.Month))
+	e.u(uint64(h.Months))
 }
 
 func (d *dec) history(h *History) {
 	h.InsurerNo = d.s()
 	h.HouseholdID = d.s()
 	h.Month = rules.Month(d.u())
+	h.Months = int32(d.u())
 }
 
 // Hash2 hashes two strings, the partition key of a person (insurer, person) or of a

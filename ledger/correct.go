@@ -427,7 +427,15 @@ func unknownMonth(j *correctJournal, m string) {
 // cascade from the earliest month over every household whose counting changed, and returns
 // what the whole correction did.
 func (l *Ledger) applyJournal(ctx context.Context, cfg pipeline.Config, j *correctJournal) (*Correction, error) {
-	for _, jm := range j.Months {
+	// stale: the households whose counting changed in the months corrected so far, whose
+	// states in the later months wait for the cascade.
+	stale := map[HouseholdKey]struct{}{}
+	for i, jm := range j.Months {
+		if i > 0 {
+			if err := readChanged(l.doneDir(j.Months[i-1].Month), stale); err != nil {
+				return nil, err
+			}
+		}
 		m, err := rules.ParseMonth(jm.Month)
 		if err != nil {
 			return nil, fmt.Errorf("ledger: the journal names %q: %w", jm.Month, err)
@@ -440,7 +448,7 @@ func (l *Ledger) applyJournal(ctx context.Context, cfg pipeline.Config, j *corre
 			continue // committed by an interrupted run
 		}
 		start := time.Now()
-		if err := l.correctMonth(ctx, cfg, m, jm); err != nil {
+		if err := l.correctMonth(ctx, cfg, m, jm, stale); err != nil {
 			return nil, fmt.Errorf("correcting %s: %w", m, err)
 		}
 		step(cfg, start, "ledger: month corrected", "month", m.String(), "corrections", jm.Read)
@@ -485,7 +493,7 @@ func (l *Ledger) applyJournal(ctx context.Context, cfg pipeline.Config, j *corre
 }
 
 // correctMonth reruns month m with its corrections from the journal, its cascade deferred.
-func (l *Ledger) correctMonth(ctx context.Context, cfg pipeline.Config, m rules.Month, jm journalMonth) error {
+func (l *Ledger) correctMonth(ctx context.Context, cfg pipeline.Config, m rules.Month, jm journalMonth, stale map[HouseholdKey]struct{}) error {
 	if err := os.RemoveAll(l.doneDir(jm.Month)); err != nil { // an attempt killed before its commit
 		return err
 	}
@@ -503,7 +511,7 @@ func (l *Ledger) correctMonth(ctx context.Context, cfg pipeline.Config, m rules.
 	} else if gap != "" {
 		run.Warnings = []string{gap}
 	}
-	l.deferred = &deferral{file: run.Receipts[0], sources: l.journalSources(jm.Month), read: jm.Read}
+	l.deferred = &deferral{file: run.Receipts[0], sources: l.journalSources(jm.Month), read: jm.Read, stale: stale}
 	defer func() { l.deferred = nil }()
 	_, err = l.rerun(ctx, run)
 	return err
@@ -515,6 +523,18 @@ type deferral struct {
 	file    string // the month's corrections, as the run names them in its rejects
 	sources string // where each row of file came from
 	read    int64
+	// stale are the households whose counting changed in a month corrected before this one
+	// by the same run: the cascade that brings their states up to date comes after.
+	stale map[HouseholdKey]struct{}
+}
+
+// staleCounting is, while `batch correct` reruns one of its months, the households whose
+// states in it may not count the months corrected before it yet (nil otherwise).
+func (l *Ledger) staleCounting() map[HouseholdKey]struct{} {
+	if l.deferred == nil {
+		return nil
+	}
+	return l.deferred.stale
 }
 
 // record writes the month's done record (see correct.go's journal), before its commit.
@@ -586,13 +606,17 @@ func (l *Ledger) readDone(m string, changed map[HouseholdKey]struct{}) (MonthRep
 	if err != nil {
 		return rep, nil, err
 	}
-	err = output.Each(filepath.Join(dir, "changed.parquet"), func(keys []HouseholdKey) error {
+	return rep, rejects, readChanged(dir, changed)
+}
+
+// readChanged adds to changed the households a month's done record says changed counting.
+func readChanged(dir string, changed map[HouseholdKey]struct{}) error {
+	return output.Each(filepath.Join(dir, "changed.parquet"), func(keys []HouseholdKey) error {
 		for _, k := range keys {
 			changed[k] = struct{}{}
 		}
 		return nil
 	})
-	return rep, rejects, err
 }
 
 // writeCorrection writes the run directory's files.

@@ -295,12 +295,15 @@ func openStore(path string) (*storeFile, error) {
 
 // read reads the block ref: a read of its own, never a mapping, whose page faults cost more
 // than the copy when the blocks of a large correction are read.
-func (f *storeFile) read(ref storeRef) ([]byte, error) {
-	if ref.off > uint64(f.size) || uint64(ref.n) > uint64(f.size)-ref.off {
+func (f *storeFile) read(ref storeRef) ([]byte, error) { return f.readSpan(ref.off, uint64(ref.n)) }
+
+// readSpan reads n bytes from off into memory of their own.
+func (f *storeFile) readSpan(off, n uint64) ([]byte, error) {
+	if off > uint64(f.size) || n > uint64(f.size)-off {
 		return nil, fmt.Errorf("%s: block past the end of the file: damaged", f.Name())
 	}
-	buf := make([]byte, ref.n)
-	if _, err := f.ReadAt(buf, int64(ref.off)); err != nil {
+	buf := make([]byte, n)
+	if _, err := f.ReadAt(buf, int64(off)); err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Name(), err)
 	}
 	return buf, nil

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -176,7 +177,7 @@ func TestGatherAcrossPartitions(t *testing.T) {
 	}
 	rows := map[string][]string{}
 	for _, members := range []bool{false, true} {
-		err := storedRows([]*index{x}, keys, members, func(k HouseholdKey, r *blockReader) error {
+		err := findBlocks([]*index{x}, keys, members).each(context.Background(), func(k HouseholdKey, r *blockReader) error {
 			if members {
 				var m receipt.MemberRow
 				r.member(&m)

@@ -2,12 +2,11 @@ package ledger
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -88,13 +87,15 @@ func (l *Ledger) first(ctx context.Context, cfg pipeline.Config) (*Result, error
 	// Until now the later months (if any: a month filled in behind them) counted this month as
 	// the history says (before); what the month's results say instead is the change to cascade.
 	before := map[HouseholdKey]hhState{}
-	hist, err := l.writeHistory(ctx, cfg.Month, nil, cfg.History, filepath.Join(tmp, "history.parquet"), before)
+	res := &Result{}
+	given := cfg.History
+	v, err := l.versionNumber(cfg.Month)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{}
-	given := cfg.History
-	cfg.History = []string{hist}
+	cfg.Held = &pipeline.Held{Name: fmt.Sprintf("ledger history before %s version %d", cfg.Month, v),
+		History: l.historyFeed(cfg.Month, nil, given, before)}
+	cfg.History = nil
 	cfg.KeepMembers = true
 	rows, err := l.gather(&cfg, tmp)
 	if err != nil {
@@ -127,6 +128,14 @@ func (l *Ledger) gather(cfg *pipeline.Config, dir string) (*layerRows, error) {
 	rows.limit = l.budget() / 2
 	cfg.Written = rows
 	return rows, nil
+}
+
+// workersOf is the number of workers the run of cfg has.
+func workersOf(cfg pipeline.Config) int {
+	if cfg.Workers > 0 {
+		return cfg.Workers
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 // step logs, at info level, a stage of a ledger run with its duration: what an operator
@@ -223,17 +232,18 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 		}
 		step(cfg, start, "ledger: households the corrections touch", "households", len(affected))
 	}
-	// The month's inputs, its states and its history are read at once, on both cores.
+	// The month's households are found in its row stores, and their states read, at once,
+	// on both cores; the pipeline reads their rows as it goes.
 	start = time.Now()
 	var (
-		in       inputs
+		held     *pipeline.Held
+		facts    heldFacts
 		previous map[HouseholdKey]hhState
-		hist     = filepath.Join(tmp, "history.parquet")
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
-		in, err = l.writeInputs(gctx, v, affected, corr, tmp, !full)
-		debugStep(cfg, start, "ledger: the month's inputs read")
+		held, facts, err = l.heldInputs(gctx, v, affected, corr, !full, workersOf(cfg))
+		debugStep(cfg, start, "ledger: the month's rows found")
 		return err
 	})
 	g.Go(func() (err error) {
@@ -241,13 +251,13 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 		debugStep(cfg, start, "ledger: the month's states read")
 		return err
 	})
-	g.Go(func() error {
-		_, err := l.writeHistory(gctx, cfg.Month, affected, cfg.History, hist, nil)
-		debugStep(cfg, start, "ledger: the history read")
-		return err
-	})
 	if err := g.Wait(); err != nil {
 		return nil, err
+	}
+	if full || len(cfg.History) > 0 { // every household, or history that may count anew: looked up
+		held.History = l.historyFeed(cfg.Month, newKeySet(affected), cfg.History, nil)
+	} else {
+		held.History = l.rerunHistory(cfg.Month, affected, previous, l.staleCounting())
 	}
 	if full {
 		affected = map[HouseholdKey]struct{}{}
@@ -255,22 +265,22 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 			affected[k] = struct{}{}
 		}
 	}
-	step(cfg, start, "ledger: the month's inputs, states and history read")
+	step(cfg, start, "ledger: the month's rows and states found")
 	res := &Result{Rerun: true, NewMembers: full}
 	run := cfg
-	run.Receipts = append([]string{in.receipts}, cfg.Receipts...)
+	run.Held = held
 	if !full {
-		run.Members, run.MembersDecided, run.KnownInsurers = []string{in.members}, true, insurers
+		run.Members, run.MembersDecided, run.KnownInsurers = nil, true, insurers
 	}
-	run.History = []string{hist}
+	run.History = nil
 	run.Corrections, run.KeepMembers = true, full
 	rows, err := l.gather(&run, tmp)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.discard() // what a failed run gathered; nothing once the layer has its stores
-	run.UnknownCancels = unknownCancels(corr, in.held)
-	run.ResolvedReasons = in.resolvedReasons
+	run.UnknownCancels = unknownCancels(corr, facts.cancels)
+	run.ResolvedReasons = facts.reasons
 	run.BeforeCommit = func(d *output.Dir, s *pipeline.Summary) error {
 		res.Summary = s
 		if err := l.keepHistory(cfg.History); err != nil {
@@ -542,29 +552,26 @@ func (l *Ledger) recompute(ctx context.Context, cfg pipeline.Config, v *Version,
 		return nil, nil, err
 	}
 	defer os.RemoveAll(tmp)
-	in, err := l.writeInputs(ctx, v, hit, nil, tmp, true)
+	held, facts, err := l.heldInputs(ctx, v, hit, nil, true, workersOf(cfg))
 	if err != nil {
 		return nil, nil, err
 	}
-	hist := filepath.Join(tmp, "history.parquet")
-	if err := writeParquet(hist, func(w *buffered[receipt.HistoryRow]) error {
-		for _, k := range sortedKeys(hit) {
+	held.History = func(_ context.Context, fn func(pipeline.HeldHistory) error) error {
+		for k := range hit {
 			for x := v.Month - 11; x < v.Month; x++ {
 				if counts[x][k] {
-					if err := w.add(receipt.HistoryRow{InsurerNo: k.InsurerNo, HouseholdID: k.HouseholdID, ServiceMonth: x.String()}); err != nil {
+					if err := fn(pipeline.HeldHistory{InsurerNo: k.InsurerNo, HouseholdID: k.HouseholdID, Month: x}); err != nil {
 						return err
 					}
 				}
 			}
 		}
 		return nil
-	}); err != nil {
-		return nil, nil, err
 	}
 	out := filepath.Join(tmp, "out")
 	var rows *layerRows
-	run := pipeline.Config{Month: v.Month, Members: []string{in.members}, MembersDecided: true, Receipts: []string{in.receipts},
-		History: []string{hist}, Out: out, Rules: cfg.Rules, ResolvedReasons: in.resolvedReasons,
+	run := pipeline.Config{Month: v.Month, Held: held, MembersDecided: true,
+		Out: out, Rules: cfg.Rules, ResolvedReasons: facts.reasons,
 		AllowProvisional: cfg.AllowProvisional, Workers: cfg.Workers, MemoryBudget: cfg.MemoryBudget,
 		CommandLine: append(append([]string(nil), cfg.CommandLine...), "(cascade "+v.Month.String()+")"), Log: cfg.Log,
 		BeforeCommit: func(d *output.Dir, _ *pipeline.Summary) error {
@@ -716,16 +723,6 @@ func affectedHouseholds(ctx context.Context, v *Version, corr map[string]correct
 	return byReceipt, insurers, nil
 }
 
-// inputs are the files a recomputation reads, and held, the ids of the corrections among
-// the receipts it was written from.
-type inputs struct {
-	receipts, members string
-	held              map[string]struct{}
-	// resolvedReasons: the receipts the month resolved by name (resolved.parquet), by id,
-	// with the reason they needed it (pipeline.Config.ResolvedReasons).
-	resolvedReasons map[string]string
-}
-
 // receiptCols are the columns of receipt_benefit.parquet a recomputation reads back.
 var receiptCols = []string{"insurer_no", "household_id", "receipt_id", "person_id", "institution_id", "kind",
 	"setting", "prescriber_id", "cost", "copay", "paid", "tokutei"}
@@ -743,142 +740,6 @@ var resolvedCols = []string{"insurer_no", "household_id", "receipt_id", "claimed
 // claim is a resolved receipt's claim, as resolved.parquet keeps it.
 type claim struct{ insurer, person, kana, birth, sex string }
 
-// writeInputs writes, for the households keys (all when nil), the ledger's receipts (less
-// those the corrections replace or cancel, noted in held) and, with members set, their member
-// rows, as normalized Parquet inputs of a run. A receipt the month resolved by name is
-// written as it was claimed, to be resolved again.
-func (l *Ledger) writeInputs(ctx context.Context, v *Version, keys map[HouseholdKey]struct{}, corr map[string]correction, dir string, members bool) (inputs, error) {
-	in := inputs{receipts: filepath.Join(dir, "ledger-receipts.parquet"), members: filepath.Join(dir, "ledger-members.parquet"),
-		held: map[string]struct{}{}}
-	month := v.Month.String()
-	want := newKeySet(keys)
-	xs, err := v.indexes()
-	if err != nil {
-		return in, err
-	}
-	stored := keys != nil && xs != nil // every layer indexed: the households' rows are read from the row stores
-	for _, x := range xs {
-		stored = stored && x.hasStores()
-	}
-	var g errgroup.Group // the receipts and the members are read at once, on both cores
-	g.Go(func() error {
-		claims := map[string]claim{}
-		in.resolvedReasons = map[string]string{}
-		err := scanColumns(ctx, v, output.ResolvedFile, resolvedCols, want, func(b *pqcol.Batch, i int, key []byte) error {
-			str := func(c int) string { return string(b.Bytes(c).At(i)) }
-			claims[str(2)] = claim{insurer: str(3), person: str(4), kana: str(5), birth: str(6), sex: str(7)}
-			in.resolvedReasons[str(2)] = str(8)
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		return writeParquet(in.receipts, func(w *buffered[receipt.Row]) error {
-			add := func(row receipt.Row) error {
-				if _, ok := corr[row.ReceiptID]; ok {
-					in.held[row.ReceiptID] = struct{}{}
-					return nil
-				}
-				if c, ok := claims[row.ReceiptID]; ok {
-					row.InsurerNo, row.PersonID, row.NameKana, row.BirthDate, row.Sex = c.insurer, c.person, c.kana, c.birth, c.sex
-				}
-				return w.add(row)
-			}
-			if stored {
-				return storedRows(xs, want, false, func(key HouseholdKey, r *blockReader) error {
-					row := receipt.Row{ServiceMonth: month, InsurerNo: key.InsurerNo}
-					r.receipt(&row)
-					return add(row)
-				})
-			}
-			return scanColumns(ctx, v, output.ReceiptBenefitFile, receiptCols, want, func(b *pqcol.Batch, i int, key []byte) error {
-				str := func(c int) string { return string(b.Bytes(c).At(i)) }
-				return add(receipt.Row{ReceiptID: str(2), ServiceMonth: month, InsurerNo: str(0),
-					PersonID: str(3), InstitutionID: str(4), Kind: str(5), Setting: str(6), PrescriberID: str(7),
-					Cost: b.Int64s(8).At(i), Copay: b.Int64s(9).At(i), Paid: b.Int64s(10).At(i), Tokutei: str(11)})
-			})
-		})
-	})
-	if members {
-		cols := memberCols
-		names := layersHave(v, pipeline.MembersFile, "name_kana") // not in a ledger of an earlier version
-		if names {
-			cols = append(cols[:len(cols):len(cols)], "name_kana")
-		}
-		g.Go(func() error {
-			return writeParquet(in.members, func(w *buffered[receipt.MemberRow]) error {
-				if stored {
-					return storedRows(xs, want, true, func(key HouseholdKey, r *blockReader) error {
-						row := receipt.MemberRow{InsurerNo: key.InsurerNo, HouseholdID: key.HouseholdID}
-						r.member(&row)
-						return w.add(row)
-					})
-				}
-				return scanColumns(ctx, v, pipeline.MembersFile, cols, want, func(b *pqcol.Batch, i int, key []byte) error {
-					str := func(c int) string { return string(b.Bytes(c).At(i)) }
-					row := receipt.MemberRow{InsurerNo: str(0), HouseholdID: str(1), PersonID: str(2),
-						BirthDate: str(3), Sex: str(4), ValidFrom: str(5), ValidTo: str(6), CategoryU70: str(7),
-						Category70: str(8), HalfLimitsMonth: str(9)}
-					if names {
-						row.NameKana = str(10)
-					}
-					return w.add(row)
-				})
-			})
-		})
-	}
-	return in, g.Wait()
-}
-
-// storedRows calls fn with the row store block of each household of keys, of receipts or
-// (members set) of member rows: from the newest layer that holds the household (among those
-// with members.parquet, for members), as scanColumns passes them on. The blocks are read in
-// the order of the files.
-func storedRows(xs []*index, keys *keySet, members bool, fn func(key HouseholdKey, r *blockReader) error) error {
-	type block struct {
-		layer int
-		file  *storeFile
-		ref   storeRef
-		key   []byte
-	}
-	var blocks []block
-	for _, key := range byHash(keys) {
-		for l := len(xs) - 1; l >= 0; l-- {
-			x := xs[l]
-			if members && !x.hasMembers {
-				continue // a layer without the file hides nothing of it
-			}
-			if i, ok := x.household(key); ok {
-				f, ref := x.receiptBlock(i)
-				if members {
-					f, ref = x.memberBlock(i)
-				}
-				blocks = append(blocks, block{l, f, ref, key})
-				break
-			}
-		}
-	}
-	slices.SortFunc(blocks, func(a, b block) int {
-		return cmp.Or(cmp.Compare(a.layer, b.layer), cmp.Compare(a.ref.off, b.ref.off))
-	})
-	for _, b := range blocks {
-		data, err := b.file.read(b.ref)
-		if err != nil {
-			return err
-		}
-		k := parseKey(b.key)
-		for r := newBlockReader(data, k.HouseholdID); r.more(); {
-			if err := fn(k, r); err != nil {
-				return err
-			}
-			if r.err != nil {
-				return fmt.Errorf("%s: %w", b.file.Name(), r.err)
-			}
-		}
-	}
-	return nil
-}
-
 // layersHave reports whether the file of every layer of v that has it has column col.
 func layersHave(v *Version, file, col string) bool {
 	for _, layer := range v.Layers {
@@ -891,28 +752,6 @@ func layersHave(v *Version, file, col string) bool {
 		}
 	}
 	return true
-}
-
-// writeHistory writes the counting months among the 11 before month (for the households
-// keys, all when nil) as a history input, as eachCountingMonth finds them.
-//
-// With before set (a first run), the same read of the history fills it with the households
-// the history counts in month itself.
-func (l *Ledger) writeHistory(ctx context.Context, month rules.Month, keys map[HouseholdKey]struct{}, given []string, path string,
-	before map[HouseholdKey]hhState) (string, error) {
-	end := month
-	if before != nil {
-		end = month + 1
-	}
-	return path, writeParquet(path, func(w *buffered[receipt.HistoryRow]) error {
-		return l.eachCountingMonth(ctx, month-11, end, newKeySet(keys), given, func(k HouseholdKey, m rules.Month) error {
-			if m == month {
-				before[k] = hhState{counts: true}
-				return nil
-			}
-			return w.add(receipt.HistoryRow{InsurerNo: k.InsurerNo, HouseholdID: k.HouseholdID, ServiceMonth: m.String()})
-		})
-	})
 }
 
 // eachCountingMonth calls fn for the months in [lo, hi) in which a household of keys (all

@@ -39,6 +39,10 @@ func (r *run) directoryFits() bool {
 	}
 	var rows int64
 	for _, f := range r.memberFiles {
+		if p := r.heldMembers(f); p != nil {
+			rows += p.Rows
+			continue
+		}
 		if isParquet(f) {
 			n, err := pqcol.NumRows(f)
 			if err != nil {

@@ -136,6 +136,9 @@ func (r *run) readFile(ctx context.Context, fi int32, file string, out chan<- fi
 		r.warnings.add(msg)
 		r.log.Warn(msg, "file", file)
 	}}
+	if r.isHeld(file) {
+		read = r.readHeldReceipts
+	}
 	st, err := read(ctx, file, opt,
 		func(b receipt.Batch) error {
 			select {

@@ -26,6 +26,10 @@ func (r *run) startDigests(ctx context.Context) func() ([]output.Input, error) {
 		defer close(started)
 		for i, f := range files {
 			g.Go(func() error {
+				if r.isHeld(f) {
+					inputs[i] = output.Input{Path: f} // in memory: no file to digest
+					return nil
+				}
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}

@@ -32,6 +32,12 @@ type memberRange struct {
 // also records each file's row count for the manifest.
 func (r *run) memberRanges(n int) (ranges []memberRange, total int64, err error) {
 	for i, f := range r.memberFiles {
+		if p := r.heldMembers(f); p != nil && p.Exact { // a part: one range
+			ranges = append(ranges, memberRange{file: int32(i), base: total, from: 0, to: p.Rows})
+			r.memberRows[f] = p.Rows
+			total += p.Rows
+			continue
+		}
 		if !isParquet(f) {
 			continue
 		}
@@ -104,13 +110,23 @@ func (q *memberQueue) drain(ctx context.Context, sink func(*aggregate.Member, in
 		t := q.ranges[k]
 		f := q.r.memberFiles[t.file]
 		read := int64(0)
-		err := receipt.ReadMembersParsed(ctx, f, t.from, t.to, parsedSink(t.file, insurers, func(x *aggregate.Member, line int64) error {
+		add := func(x *aggregate.Member, line int64) error {
 			read++
 			return sink(x, t.base+line-1)
-		}))
+		}
+		var err error
+		if q.r.isHeld(f) {
+			err = q.r.readHeldMembers(ctx, f, memberSink(f, t.file, insurers, add))
+		} else {
+			err = receipt.ReadMembersParsed(ctx, f, t.from, t.to, parsedSink(t.file, insurers, add))
+		}
 		if err == nil && read != t.to-t.from {
 			// Rows reserved from the footer's count must all be filled.
-			err = &receipt.FileError{File: f, Err: fmt.Errorf("rows %d to %d: read %d rows, the footer promised %d", t.from+1, t.to, read, t.to-t.from)}
+			promised := "the footer promised"
+			if q.r.isHeld(f) {
+				promised = "the part promised"
+			}
+			err = &receipt.FileError{File: f, Err: fmt.Errorf("rows %d to %d: read %d rows, %s %d", t.from+1, t.to, read, promised, t.to-t.from)}
 		}
 		if err != nil {
 			return err
@@ -123,8 +139,8 @@ func (q *memberQueue) drain(ctx context.Context, sink func(*aggregate.Member, in
 // readCSV reads the CSV members files whole, in order, into sink (with the index -1).
 func (q *memberQueue) readCSV(ctx context.Context, sink func(*aggregate.Member, int64) error) error {
 	for i, f := range q.r.memberFiles {
-		if isParquet(f) {
-			continue
+		if p := q.r.heldMembers(f); isParquet(f) || (p != nil && p.Exact) {
+			continue // read by ranges
 		}
 		insurers := insurerSet(q.note)
 		if err := q.r.readMemberFile(ctx, int32(i), f, insurers, func(m *aggregate.Member) error { return sink(m, -1) }); err != nil {
@@ -145,10 +161,16 @@ func (q *memberQueue) noteInsurers(insurers map[string]string) {
 // insurers is nil) and counts its rows.
 func (r *run) readMemberFile(ctx context.Context, fi int32, f string, insurers map[string]string, add func(*aggregate.Member) error) error {
 	var rows int64
-	err := receipt.ReadMembers(ctx, f, memberSink(f, fi, insurers, func(x *aggregate.Member, _ int64) error {
+	sink := memberSink(f, fi, insurers, func(x *aggregate.Member, _ int64) error {
 		rows++
 		return add(x)
-	}))
+	})
+	var err error
+	if r.isHeld(f) {
+		err = r.readHeldMembers(ctx, f, sink)
+	} else {
+		err = receipt.ReadMembers(ctx, f, sink)
+	}
 	if err != nil {
 		return err
 	}
@@ -224,6 +246,14 @@ func memberOf(m *receipt.ParsedMember, file int32, line int64) aggregate.Member 
 // readHistory routes the prior counting months into the household partitions.
 func (r *run) readHistory(ctx context.Context, route *aggregate.HouseholdPart) error {
 	for _, f := range r.historyFiles {
+		if r.isHeld(f) {
+			rows, err := r.readHeldHistory(ctx, route)
+			if err != nil {
+				return err
+			}
+			r.historyRows[f] = rows
+			continue
+		}
 		var rows int64
 		err := receipt.ReadHistory(ctx, f, func(h receipt.HistoryRow, line int64) error {
 			rows++

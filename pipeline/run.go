@@ -73,6 +73,8 @@ type Config struct {
 	// members master would fit in memory: the way of a master too large for the budget,
 	// chosen by tests to compare the two ways.
 	PersonPartitions bool
+	// Held, when set, is input a ledger holds in memory, read beside the files (see Held).
+	Held *Held
 	// Written, when set, is given each partition's rows as they go to the files: the ledger
 	// indexes a month from them instead of reading its files back.
 	Written RowsSink
@@ -128,6 +130,7 @@ type run struct {
 	corrections bool
 
 	receiptFiles, memberFiles, historyFiles []string
+	held                                    map[string]heldFile // the names of Config.Held's parts
 	fileRows                                []int64
 	memberRows, historyRows                 map[string]int64
 	insurers                                map[string]struct{}
@@ -213,7 +216,7 @@ func newRun(cfg Config) (*run, error) {
 	if !r.table.Enacted() && !cfg.AllowProvisional {
 		return nil, &ProvisionalError{Table: r.table}
 	}
-	if len(cfg.Members) == 0 {
+	if len(cfg.Members) == 0 && (cfg.Held == nil || len(cfg.Held.Members) == 0) {
 		return nil, errors.New("no members master given (--members)")
 	}
 	if err := r.expandInputs(); err != nil {
@@ -250,6 +253,7 @@ func (r *run) expandInputs() error {
 	}
 	r.memberFiles, r.historyFiles = members.Files, history.Files
 	r.receiptFiles = append(receipts.Files, uke.Files...)
+	r.addHeld()
 	if len(r.memberFiles) == 0 {
 		return fmt.Errorf("no members file found: %s", members.Describe(r.Members))
 	}
@@ -313,6 +317,9 @@ func (r *run) sweep(dir *output.Dir) {
 func (r *run) plan() (parts int, spill bool, err error) {
 	var bytes int64
 	for _, f := range r.receiptFiles {
+		if r.isHeld(f) {
+			continue
+		}
 		st, err := os.Stat(f)
 		if err != nil {
 			return 0, false, err
@@ -320,6 +327,11 @@ func (r *run) plan() (parts int, spill bool, err error) {
 		bytes += st.Size()
 	}
 	est := estimateReceipts(r.receiptFiles, bytes)
+	for _, f := range r.receiptFiles {
+		if r.isHeld(f) {
+			est += r.held[f].receipts.Rows
+		}
+	}
 	r.progress.Estimated.Store(est)
 	const (
 		spillBytesPerReceipt   = 300  // encoded, in both spills at once during the join, with members

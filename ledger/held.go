@@ -1,0 +1,349 @@
+package ledger
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/kougaku/batch/output"
+	"github.com/kougaku/batch/pipeline"
+	"github.com/kougaku/batch/pqcol"
+	"github.com/kougaku/batch/receipt"
+	"github.com/kougaku/batch/rules"
+)
+
+// What a run on the ledger is given of the months it holds goes to the pipeline in memory
+// (pipeline.Held), read as the run reads it: the rows of the households it recomputes and
+// their 多数回 history. Nothing is written to files only to be read back.
+
+// heldFacts is what the run must know of a version's rows before it reads them.
+type heldFacts struct {
+	// cancels are the ids of the corrections' cancels whose receipt the month holds (a
+	// cancel of a receipt it lacks is rejected: pipeline.Config.UnknownCancels).
+	cancels map[string]struct{}
+	// reasons are the receipts the month resolved by name (resolved.parquet), by id, with the
+	// reason they needed it (pipeline.Config.ResolvedReasons).
+	reasons map[string]string
+}
+
+// heldInputs gives the run of version v, for the households keys (all when nil), the
+// ledger's receipts (less those the corrections replace or cancel) and, with members set,
+// their member rows. A receipt the month resolved by name is given as it was claimed, to be
+// resolved again. The rows are read when the run asks for them, in parts (up to parts of
+// each kind) read at once; the row stores' blocks are found now, which also counts the rows
+// for the run's plan.
+func (l *Ledger) heldInputs(ctx context.Context, v *Version, keys map[HouseholdKey]struct{}, corr map[string]correction, members bool, parts int) (*pipeline.Held, heldFacts, error) {
+	month := v.Month.String()
+	want := newKeySet(keys)
+	facts := heldFacts{reasons: map[string]string{}}
+	xs, err := v.indexes()
+	if err != nil {
+		return nil, facts, err
+	}
+	stored := keys != nil && xs != nil // every layer indexed: the households' rows are read from the row stores
+	for _, x := range xs {
+		stored = stored && x.hasStores()
+	}
+	claims := map[string]claim{}
+	err = scanColumns(ctx, v, output.ResolvedFile, resolvedCols, want, func(b *pqcol.Batch, i int, key []byte) error {
+		str := func(c int) string { return string(b.Bytes(c).At(i)) }
+		claims[str(2)] = claim{insurer: str(3), person: str(4), kana: str(5), birth: str(6), sex: str(7)}
+		facts.reasons[str(2)] = str(8)
+		return nil
+	})
+	if err != nil {
+		return nil, facts, err
+	}
+	if facts.cancels, err = cancelsHeld(ctx, v, xs, stored, want, corr); err != nil {
+		return nil, facts, err
+	}
+	h := &pipeline.Held{Name: fmt.Sprintf("ledger month %s version %d", month, v.Number)}
+	given := func(fn func(*receipt.Row) error) func(*receipt.Row) error {
+		return func(row *receipt.Row) error {
+			if _, ok := corr[row.ReceiptID]; ok {
+				return nil // replaced or cancelled by the correction
+			}
+			if c, ok := claims[row.ReceiptID]; ok {
+				row.InsurerNo, row.PersonID, row.NameKana, row.BirthDate, row.Sex = c.insurer, c.person, c.kana, c.birth, c.sex
+			}
+			return fn(row)
+		}
+	}
+	if stored {
+		for _, part := range findBlocks(xs, want, false).parts(parts) {
+			h.Receipts = append(h.Receipts, pipeline.HeldPart[receipt.Row]{Rows: part.rows,
+				Each: func(ctx context.Context, fn func(*receipt.Row) error) error {
+					add := given(fn)
+					return part.each(ctx, func(key HouseholdKey, r *blockReader) error {
+						row := receipt.Row{ServiceMonth: month, InsurerNo: key.InsurerNo}
+						r.receipt(&row)
+						return add(&row)
+					})
+				}})
+		}
+		if members {
+			for _, part := range findBlocks(xs, want, true).parts(parts) {
+				h.Members = append(h.Members, pipeline.HeldPart[receipt.MemberRow]{Rows: part.rows, Exact: true,
+					Each: func(ctx context.Context, fn func(*receipt.MemberRow) error) error {
+						return part.each(ctx, func(key HouseholdKey, r *blockReader) error {
+							row := receipt.MemberRow{InsurerNo: key.InsurerNo, HouseholdID: key.HouseholdID}
+							r.member(&row)
+							return fn(&row)
+						})
+					}})
+			}
+		}
+		return h, facts, nil
+	}
+	rows, err := rowsOver(v, output.ReceiptBenefitFile)
+	if err != nil {
+		return nil, facts, err
+	}
+	h.Receipts = []pipeline.HeldPart[receipt.Row]{{Rows: rows, Each: func(ctx context.Context, fn func(*receipt.Row) error) error {
+		add := given(fn)
+		return scanColumns(ctx, v, output.ReceiptBenefitFile, receiptCols, want, func(b *pqcol.Batch, i int, key []byte) error {
+			str := func(c int) string { return string(b.Bytes(c).At(i)) }
+			return add(&receipt.Row{ReceiptID: str(2), ServiceMonth: month, InsurerNo: str(0),
+				PersonID: str(3), InstitutionID: str(4), Kind: str(5), Setting: str(6), PrescriberID: str(7),
+				Cost: b.Int64s(8).At(i), Copay: b.Int64s(9).At(i), Paid: b.Int64s(10).At(i), Tokutei: str(11)})
+		})
+	}}}
+	if !members {
+		return h, facts, nil
+	}
+	if rows, err = rowsOver(v, pipeline.MembersFile); err != nil {
+		return nil, facts, err
+	}
+	cols := memberCols
+	names := layersHave(v, pipeline.MembersFile, "name_kana") // not in a ledger of an earlier version
+	if names {
+		cols = append(cols[:len(cols):len(cols)], "name_kana")
+	}
+	h.Members = []pipeline.HeldPart[receipt.MemberRow]{{Rows: rows, Each: func(ctx context.Context, fn func(*receipt.MemberRow) error) error {
+		return scanColumns(ctx, v, pipeline.MembersFile, cols, want, func(b *pqcol.Batch, i int, key []byte) error {
+			str := func(c int) string { return string(b.Bytes(c).At(i)) }
+			row := receipt.MemberRow{InsurerNo: str(0), HouseholdID: str(1), PersonID: str(2),
+				BirthDate: str(3), Sex: str(4), ValidFrom: str(5), ValidTo: str(6), CategoryU70: str(7),
+				Category70: str(8), HalfLimitsMonth: str(9)}
+			if names {
+				row.NameKana = str(10)
+			}
+			return fn(&row)
+		})
+	}}}
+	return h, facts, nil
+}
+
+// rowsOver counts the rows of a file over the layers of v that have it: what a scan of it
+// reads at most.
+func rowsOver(v *Version, file string) (int64, error) {
+	var n int64
+	for _, layer := range v.Layers {
+		path := filepath.Join(layer, file)
+		if _, err := os.Stat(path); err != nil {
+			continue // a layer without the file
+		}
+		rows, err := pqcol.NumRows(path)
+		if err != nil {
+			return 0, &DamagedError{v.Month, err.Error()}
+		}
+		n += rows
+	}
+	return n, nil
+}
+
+// cancelsHeld returns the ids of the corrections' cancels that version v holds: from the
+// row stores, each cancel's receipt found by its hash and confirmed in the block of its
+// household in force; by a scan of the receipts of the households want otherwise.
+func cancelsHeld(ctx context.Context, v *Version, xs []*index, stored bool, want *keySet, corr map[string]correction) (map[string]struct{}, error) {
+	out := map[string]struct{}{}
+	cancel := func(id string) {
+		if c, ok := corr[id]; ok && c.cancel {
+			out[id] = struct{}{}
+		}
+	}
+	var ids []string
+	for id, c := range corr {
+		if c.cancel {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	if !stored {
+		return out, scanColumns(ctx, v, output.ReceiptBenefitFile, []string{"insurer_no", "household_id", "receipt_id"}, want,
+			func(b *pqcol.Batch, i int, _ []byte) error {
+				cancel(string(b.Bytes(2).At(i)))
+				return nil
+			})
+	}
+	found := newKeys()
+	for _, x := range xs {
+		for _, id := range ids {
+			x.eachOf(x.rHash, x.rHH, x.nR, fnv([]byte(id)), func(i int) { found.add(string(x.key(i))) })
+		}
+	}
+	return out, findBlocks(xs, found, false).each(ctx, func(_ HouseholdKey, r *blockReader) error {
+		var row receipt.Row
+		r.receipt(&row)
+		cancel(row.ReceiptID)
+		return nil
+	})
+}
+
+// blocks are the row store blocks of some households, in the order of their files.
+type blocks struct {
+	list []block
+	rows int64 // the rows they hold
+}
+
+type block struct {
+	layer int
+	file  *storeFile
+	ref   storeRef
+	key   []byte
+	rows  uint32 // the household's rows in the layer's file
+}
+
+// findBlocks finds the row store block of each household of keys, of receipts or (members
+// set) of member rows: in the newest layer that holds the household (among those with
+// members.parquet, for members), as scanColumns passes its rows on.
+func findBlocks(xs []*index, keys *keySet, members bool) blocks {
+	var bs blocks
+	for _, key := range byHash(keys) {
+		for l := len(xs) - 1; l >= 0; l-- {
+			x := xs[l]
+			if members && !x.hasMembers {
+				continue // a layer without the file hides nothing of it
+			}
+			if i, ok := x.household(key); ok {
+				f, ref := x.receiptBlock(i)
+				if members {
+					f, ref = x.memberBlock(i)
+				}
+				r := x.rows(i, members)
+				bs.list = append(bs.list, block{l, f, ref, key, uint32(r[1] - r[0])})
+				bs.rows += r[1] - r[0]
+				break
+			}
+		}
+	}
+	slices.SortFunc(bs.list, func(a, b block) int {
+		return cmp.Or(cmp.Compare(a.layer, b.layer), cmp.Compare(a.ref.off, b.ref.off))
+	})
+	return bs
+}
+
+// parts cuts the blocks into up to n parts of about as many blocks, each in file order.
+func (bs blocks) parts(n int) []blocks {
+	n = max(1, min(n, len(bs.list)))
+	out := make([]blocks, 0, n)
+	for p := range n {
+		part := blocks{list: bs.list[len(bs.list)*p/n : len(bs.list)*(p+1)/n]}
+		for _, b := range part.list {
+			part.rows += int64(b.rows)
+		}
+		out = append(out, part)
+	}
+	return out
+}
+
+// Blocks near one another are read together: a read costs a system call of a few
+// microseconds, about the time a copy of spanGap bytes takes. A 1% correction of the 10M
+// month reads blocks some 5 KB apart, which makes its reads one long read of the store.
+const (
+	spanGap = 2 << 10
+	spanMax = 1 << 20
+)
+
+// each calls fn with a reader at each row of the blocks, read in the order of the files.
+func (bs blocks) each(ctx context.Context, fn func(key HouseholdKey, r *blockReader) error) error {
+	for i := 0; i < len(bs.list); {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		first := bs.list[i]
+		end := first.ref.off + uint64(first.ref.n)
+		j := i + 1
+		for ; j < len(bs.list); j++ {
+			b := bs.list[j]
+			if b.file != first.file || b.ref.off < end || b.ref.off-end > spanGap || b.ref.off+uint64(b.ref.n)-first.ref.off > spanMax {
+				break
+			}
+			end = b.ref.off + uint64(b.ref.n)
+		}
+		span, err := first.file.readSpan(first.ref.off, end-first.ref.off)
+		if err != nil {
+			return err
+		}
+		for _, b := range bs.list[i:j] {
+			at := b.ref.off - first.ref.off
+			k := parseKey(b.key)
+			for r := newBlockReader(span[at:at+uint64(b.ref.n):at+uint64(b.ref.n)], k.HouseholdID); r.more(); {
+				if err := fn(k, r); err != nil {
+					return err
+				}
+				if r.err != nil {
+					return fmt.Errorf("%s: %w", b.file.Name(), r.err)
+				}
+			}
+		}
+		i = j
+	}
+	return nil
+}
+
+// historyFeed gives a run of month the counting months among the 11 before it of the
+// households keys (all when nil), as eachCountingMonth finds them. With before set (a first
+// run), the same read fills it with the households the history counts in month itself.
+func (l *Ledger) historyFeed(month rules.Month, keys *keySet, given []string, before map[HouseholdKey]hhState) func(context.Context, func(pipeline.HeldHistory) error) error {
+	end := month
+	if before != nil {
+		end = month + 1
+	}
+	return func(ctx context.Context, fn func(pipeline.HeldHistory) error) error {
+		return l.eachCountingMonth(ctx, month-11, end, keys, given, func(k HouseholdKey, m rules.Month) error {
+			if m == month {
+				before[k] = hhState{counts: true}
+				return nil
+			}
+			return fn(pipeline.HeldHistory{InsurerNo: k.InsurerNo, HouseholdID: k.HouseholdID, Month: m})
+		})
+	}
+}
+
+// rerunHistory gives the rerun of month the 多数回 history of the households keys: those the
+// month holds a state of take the count of counting months it holds (the cascade keeps it
+// equal to what the ledger counts), which spares looking them up in eleven months; the
+// others are looked up, and so are those of stale, whose counting changed in a month that
+// the same `batch correct` corrected before this one, its cascade yet to come.
+func (l *Ledger) rerunHistory(month rules.Month, keys map[HouseholdKey]struct{}, previous map[HouseholdKey]hhState, stale map[HouseholdKey]struct{}) func(context.Context, func(pipeline.HeldHistory) error) error {
+	look := map[HouseholdKey]struct{}{}
+	var counted []HouseholdKey
+	for k := range keys {
+		_, isStale := stale[k]
+		if st, ok := previous[k]; ok && !isStale {
+			if st.prior > 0 {
+				counted = append(counted, k)
+			}
+			continue
+		}
+		look[k] = struct{}{}
+	}
+	lookUp := l.historyFeed(month, newKeySet(look), nil, nil)
+	return func(ctx context.Context, fn func(pipeline.HeldHistory) error) error {
+		for _, k := range counted {
+			if err := fn(pipeline.HeldHistory{InsurerNo: k.InsurerNo, HouseholdID: k.HouseholdID, Months: previous[k].prior}); err != nil {
+				return err
+			}
+		}
+		if len(look) == 0 {
+			return nil
+		}
+		return lookUp(ctx, fn)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/kougaku/batch/output"
@@ -167,4 +168,37 @@ func TestCascadeWholeReads(t *testing.T) {
 	TestCorrectionCascade(t)
 	TestCancelAndAdd(t)
 	TestHistoryBeforeLedgerKept(t)
+}
+
+// TestCorrectLaterMonthCountsEarlierOne: one `batch correct` makes June a counting month for
+// H1 and corrects H1's August receipt. August is rerun after June is committed, and a rerun
+// takes a household's count of counting months from its own month, which the cascade has not
+// brought up to date yet: H1's count there must be looked up instead. August is then computed
+// once, with 多数回, and adjusted for the correction alone, not once without it and again by
+// the cascade.
+func TestCorrectLaterMonthCountsEarlierOne(t *testing.T) {
+	l, dir := cascadeLedger(t)
+	rec := func(m string, cost int64) receipt.Row {
+		return receipt.Row{ReceiptID: "R1-" + m, ServiceMonth: m, InsurerNo: "06139999", PersonID: "P1",
+			InstitutionID: "1311111111", Kind: "medical", Setting: "inpatient", Cost: cost, Copay: cost * 3 / 10, Paid: cost * 3 / 10}
+	}
+	c, out := runCorrect(t, l, dir, "two-months", []receipt.Row{rec("2025-06", 600000), rec("2025-08", 1100000)})
+	// June: 180,000 − (80,100 + 3,330) = 96,570, where there was nothing. August, cost
+	// 1,100,000: 330,000 − 44,400 (多数回: April, May and June count) = 285,600, from 212,570.
+	want := []output.Adjustment{
+		{InsurerNo: "06139999", HouseholdID: "H1", ServiceMonth: "2025-06", PreviousCash: 0, NewCash: 96570, Delta: 96570, Cause: output.CauseCorrectedReceipts},
+		{InsurerNo: "06139999", HouseholdID: "H1", ServiceMonth: "2025-08", PreviousCash: 212570, NewCash: 285600, Delta: 73030, Cause: output.CauseCorrectedReceipts},
+	}
+	adj := readAdjustments(t, out)
+	if len(adj) != len(want) {
+		t.Fatalf("adjustments %+v, want %+v", adj, want)
+	}
+	for i := range want {
+		if adj[i] != want[i] {
+			t.Errorf("adjustment %d: %+v, want %+v", i, adj[i], want[i])
+		}
+	}
+	if slices.Contains(c.Cascaded, month(t, "2025-08")) { // July's count changes, its cash not
+		t.Errorf("the cascade recomputed August (%v): the correction's rerun left it behind", c.Cascaded)
+	}
 }

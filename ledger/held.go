@@ -73,7 +73,11 @@ func (l *Ledger) heldInputs(ctx context.Context, v *Version, keys map[HouseholdK
 		}
 	}
 	if stored {
-		for _, part := range findBlocks(xs, want, false).parts(parts) {
+		rb, err := findBlocks(xs, want, false)
+		if err != nil {
+			return nil, facts, err
+		}
+		for _, part := range rb.parts(parts) {
 			h.Receipts = append(h.Receipts, pipeline.HeldPart[receipt.Row]{Rows: part.rows,
 				Each: func(ctx context.Context, fn func(*receipt.Row) error) error {
 					add := given(fn)
@@ -85,7 +89,11 @@ func (l *Ledger) heldInputs(ctx context.Context, v *Version, keys map[HouseholdK
 				}})
 		}
 		if members {
-			for _, part := range findBlocks(xs, want, true).parts(parts) {
+			mb, err := findBlocks(xs, want, true)
+			if err != nil {
+				return nil, facts, err
+			}
+			for _, part := range mb.parts(parts) {
 				h.Members = append(h.Members, pipeline.HeldPart[receipt.MemberRow]{Rows: part.rows, Exact: true,
 					Each: func(ctx context.Context, fn func(*receipt.MemberRow) error) error {
 						return part.each(ctx, func(key HouseholdKey, r *blockReader) error {
@@ -187,7 +195,11 @@ func cancelsHeld(ctx context.Context, v *Version, xs []*index, stored bool, want
 			x.eachOf(x.rHash, x.rHH, x.nR, fnv([]byte(id)), func(i int) { found.add(string(x.key(i))) })
 		}
 	}
-	return out, findBlocks(xs, found, false).each(ctx, func(_ HouseholdKey, r *blockReader) error {
+	bs, err := findBlocks(xs, found, false)
+	if err != nil {
+		return nil, err
+	}
+	return out, bs.each(ctx, func(_ HouseholdKey, r *blockReader) error {
 		var row receipt.Row
 		r.receipt(&row)
 		cancel(row.ReceiptID)
@@ -212,7 +224,9 @@ type block struct {
 // findBlocks finds the row store block of each household of keys, of receipts or (members
 // set) of member rows: in the newest layer that holds the household (among those with
 // members.parquet, for members), as scanColumns passes its rows on.
-func findBlocks(xs []*index, keys *keySet, members bool) blocks {
+func findBlocks(xs []*index, keys *keySet, members bool) (blocks, error) {
+	xs, done := pagedViews(xs, keys)
+	defer done()
 	var bs blocks
 	for _, key := range byHash(keys) {
 		for l := len(xs) - 1; l >= 0; l-- {
@@ -235,7 +249,7 @@ func findBlocks(xs []*index, keys *keySet, members bool) blocks {
 	slices.SortFunc(bs.list, func(a, b block) int {
 		return cmp.Or(cmp.Compare(a.layer, b.layer), cmp.Compare(a.ref.off, b.ref.off))
 	})
-	return bs
+	return bs, viewsErr(xs)
 }
 
 // parts cuts the blocks into up to n parts of about as many blocks, each in file order.

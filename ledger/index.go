@@ -67,6 +67,9 @@ type index struct {
 	rbStore, memStore *storeFile
 	hRBS, hMemS       int
 	layer             string
+	// paged, in a view for a few look-ups (see pagedViews), reads the pages it needs instead
+	// of faulting in the mapping's.
+	paged *pagedFile
 }
 
 const headerLen = 8 + 7*8
@@ -126,8 +129,16 @@ func openIndex(layer string) (*index, error) {
 	return x, nil
 }
 
-func (x *index) u64(at int) uint64 { return binary.LittleEndian.Uint64(x.data[at:]) }
-func (x *index) u32(at int) uint32 { return binary.LittleEndian.Uint32(x.data[at:]) }
+func (x *index) u64(at int) uint64 { return binary.LittleEndian.Uint64(x.bytes(at, 8)) }
+func (x *index) u32(at int) uint32 { return binary.LittleEndian.Uint32(x.bytes(at, 4)) }
+
+// bytes are the n bytes of the index at at: from the mapping, or read for a paged view.
+func (x *index) bytes(at, n int) []byte {
+	if x.paged == nil {
+		return x.data[at : at+n]
+	}
+	return x.paged.read(at, n)
+}
 
 // layout finds the sections from the header and checks that they fill the file.
 func (x *index) layout() error {
@@ -190,12 +201,13 @@ func (x *index) household(key []byte) (int, bool) {
 }
 
 func (x *index) key(i int) []byte {
-	return x.data[x.keys+int(x.u32(x.hKeyOff+4*i)) : x.keys+int(x.u32(x.hKeyOff+4*i+4))]
+	from, to := int(x.u32(x.hKeyOff+4*i)), int(x.u32(x.hKeyOff+4*i+4))
+	return x.bytes(x.keys+from, to-from)
 }
 
 // state is household i's state, and whether it has a row in household_month.parquet.
 func (x *index) state(i int) (hhState, bool) {
-	f := x.data[x.hFlags+i]
+	f := x.bytes(x.hFlags+i, 1)[0]
 	return hhState{cash: int64(x.u64(x.hCash + 8*i)), prior: int32(x.u32(x.hPrior + 4*i)),
 		counts: f&flagCounts != 0, tasukai: f&flagTasukai != 0}, f&flagRow != 0
 }
@@ -235,7 +247,8 @@ func (x *index) eachOf(hashes, hh, n int, h uint64, fn func(int)) {
 func (x *index) insurers() []string {
 	out := make([]string, x.nIns)
 	for i := range out {
-		out[i] = string(x.data[x.ins+int(x.u32(x.insOff+4*i)) : x.ins+int(x.u32(x.insOff+4*i+4))])
+		from, to := int(x.u32(x.insOff+4*i)), int(x.u32(x.insOff+4*i+4))
+		out[i] = string(x.bytes(x.ins+from, to-from))
 	}
 	return out
 }
@@ -280,7 +293,9 @@ func newest(xs []*index, key []byte) (layer, i int, ok bool) {
 
 // eachState calls fn with the state of every household of keys that the version has a
 // household_month row of: found in the newest layer that holds the household.
-func eachState(xs []*index, keys *keySet, fn func(key []byte, st hhState)) {
+func eachState(xs []*index, keys *keySet, fn func(key []byte, st hhState)) error {
+	xs, done := pagedViews(xs, keys)
+	defer done()
 	for _, key := range byHash(keys) {
 		if l, i, ok := newest(xs, key); ok {
 			if st, row := xs[l].state(i); row {
@@ -288,6 +303,7 @@ func eachState(xs []*index, keys *keySet, fn func(key []byte, st hhState)) {
 			}
 		}
 	}
+	return viewsErr(xs)
 }
 
 // indexedAffected is affectedHouseholds from the layers' indexes: the households that hold

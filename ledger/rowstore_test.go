@@ -177,7 +177,11 @@ func TestGatherAcrossPartitions(t *testing.T) {
 	}
 	rows := map[string][]string{}
 	for _, members := range []bool{false, true} {
-		err := findBlocks([]*index{x}, keys, members).each(context.Background(), func(k HouseholdKey, r *blockReader) error {
+		bs, err := findBlocks([]*index{x}, keys, members)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = bs.each(context.Background(), func(k HouseholdKey, r *blockReader) error {
 			if members {
 				var m receipt.MemberRow
 				r.member(&m)

@@ -174,8 +174,8 @@ func states(ctx context.Context, v *Version, keys *keySet) (map[HouseholdKey]hhS
 			return nil, err
 		}
 		if xs != nil {
-			eachState(xs, keys, func(key []byte, st hhState) { out[parseKey(key)] = st })
-			return out, nil
+			err := eachState(xs, keys, func(key []byte, st hhState) { out[parseKey(key)] = st })
+			return out, err
 		}
 	}
 	err := scanColumns(ctx, v, output.HouseholdMonthFile, stateCols, keys, func(b *pqcol.Batch, i int, key []byte) error {
@@ -777,11 +777,14 @@ func (l *Ledger) eachCountingMonth(ctx context.Context, lo, hi rules.Month, keys
 		}
 		if xs != nil && keys != nil {
 			var ferr error
-			eachState(xs, keys, func(key []byte, st hhState) {
+			err := eachState(xs, keys, func(key []byte, st hhState) {
 				if st.counts && ferr == nil {
 					ferr = fn(parseKey(key), m)
 				}
 			})
+			if ferr == nil {
+				ferr = err
+			}
 			if ferr != nil {
 				return ferr
 			}

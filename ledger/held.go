@@ -66,6 +66,9 @@ func (l *Ledger) heldInputs(ctx context.Context, v *Version, keys map[HouseholdK
 			if _, ok := corr[row.ReceiptID]; ok {
 				return nil // replaced or cancelled by the correction
 			}
+			if len(claims) == 0 {
+				return fn(row)
+			}
 			if c, ok := claims[row.ReceiptID]; ok {
 				row.InsurerNo, row.PersonID, row.NameKana, row.BirthDate, row.Sex = c.insurer, c.person, c.kana, c.birth, c.sex
 			}

@@ -52,32 +52,6 @@ func (p *pagedFile) read(at, n int) []byte {
 	return out
 }
 
-// prefetch reads the pages of bytes [from, to) that the view lacks, in one read: the pages
-// a search for a hash is about to probe.
-func (p *pagedFile) prefetch(from, to int) {
-	from, to = max(from, 0), min(to, p.size)
-	first, last := from/pagedPage, (to-1)/pagedPage
-	for first <= last && p.pages[first] != nil {
-		first++
-	}
-	for last >= first && p.pages[last] != nil {
-		last--
-	}
-	if first > last {
-		return
-	}
-	end := min((last+1)*pagedPage, p.size)
-	buf := make([]byte, end-first*pagedPage)
-	if _, err := p.f.ReadAt(buf, int64(first*pagedPage)); err != nil {
-		return // the pages are read one by one, which says what fails
-	}
-	for i := first; i <= last; i++ {
-		if p.pages[i] == nil {
-			p.pages[i] = buf[(i-first)*pagedPage : min((i-first+1)*pagedPage, len(buf))]
-		}
-	}
-}
-
 func (p *pagedFile) page(i int) []byte {
 	if pg, ok := p.pages[i]; ok {
 		return pg

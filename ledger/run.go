@@ -107,7 +107,7 @@ func (l *Ledger) first(ctx context.Context, cfg pipeline.Config) (*Result, error
 		if err := l.keepHistory(given); err != nil {
 			return err
 		}
-		adj, err := l.settle(ctx, cfg, d, s, rows, nil, nil, before, res)
+		adj, err := l.settle(ctx, cfg, d, s, rows, nil, nil, before, nil, res)
 		res.Adjustments = adj
 		return err
 	}
@@ -298,7 +298,7 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 		if !full {
 			aff = affected
 		}
-		adj, err := l.settle(ctx, cfg, d, s, rows, aff, affected, previous, res)
+		adj, err := l.settle(ctx, cfg, d, s, rows, aff, affected, previous, now, res)
 		res.Adjustments = adj
 		return err
 	}
@@ -313,9 +313,10 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 // the households the new layer holds (nil: it is the whole month, replacing every layer).
 // affected are the households compared with previous for adjustments (nil on a first run,
 // where there is nothing to adjust and previous says how the history counted the month: the
-// households whose counting differs from it are news to the later months).
+// households whose counting differs from it are news to the later months); now are the
+// states of the run directory's households, read by the caller (nil on a first run).
 func (l *Ledger) settle(ctx context.Context, cfg pipeline.Config, d *output.Dir, s *pipeline.Summary, rows *layerRows,
-	layerKeys, affected map[HouseholdKey]struct{}, previous map[HouseholdKey]hhState, res *Result) ([]output.Adjustment, error) {
+	layerKeys, affected map[HouseholdKey]struct{}, previous, now map[HouseholdKey]hhState, res *Result) ([]output.Adjustment, error) {
 	start := time.Now()
 	layer, err := l.tempDir("layer-")
 	if err != nil {
@@ -341,10 +342,6 @@ func (l *Ledger) settle(ctx context.Context, cfg pipeline.Config, d *output.Dir,
 			return nil, err
 		}
 	} else {
-		now, err := runStates(ctx, cfg.Month, d.TempPath())
-		if err != nil {
-			return nil, err
-		}
 		adj = adjustments(cfg.Month, affected, previous, now, output.CauseCorrectedReceipts)
 		for k := range affected {
 			if previous[k].counts != now[k].counts {

@@ -8,6 +8,7 @@
 #   3. reads of a month of 24 layers against the same month compacted: a 0.1% correction of it,
 #      and a full read (`batch simulate --month`, which reads every row of the month).
 #   HOUSEHOLDS=4150000 ./bench/correct.sh
+# SECTIONS=1 runs the first alone (any of 1, 2, 3); PAIRS=N gives it N pairs (2 unless set).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HOUSEHOLDS=${HOUSEHOLDS:-4150000}
@@ -35,10 +36,13 @@ fresh() {
   done
 }
 
+SECTIONS=${SECTIONS:-123}
+PAIRS=${PAIRS:-2}
+if [[ $SECTIONS == *1* ]]; then
 echo "== 1. the original run of $target and its 1% correction, in pairs"
 [ -f "$DIR/corrections-$target.parquet" ] ||
   bin/corrections --every 100 --out "$DIR/corrections-$target.parquet" "$DIR/input/receipts/$target"
-for pair in 1 2; do
+for pair in $(seq 1 "$PAIRS"); do
   fresh orig "$target"
   rm -rf "$DIR/out-orig"
   o=$(secs $BIN run --month "$target" --members "$DIR/input/members.parquet" --receipts "$DIR/input/receipts/$target" \
@@ -49,6 +53,9 @@ for pair in 1 2; do
   echo "pair $pair: original run $o s, 1% correction $r s, ratio $(echo "scale=3; $r / $o" | bc)"
 done
 
+fi
+
+if [[ $SECTIONS == *2* ]]; then
 echo "== 2. 1,000 corrected receipts over the twelve months, one run per month"
 fresh L1
 total=0
@@ -68,6 +75,9 @@ spread=()
 for m in $months; do spread+=(--receipts "$DIR/spread-$m.parquet"); done
 echo "12 months' corrections, one batch correct, end to end: $(secs $BIN correct --ledger "$DIR/L1" "${spread[@]}" --out "$DIR/out-correct") s"
 
+fi
+
+if [[ $SECTIONS == *3* ]]; then
 echo "== 3. a month of 24 layers against the same month compacted"
 fresh L24
 for k in $(seq 1 23); do
@@ -95,3 +105,4 @@ for pair in 1 2; do
   done
 done
 echo "($layers layers before compaction)"
+fi

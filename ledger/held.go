@@ -4,9 +4,12 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/kougaku/batch/output"
 	"github.com/kougaku/batch/pipeline"
@@ -27,6 +30,8 @@ type heldFacts struct {
 	// reasons are the receipts the month resolved by name (resolved.parquet), by id, with the
 	// reason they needed it (pipeline.Config.ResolvedReasons).
 	reasons map[string]string
+	// states are the households' states (asked with withStates), as states reads them.
+	states map[HouseholdKey]hhState
 }
 
 // heldInputs gives the run of version v, for the households keys (all when nil), the
@@ -34,8 +39,9 @@ type heldFacts struct {
 // their member rows. A receipt the month resolved by name is given as it was claimed, to be
 // resolved again. The rows are read when the run asks for them, in parts (up to parts of
 // each kind) read at once; the row stores' blocks are found now, which also counts the rows
-// for the run's plan.
-func (l *Ledger) heldInputs(ctx context.Context, v *Version, keys map[HouseholdKey]struct{}, corr map[string]correction, members bool, parts int) (*pipeline.Held, heldFacts, error) {
+// for the run's plan. With withStates the facts hold the households' states, found in the same
+// look-ups.
+func (l *Ledger) heldInputs(ctx context.Context, v *Version, keys map[HouseholdKey]struct{}, corr map[string]correction, members, withStates bool, parts int) (*pipeline.Held, heldFacts, error) {
 	month := v.Month.String()
 	want := newKeySet(keys)
 	facts := heldFacts{reasons: map[string]string{}}
@@ -76,11 +82,12 @@ func (l *Ledger) heldInputs(ctx context.Context, v *Version, keys map[HouseholdK
 		}
 	}
 	if stored {
-		rb, err := findBlocks(xs, want, false)
+		f, err := findHouseholds(xs, want, members, withStates, parts)
 		if err != nil {
 			return nil, facts, err
 		}
-		for _, part := range rb.parts(parts) {
+		facts.states = f.states
+		for _, part := range f.receipts.parts(parts) {
 			h.Receipts = append(h.Receipts, pipeline.HeldPart[receipt.Row]{Rows: part.rows,
 				Each: func(ctx context.Context, fn func(*receipt.Row) error) error {
 					add := given(fn)
@@ -92,11 +99,7 @@ func (l *Ledger) heldInputs(ctx context.Context, v *Version, keys map[HouseholdK
 				}})
 		}
 		if members {
-			mb, err := findBlocks(xs, want, true)
-			if err != nil {
-				return nil, facts, err
-			}
-			for _, part := range mb.parts(parts) {
+			for _, part := range f.members.parts(parts) {
 				h.Members = append(h.Members, pipeline.HeldPart[receipt.MemberRow]{Rows: part.rows, Exact: true,
 					Each: func(ctx context.Context, fn func(*receipt.MemberRow) error) error {
 						return part.each(ctx, func(key HouseholdKey, r *blockReader) error {
@@ -108,6 +111,11 @@ func (l *Ledger) heldInputs(ctx context.Context, v *Version, keys map[HouseholdK
 			}
 		}
 		return h, facts, nil
+	}
+	if withStates {
+		if facts.states, err = states(ctx, v, want); err != nil {
+			return nil, facts, err
+		}
 	}
 	rows, err := rowsOver(v, output.ReceiptBenefitFile)
 	if err != nil {
@@ -228,31 +236,92 @@ type block struct {
 // set) of member rows: in the newest layer that holds the household (among those with
 // members.parquet, for members), as scanColumns passes its rows on.
 func findBlocks(xs []*index, keys *keySet, members bool) (blocks, error) {
+	f, err := findHouseholds(xs, keys, members, false, 1)
+	if members {
+		return f.members, err
+	}
+	return f.receipts, err
+}
+
+// found is what findHouseholds finds of a set of households in a version's layers.
+type found struct {
+	receipts, members blocks                   // members: empty unless asked
+	states            map[HouseholdKey]hhState // nil unless asked
+	err               error
+}
+
+// findHouseholds looks each household of keys up once in the layers' indexes, newest first,
+// and takes from the layer that holds it what findBlocks and eachState would find one look-up
+// each: the block of its receipts, with members set the block of its member rows, and with
+// states set its state. The keys are shared out over up to n goroutines, each with its own
+// views of the indexes; the blocks come out in the order of their files whatever n.
+func findHouseholds(xs []*index, keys *keySet, members, states bool, n int) (found, error) {
+	order := byHash(keys)
+	n = max(1, min(n, len(order)/4096)) // a goroutine's start costs more than a few look-ups
+	parts := make([]found, n)
+	g := errgroup.Group{}
+	for p := range n {
+		g.Go(func() error {
+			parts[p] = findSome(xs, keys, order[len(order)*p/n:len(order)*(p+1)/n], members, states)
+			return parts[p].err
+		})
+	}
+	err := g.Wait()
+	out := parts[0]
+	for _, f := range parts[1:] {
+		out.receipts.list = append(out.receipts.list, f.receipts.list...)
+		out.receipts.rows += f.receipts.rows
+		out.members.list = append(out.members.list, f.members.list...)
+		out.members.rows += f.members.rows
+		maps.Copy(out.states, f.states)
+	}
+	for _, bs := range []blocks{out.receipts, out.members} {
+		slices.SortFunc(bs.list, func(a, b block) int {
+			return cmp.Or(cmp.Compare(a.layer, b.layer), cmp.Compare(a.ref.off, b.ref.off))
+		})
+	}
+	return out, err
+}
+
+// findSome is one goroutine's share of findHouseholds: the households of keys listed in order.
+func findSome(xs []*index, keys *keySet, order [][]byte, members, states bool) (f found) {
 	xs, done := pagedViews(xs, keys)
 	defer done()
-	var bs blocks
-	for _, key := range byHash(keys) {
-		for l := len(xs) - 1; l >= 0; l-- {
+	if states {
+		f.states = make(map[HouseholdKey]hhState, len(order))
+	}
+	take := func(bs *blocks, l int, file *storeFile, ref storeRef, key []byte, r [2]int64) {
+		bs.list = append(bs.list, block{l, file, ref, key, uint32(r[1] - r[0])})
+		bs.rows += r[1] - r[0]
+	}
+	for _, key := range order {
+		gotReceipts, gotMembers, gotState := false, !members, !states
+		for l := len(xs) - 1; l >= 0 && !(gotReceipts && gotMembers && gotState); l-- {
 			x := xs[l]
-			if members && !x.hasMembers {
-				continue // a layer without the file hides nothing of it
+			i, ok := x.household(key)
+			if !ok {
+				continue
 			}
-			if i, ok := x.household(key); ok {
-				f, ref := x.receiptBlock(i)
-				if members {
-					f, ref = x.memberBlock(i)
+			if !gotState {
+				if st, row := x.state(i); row {
+					f.states[parseKey(key)] = st
 				}
-				r := x.rows(i, members)
-				bs.list = append(bs.list, block{l, f, ref, key, uint32(r[1] - r[0])})
-				bs.rows += r[1] - r[0]
-				break
+				gotState = true
+			}
+			if !gotReceipts {
+				file, ref := x.receiptBlock(i)
+				take(&f.receipts, l, file, ref, key, x.rows(i, false))
+				gotReceipts = true
+			}
+			if !gotMembers && x.hasMembers { // a layer without the file hides nothing of it
+				file, ref := x.memberBlock(i)
+				take(&f.members, l, file, ref, key, x.rows(i, true))
+				gotMembers = true
 			}
 		}
 	}
-	slices.SortFunc(bs.list, func(a, b block) int {
-		return cmp.Or(cmp.Compare(a.layer, b.layer), cmp.Compare(a.ref.off, b.ref.off))
-	})
-	return bs, viewsErr(xs)
+	f.err = viewsErr(xs)
+	return f
 }
 
 // parts cuts the blocks into up to n parts of about as many blocks, each in file order.

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
 	"sort"
+	"sync"
 	"syscall"
 
 	"github.com/kougaku/batch/output"
@@ -310,7 +312,47 @@ func eachState(xs []*index, keys *keySet, fn func(key []byte, st hhState)) error
 // the corrections' receipt ids, and those of the persons they name, each in the newest layer
 // that holds the household (the older layers' rows of it are hidden, as scans hide them);
 // and the corrections' insurers the members files list.
-func indexedAffected(xs []*index, corr map[string]correction) (map[HouseholdKey]struct{}, []string) {
+func indexedAffected(xs []*index, ids, persons *keySet, corr map[string]correction, n int) (map[HouseholdKey]struct{}, []string) {
+	idOrder, personOrder := byHash(ids), byHash(persons)
+	n = max(1, min(n, len(idOrder)/4096)) // a goroutine's start costs more than a few look-ups
+	outs := make([]map[HouseholdKey]struct{}, n)
+	var wg sync.WaitGroup
+	for p := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			share := func(order [][]byte) [][]byte { return order[len(order)*p/n : len(order)*(p+1)/n] }
+			outs[p] = affectedSome(xs, share(idOrder), share(personOrder))
+		}()
+	}
+	wg.Wait()
+	out := outs[0]
+	for _, o := range outs[1:] {
+		maps.Copy(out, o)
+	}
+	named := map[string]bool{}
+	for _, x := range xs {
+		if x.hasMembers {
+			for _, ins := range x.insurers() {
+				named[ins] = true
+			}
+		}
+	}
+	var insurers []string
+	seen := map[string]bool{}
+	for _, c := range corr {
+		if named[c.insurer] && !seen[c.insurer] {
+			seen[c.insurer] = true
+			insurers = append(insurers, c.insurer)
+		}
+	}
+	sort.Strings(insurers)
+	return out, insurers
+}
+
+// affectedSome is one goroutine's share of indexedAffected: the households of the receipt ids
+// and the persons listed, each in hash order.
+func affectedSome(xs []*index, ids, persons [][]byte) map[HouseholdKey]struct{} {
 	out := map[HouseholdKey]struct{}{}
 	visible := func(l, i int, members bool) bool {
 		key := xs[l].key(i)
@@ -331,38 +373,17 @@ func indexedAffected(xs []*index, corr map[string]correction) (map[HouseholdKey]
 			}
 		}
 	}
-	ids, persons := newKeys(), newKeys()
-	for id, c := range corr {
-		ids.add(id)
-		persons.add(HouseholdKey{c.insurer, c.person}.String())
-	}
-	idOrder, personOrder := byHash(ids), byHash(persons)
-	named := map[string]bool{}
 	for l, x := range xs {
-		for _, id := range idOrder {
+		for _, id := range ids {
 			x.eachOf(x.rHash, x.rHH, x.nR, fnv(id), add(l, false))
 		}
 		if x.hasMembers {
-			for _, p := range personOrder {
+			for _, p := range persons {
 				x.eachOf(x.pHash, x.pHH, x.nP, fnv(p), add(l, true))
 			}
 		}
-		if x.hasMembers {
-			for _, ins := range x.insurers() {
-				named[ins] = true
-			}
-		}
 	}
-	var insurers []string
-	seen := map[string]bool{}
-	for _, c := range corr {
-		if named[c.insurer] && !seen[c.insurer] {
-			seen[c.insurer] = true
-			insurers = append(insurers, c.insurer)
-		}
-	}
-	sort.Strings(insurers)
-	return out, insurers
+	return out
 }
 
 // byHash lists the keys of a set in the order of their hash, which is the order of the

@@ -190,7 +190,7 @@ func TestIssue18_IndexAgreesWithScan(t *testing.T) {
 				}
 			}
 			both(func(v *Version) any {
-				aff, ins, err := affectedHouseholds(ctx, v, corr)
+				aff, ins, err := affectedHouseholds(ctx, v, corr, 2)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -227,33 +227,19 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 	)
 	if !full {
 		start = time.Now()
-		if affected, insurers, err = affectedHouseholds(ctx, v, corr); err != nil {
+		if affected, insurers, err = affectedHouseholds(ctx, v, corr, workersOf(cfg)); err != nil {
 			return nil, err
 		}
 		step(cfg, start, "ledger: households the corrections touch", "households", len(affected))
 	}
-	// The month's households are found in its row stores, and their states read, at once,
-	// on both cores; the pipeline reads their rows as it goes.
+	// The month's households are found in its indexes, once each for their blocks and their
+	// states, on every core; the pipeline reads their rows as it goes.
 	start = time.Now()
-	var (
-		held     *pipeline.Held
-		facts    heldFacts
-		previous map[HouseholdKey]hhState
-	)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) {
-		held, facts, err = l.heldInputs(gctx, v, affected, corr, !full, workersOf(cfg))
-		debugStep(cfg, start, "ledger: the month's rows found")
-		return err
-	})
-	g.Go(func() (err error) {
-		previous, err = states(gctx, v, newKeySet(affected))
-		debugStep(cfg, start, "ledger: the month's states read")
-		return err
-	})
-	if err := g.Wait(); err != nil {
+	held, facts, err := l.heldInputs(ctx, v, affected, corr, !full, true, workersOf(cfg))
+	if err != nil {
 		return nil, err
 	}
+	previous := facts.states
 	if full || len(cfg.History) > 0 { // every household, or history that may count anew: looked up
 		held.History = l.historyFeed(cfg.Month, newKeySet(affected), cfg.History, nil)
 	} else {
@@ -549,7 +535,7 @@ func (l *Ledger) recompute(ctx context.Context, cfg pipeline.Config, v *Version,
 		return nil, nil, err
 	}
 	defer os.RemoveAll(tmp)
-	held, facts, err := l.heldInputs(ctx, v, hit, nil, true, workersOf(cfg))
+	held, facts, err := l.heldInputs(ctx, v, hit, nil, true, false, workersOf(cfg))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -658,8 +644,9 @@ func unknownCancels(corr map[string]correction, held map[string]struct{}) map[st
 // affectedHouseholds: the households of the corrected receipts as the ledger has them, and
 // the households of the persons the corrections name; and those of the corrections' insurers
 // the month's members master knows (the rerun is given the members of these households
-// only, and must still tell a person the master lacks from an insurer it lacks).
-func affectedHouseholds(ctx context.Context, v *Version, corr map[string]correction) (map[HouseholdKey]struct{}, []string, error) {
+// only, and must still tell a person the master lacks from an insurer it lacks). The indexes'
+// look-ups are shared out over up to workers goroutines.
+func affectedHouseholds(ctx context.Context, v *Version, corr map[string]correction, workers int) (map[HouseholdKey]struct{}, []string, error) {
 	ids, persons := newKeys(), newKeys()
 	named := map[string]bool{} // the corrections' insurers: found in the master
 	for id, c := range corr {
@@ -672,7 +659,7 @@ func affectedHouseholds(ctx context.Context, v *Version, corr map[string]correct
 		return nil, nil, err
 	}
 	if xs != nil {
-		byReceipt, insurers := indexedAffected(xs, corr)
+		byReceipt, insurers := indexedAffected(xs, ids, persons, corr, workers)
 		return byReceipt, insurers, nil
 	}
 	byReceipt, byPerson := map[HouseholdKey]struct{}{}, map[HouseholdKey]struct{}{}

@@ -91,8 +91,9 @@ func (l *Ledger) heldInputs(ctx context.Context, v *Version, keys map[HouseholdK
 			h.Receipts = append(h.Receipts, pipeline.HeldPart[receipt.Row]{Rows: part.rows,
 				Each: func(ctx context.Context, fn func(*receipt.Row) error) error {
 					add := given(fn)
+					var row receipt.Row // one for the part: the pipeline copies what it keeps
 					return part.each(ctx, func(key HouseholdKey, r *blockReader) error {
-						row := receipt.Row{ServiceMonth: month, InsurerNo: key.InsurerNo}
+						row = receipt.Row{ServiceMonth: month, InsurerNo: key.InsurerNo}
 						r.receipt(&row)
 						return add(&row)
 					})
@@ -102,8 +103,9 @@ func (l *Ledger) heldInputs(ctx context.Context, v *Version, keys map[HouseholdK
 			for _, part := range f.members.parts(parts) {
 				h.Members = append(h.Members, pipeline.HeldPart[receipt.MemberRow]{Rows: part.rows, Exact: true,
 					Each: func(ctx context.Context, fn func(*receipt.MemberRow) error) error {
+						var row receipt.MemberRow // one for the part: the pipeline copies what it keeps
 						return part.each(ctx, func(key HouseholdKey, r *blockReader) error {
-							row := receipt.MemberRow{InsurerNo: key.InsurerNo, HouseholdID: key.HouseholdID}
+							row = receipt.MemberRow{InsurerNo: key.InsurerNo, HouseholdID: key.HouseholdID}
 							r.member(&row)
 							return fn(&row)
 						})

@@ -207,9 +207,11 @@ func (x *index) key(i int) []byte {
 	return x.bytes(x.keys+from, to-from)
 }
 
+func (x *index) flags(i int) uint8 { return x.bytes(x.hFlags+i, 1)[0] }
+
 // state is household i's state, and whether it has a row in household_month.parquet.
 func (x *index) state(i int) (hhState, bool) {
-	f := x.bytes(x.hFlags+i, 1)[0]
+	f := x.flags(i)
 	return hhState{cash: int64(x.u64(x.hCash + 8*i)), prior: int32(x.u32(x.hPrior + 4*i)),
 		counts: f&flagCounts != 0, tasukai: f&flagTasukai != 0}, f&flagRow != 0
 }
@@ -302,6 +304,21 @@ func eachState(xs []*index, keys *keySet, fn func(key []byte, st hhState)) error
 		if l, i, ok := newest(xs, key); ok {
 			if st, row := xs[l].state(i); row {
 				fn(key, st)
+			}
+		}
+	}
+	return viewsErr(xs)
+}
+
+// eachCounting calls fn with every household of keys that counts for 多数回 in the version,
+// as eachState would find it, reading the flags of its state alone.
+func eachCounting(xs []*index, keys *keySet, fn func(key []byte)) error {
+	xs, done := pagedViews(xs, keys)
+	defer done()
+	for _, key := range byHash(keys) {
+		if l, i, ok := newest(xs, key); ok {
+			if f := xs[l].flags(i); f&flagRow != 0 && f&flagCounts != 0 {
+				fn(key)
 			}
 		}
 	}

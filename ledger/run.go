@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -458,16 +459,29 @@ func (l *Ledger) cascade(ctx context.Context, cfg pipeline.Config, from rules.Mo
 			return err
 		})
 	}
+	// The months up to from are counted meanwhile; the later ones' counting is in their states
+	// (and a month between them the ledger lacks, in the kept history).
 	counts := countingMonths{}
-	cerr := l.eachCountingMonth(ctx, from-10, later[len(later)-1], keys, nil, func(k HouseholdKey, m rules.Month) error {
+	count := func(k HouseholdKey, m rules.Month) error {
 		counts.set(k, m, true)
 		return nil
-	})
+	}
+	cerr := l.eachCountingMonth(ctx, from-10, from+1, keys, nil, count)
+	if cerr == nil {
+		cerr = l.eachHistory(ctx, from+1, later[len(later)-1], keys, nil, count)
+	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	if cerr != nil {
 		return nil, cerr
+	}
+	for i, m := range later {
+		for k, st := range held[i] {
+			if st.counts {
+				counts.set(k, m, true)
+			}
+		}
 	}
 	step(cfg, start, "ledger: cascade: counting months read", "households", len(changed))
 	var adj []output.Adjustment
@@ -747,45 +761,72 @@ func (l *Ledger) eachCountingMonth(ctx context.Context, lo, hi rules.Month, keys
 	if err := l.eachHistory(ctx, lo, hi, keys, given, fn); err != nil {
 		return err
 	}
+	var months []rules.Month
 	for m := lo; m < hi; m++ {
-		if !l.Has(m) {
-			continue
+		if l.Has(m) {
+			months = append(months, m)
 		}
-		v, err := l.Current(m)
-		if err != nil {
-			return err
-		}
-		xs, err := v.indexes()
-		if err != nil {
-			return err
-		}
-		if xs != nil && keys != nil {
-			var ferr error
-			err := eachState(xs, keys, func(key []byte, st hhState) {
-				if st.counts && ferr == nil {
-					ferr = fn(parseKey(key), m)
-				}
-			})
-			if ferr == nil {
-				ferr = err
+	}
+	if keys == nil { // every household: month after month, never a month's list in memory
+		for _, m := range months {
+			if err := l.countingIn(ctx, m, nil, func(k HouseholdKey) error { return fn(k, m) }); err != nil {
+				return err
 			}
-			if ferr != nil {
-				return ferr
-			}
-			continue
 		}
-		err = scanColumns(ctx, v, output.HouseholdMonthFile, []string{"insurer_no", "household_id", "counts_for_tasukai"}, keys,
-			func(b *pqcol.Batch, i int, key []byte) error {
-				if !b.Bools(2).At(i) {
-					return nil
-				}
-				return fn(parseKey(key), m)
+		return nil
+	}
+	// Some households: the months are read two at a time, one a core, and given in order.
+	counting := make([][]HouseholdKey, len(months))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(2)
+	for i, m := range months {
+		g.Go(func() error {
+			return l.countingIn(gctx, m, keys, func(k HouseholdKey) error {
+				counting[i] = append(counting[i], k)
+				return nil
 			})
-		if err != nil {
-			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i, m := range months {
+		for _, k := range counting[i] {
+			if err := fn(k, m); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// countingIn calls fn for the households of keys (all when nil) that count for 多数回 in
+// month m as the ledger's current version of it says.
+func (l *Ledger) countingIn(ctx context.Context, m rules.Month, keys *keySet, fn func(k HouseholdKey) error) error {
+	v, err := l.Current(m)
+	if err != nil {
+		return err
+	}
+	xs, err := v.indexes()
+	if err != nil {
+		return err
+	}
+	if xs != nil && keys != nil {
+		var ferr error
+		err := eachCounting(xs, keys, func(key []byte) {
+			if ferr == nil {
+				ferr = fn(parseKey(key))
+			}
+		})
+		return cmp.Or(ferr, err)
+	}
+	return scanColumns(ctx, v, output.HouseholdMonthFile, []string{"insurer_no", "household_id", "counts_for_tasukai"}, keys,
+		func(b *pqcol.Batch, i int, key []byte) error {
+			if !b.Bools(2).At(i) {
+				return nil
+			}
+			return fn(parseKey(key))
+		})
 }
 
 // gapWarning says which of the 11 months before month the ledger lacks while it holds an

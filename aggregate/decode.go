@@ -2,8 +2,17 @@ package aggregate
 
 import (
 	"fmt"
-	"slices"
 )
+
+// Room returns s emptied, with room for n elements: s's own array when it has the room, a new
+// one a quarter larger than n otherwise (slices.Grow(s[:0], n) would copy s's whole old
+// capacity into it, the last partition's records, only for them to be overwritten).
+func Room[T any](s []T, n int) []T {
+	if cap(s) >= n {
+		return s[:0]
+	}
+	return make([]T, 0, n+n/4)
+}
 
 // decodeAll decodes one partition into s's slices, grown once from its counts, and makes
 // each record's sort key (the hash of its insurer and household, collide's bits cleared)
@@ -11,12 +20,12 @@ import (
 // the records afterwards waited for memory at each one. The strings of the records alias
 // the partition's chunks.
 func decodeAll(part Part, s *Scratch) (recs []Receipt, mems []Member, hist []History, err error) {
-	recs = slices.Grow(s.recs[:0], part.Receipts())
-	mems = slices.Grow(s.mems[:0], part.counts[tagMember]+part.counts[tagLeanMember])
-	hist = slices.Grow(s.hist[:0], part.counts[tagHistory])
-	rk := slices.Grow(s.rk[:0], part.Receipts())
-	mk := slices.Grow(s.mk[:0], part.counts[tagMember]+part.counts[tagLeanMember])
-	hk := slices.Grow(s.hk[:0], part.counts[tagHistory])
+	recs = Room(s.recs, part.Receipts())
+	mems = Room(s.mems, part.counts[tagMember]+part.counts[tagLeanMember])
+	hist = Room(s.hist, part.counts[tagHistory])
+	rk := Room(s.rk, part.Receipts())
+	mk := Room(s.mk, part.counts[tagMember]+part.counts[tagLeanMember])
+	hk := Room(s.hk, part.counts[tagHistory])
 	defer func() { s.recs, s.mems, s.hist, s.rk, s.mk, s.hk = recs, mems, hist, rk, mk, hk }()
 	key := func(insurer, household string, i int) sortKey {
 		return sortKey{hash: Hash2(insurer, household) &^ s.collide, idx: int32(i)}

@@ -35,6 +35,7 @@ type colBuf struct {
 	data     []byte   // another string column's values back to back,
 	offs     []uint32 // value i being data[offs[i]:offs[i+1]]
 	ints     []int64  // integers, and bools as 0 and 1
+	perRow   int      // bytes a row the last rows' data took (Reserve)
 }
 
 // NewColumns returns an empty batch for T, which must be a row type of the column engine (a
@@ -68,11 +69,40 @@ func NewColumns[T any]() (*Columns[T], error) {
 func (b *Columns[T]) Reset() {
 	for i := range b.cols {
 		c := &b.cols[i]
+		if b.n > 0 && len(c.data) > 0 {
+			c.perRow = len(c.data)/b.n + 1
+		}
 		clear(c.strs) // drop the references to the caller's strings
 		c.strs, c.data, c.offs, c.ints = c.strs[:0], c.data[:0], append(c.offs[:0], 0), c.ints[:0]
 		c.overflow = false
 	}
 	b.n, b.err = 0, nil
+}
+
+// Reserve gives the empty batch's columns room for n rows, so that appends do not grow them
+// row by row: the strings of a plain column as many bytes a row as its last rows took.
+func (b *Columns[T]) Reserve(n int) {
+	for i := range b.cols {
+		c := &b.cols[i]
+		switch {
+		case c.kind == kindString && c.dict:
+			c.strs = room(c.strs, n)
+		case c.kind == kindString:
+			c.offs = append(room(c.offs, n+1), 0)
+			c.data = room(c.data, n*c.perRow)
+		default:
+			c.ints = room(c.ints, n)
+		}
+	}
+}
+
+// room returns s emptied with room for n elements, in a new array a quarter larger than n when
+// s lacks it (rather than copying the old contents over, as slices.Grow(s[:0], n) would).
+func room[T any](s []T, n int) []T {
+	if cap(s) >= n {
+		return s[:0]
+	}
+	return make([]T, 0, n+n/4)
 }
 
 // Len is the number of rows in the batch.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -335,13 +334,14 @@ func (r *run) compute(ctx context.Context, parts *aggregate.Spill, w *writers, a
 // capacity once (households and persons by the usual ratios; appends grow them further if a
 // partition is unusual).
 func (res *partResult) reset(receipts int) {
-	res.households = slices.Grow(res.households[:0], receipts/2+1)
+	res.households = aggregate.Room(res.households, receipts/2+1)
 	if res.receipts == nil {
 		res.receipts, _ = output.NewColumns[output.ReceiptBenefit]() // a flat row type: no error
 		res.rc = receiptColumnsOf(res.receipts)
 	}
 	res.receipts.Reset()
-	res.persons = slices.Grow(res.persons[:0], receipts*3/4+1)
+	res.receipts.Reserve(receipts)
+	res.persons = aggregate.Room(res.persons, receipts*3/4+1)
 	res.members = res.members[:0]
 	res.text = res.text[:0]
 	res.totals = totals{}

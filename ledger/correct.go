@@ -571,7 +571,7 @@ func (f *deferral) record(l *Ledger, m rules.Month, d *output.Dir, s *pipeline.S
 	if err != nil {
 		return err
 	}
-	if err := writeKeys(filepath.Join(tmp, "changed.parquet"), changed); err != nil {
+	if err := writeKeys(filepath.Join(tmp, "changed.parquet"), sortedKeys(changed)); err != nil {
 		return err
 	}
 	if err := writeParquet(filepath.Join(tmp, output.RejectsFile), func(w *buffered[receipt.Reject]) error { w.buf = rejects; return nil }); err != nil {

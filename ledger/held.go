@@ -292,6 +292,10 @@ func findSome(xs []*index, keys *keySet, order [][]byte, members, states bool) (
 	if states {
 		f.states = make(map[HouseholdKey]hhState, len(order))
 	}
+	f.receipts.list = make([]block, 0, len(order))
+	if members {
+		f.members.list = make([]block, 0, len(order))
+	}
 	take := func(bs *blocks, l int, file *storeFile, ref storeRef, key []byte, r [2]int64) {
 		bs.list = append(bs.list, block{l, file, ref, key, uint32(r[1] - r[0])})
 		bs.rows += r[1] - r[0]

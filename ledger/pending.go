@@ -41,7 +41,7 @@ func (l *Ledger) journalDir() string { return filepath.Join(l.dir, "journal") }
 
 func (l *Ledger) writePending(m rules.Month, changed map[HouseholdKey]struct{}) error {
 	p, k := l.pendingPaths()
-	if err := writeKeys(k, changed); err != nil {
+	if err := writeKeys(k, sortedKeys(changed)); err != nil {
 		return err
 	}
 	data, _ := json.Marshal(pending{Month: m.String()})

@@ -108,7 +108,7 @@ func (l *Ledger) first(ctx context.Context, cfg pipeline.Config) (*Result, error
 		if err := l.keepHistory(given); err != nil {
 			return err
 		}
-		adj, err := l.settle(ctx, cfg, d, s, rows, nil, nil, before, nil, res)
+		adj, err := l.settle(ctx, cfg, d, s, rows, nil, false, before, nil, res)
 		res.Adjustments = adj
 		return err
 	}
@@ -192,10 +192,10 @@ func runStates(ctx context.Context, m rules.Month, dir string) (map[HouseholdKey
 	return states(ctx, &Version{Month: m, Layers: []string{dir}}, nil)
 }
 
-// adjustments lists the affected households whose cash changed, in a stable order.
-func adjustments(m rules.Month, affected map[HouseholdKey]struct{}, before, after map[HouseholdKey]hhState, cause string) []output.Adjustment {
+// adjustments lists the affected households (in order) whose cash changed.
+func adjustments(m rules.Month, affected []HouseholdKey, before, after map[HouseholdKey]hhState, cause string) []output.Adjustment {
 	var out []output.Adjustment
-	for _, k := range sortedKeys(affected) {
+	for _, k := range affected {
 		b, a := before[k].cash, after[k].cash
 		if a != b {
 			out = append(out, output.Adjustment{InsurerNo: k.InsurerNo, HouseholdID: k.HouseholdID, ServiceMonth: m.String(),
@@ -281,11 +281,7 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 			affected[k] = struct{}{}
 		}
 		res.Households = len(affected)
-		var aff map[HouseholdKey]struct{}
-		if !full {
-			aff = affected
-		}
-		adj, err := l.settle(ctx, cfg, d, s, rows, aff, affected, previous, now, res)
+		adj, err := l.settle(ctx, cfg, d, s, rows, sortedKeys(affected), !full, previous, now, res)
 		res.Adjustments = adj
 		return err
 	}
@@ -296,14 +292,15 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 }
 
 // settle commits the month's new layer (the run directory's files, linked) and cascades into
-// the later months, then writes adjustments.parquet into the run directory. layerKeys lists
-// the households the new layer holds (nil: it is the whole month, replacing every layer).
-// affected are the households compared with previous for adjustments (nil on a first run,
-// where there is nothing to adjust and previous says how the history counted the month: the
-// households whose counting differs from it are news to the later months); now are the
-// states of the run directory's households, read by the caller (nil on a first run).
+// the later months, then writes adjustments.parquet into the run directory. affected are the
+// households compared with previous for adjustments, in order (nil on a first run, where
+// there is nothing to adjust and previous says how the history counted the month: the
+// households whose counting differs from it are news to the later months); with partial set
+// they are the households the new layer holds, else it is the whole month, replacing every
+// layer. now are the states of the run directory's households, read by the caller (nil on a
+// first run).
 func (l *Ledger) settle(ctx context.Context, cfg pipeline.Config, d *output.Dir, s *pipeline.Summary, rows *layerRows,
-	layerKeys, affected map[HouseholdKey]struct{}, previous, now map[HouseholdKey]hhState, res *Result) ([]output.Adjustment, error) {
+	affected []HouseholdKey, partial bool, previous, now map[HouseholdKey]hhState, res *Result) ([]output.Adjustment, error) {
 	start := time.Now()
 	layer, err := l.tempDir("layer-")
 	if err != nil {
@@ -312,13 +309,15 @@ func (l *Ledger) settle(ctx context.Context, cfg pipeline.Config, d *output.Dir,
 	if err := linkFiles(d.TempPath(), layer); err != nil {
 		return nil, err
 	}
-	if layerKeys != nil {
-		if err := writeKeys(filepath.Join(layer, HouseholdsFile), layerKeys); err != nil {
+	var listed []HouseholdKey // the households the layer holds, in order (none: all)
+	if partial {
+		listed = affected
+		if err := writeKeys(filepath.Join(layer, HouseholdsFile), listed); err != nil {
 			return nil, err
 		}
 	}
 	// Room under the budget for what is not heap: the gathered rows are loaded now.
-	if err := withinBudget(l.budget()*7/8, func() error { return rows.finish(layer, sortedKeys(layerKeys)) }); err != nil {
+	if err := withinBudget(l.budget()*7/8, func() error { return rows.finish(layer, listed) }); err != nil {
 		return nil, fmt.Errorf("ledger: indexing the new layer of %s: %w", cfg.Month, err)
 	}
 	debugStep(cfg, start, "ledger: the new layer indexed")
@@ -330,7 +329,7 @@ func (l *Ledger) settle(ctx context.Context, cfg pipeline.Config, d *output.Dir,
 		}
 	} else {
 		adj = adjustments(cfg.Month, affected, previous, now, output.CauseCorrectedReceipts)
-		for k := range affected {
+		for _, k := range affected {
 			if previous[k].counts != now[k].counts {
 				changed[k] = struct{}{}
 			}
@@ -357,7 +356,7 @@ func (l *Ledger) settle(ctx context.Context, cfg pipeline.Config, d *output.Dir,
 	if err := l.journalAdjustments(cfg.Month, adj); err != nil {
 		return nil, err
 	}
-	if _, err := l.commit(cfg.Month, layer, layerKeys == nil); err != nil {
+	if _, err := l.commit(cfg.Month, layer, !partial); err != nil {
 		return nil, err
 	}
 	debugStep(cfg, start, "ledger: the month committed")
@@ -549,6 +548,7 @@ func (l *Ledger) recompute(ctx context.Context, cfg pipeline.Config, v *Version,
 		return nil, nil, err
 	}
 	defer os.RemoveAll(tmp)
+	order := sortedKeys(hit)
 	held, facts, err := l.heldInputs(ctx, v, hit, nil, true, false, workersOf(cfg))
 	if err != nil {
 		return nil, nil, err
@@ -572,10 +572,10 @@ func (l *Ledger) recompute(ctx context.Context, cfg pipeline.Config, v *Version,
 		AllowProvisional: cfg.AllowProvisional, Workers: cfg.Workers, MemoryBudget: cfg.MemoryBudget,
 		CommandLine: append(append([]string(nil), cfg.CommandLine...), "(cascade "+v.Month.String()+")"), Log: cfg.Log,
 		BeforeCommit: func(d *output.Dir, _ *pipeline.Summary) error {
-			if err := writeKeys(filepath.Join(d.TempPath(), HouseholdsFile), hit); err != nil {
+			if err := writeKeys(filepath.Join(d.TempPath(), HouseholdsFile), order); err != nil {
 				return err
 			}
-			return rows.finish(d.TempPath(), sortedKeys(hit))
+			return rows.finish(d.TempPath(), order)
 		}}
 	if rows, err = l.gather(&run, tmp); err != nil {
 		return nil, nil, err
@@ -595,7 +595,7 @@ func (l *Ledger) recompute(ctx context.Context, cfg pipeline.Config, v *Version,
 	if !moved {
 		return nil, nil, nil
 	}
-	adj := adjustments(v.Month, hit, before, now, output.CauseTasukaiCascade)
+	adj := adjustments(v.Month, order, before, now, output.CauseTasukaiCascade)
 	if err := writeAdjustments(out, adj); err != nil {
 		return nil, nil, err
 	}
@@ -883,9 +883,9 @@ func writeParquet[T any](path string, fill func(w *buffered[T]) error) error {
 	})
 }
 
-func writeKeys(path string, keys map[HouseholdKey]struct{}) error {
+func writeKeys(path string, keys []HouseholdKey) error {
 	return writeParquet(path, func(w *buffered[HouseholdKey]) error {
-		w.buf = sortedKeys(keys)
+		w.buf = keys
 		return nil
 	})
 }

@@ -293,16 +293,17 @@ func openStore(path string) (*storeFile, error) {
 	return &storeFile{File: f, size: st.Size()}, nil
 }
 
-// read reads the block ref: a read of its own, never a mapping, whose page faults cost more
-// than the copy when the blocks of a large correction are read.
-func (f *storeFile) read(ref storeRef) ([]byte, error) { return f.readSpan(ref.off, uint64(ref.n)) }
-
-// readSpan reads n bytes from off into memory of their own.
-func (f *storeFile) readSpan(off, n uint64) ([]byte, error) {
+// readSpan reads n bytes from off into buf's memory when it has the room, into new memory
+// otherwise: a read of its own, never a mapping, whose page faults cost more than the copy
+// when the blocks of a large correction are read.
+func (f *storeFile) readSpan(buf []byte, off, n uint64) ([]byte, error) {
 	if off > uint64(f.size) || n > uint64(f.size)-off {
 		return nil, fmt.Errorf("%s: block past the end of the file: damaged", f.Name())
 	}
-	buf := make([]byte, n)
+	if uint64(cap(buf)) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
 	if _, err := f.ReadAt(buf, int64(off)); err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Name(), err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/kougaku/batch/output"
@@ -40,7 +41,7 @@ func TestRowStoreRoundTrip(t *testing.T) {
 	}
 	defer f.Close()
 	for b, rows := range blocks {
-		block, err := f.read(w.block(b))
+		block, err := f.readSpan(nil, w.block(b).off, uint64(w.block(b).n))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,7 +63,7 @@ func TestRowStoreRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	if _, err := f.read(storeRef{off: uint64(f.size) - 1, n: 2}); err == nil {
+	if _, err := f.readSpan(nil, uint64(f.size)-1, 2); err == nil {
 		t.Error("a block past the end of the store was taken")
 	}
 }
@@ -185,11 +186,11 @@ func TestGatherAcrossPartitions(t *testing.T) {
 			if members {
 				var m receipt.MemberRow
 				r.member(&m)
-				rows[k.HouseholdID] = append(rows[k.HouseholdID], m.PersonID)
+				rows[k.HouseholdID] = append(rows[k.HouseholdID], strings.Clone(m.PersonID)) // valid until the call returns
 			} else {
 				var row receipt.Row
 				r.receipt(&row)
-				rows[k.HouseholdID] = append(rows[k.HouseholdID], row.ReceiptID)
+				rows[k.HouseholdID] = append(rows[k.HouseholdID], strings.Clone(row.ReceiptID))
 			}
 			return nil
 		})

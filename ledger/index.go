@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -330,22 +329,31 @@ func eachCounting(xs []*index, keys *keySet, fn func(key []byte)) error {
 // that holds the household (the older layers' rows of it are hidden, as scans hide them);
 // and the corrections' insurers the members files list.
 func indexedAffected(xs []*index, ids, persons *keySet, corr map[string]correction, n int) (map[HouseholdKey]struct{}, []string) {
-	idOrder, personOrder := byHash(ids), byHash(persons)
+	var idOrder, personOrder [][]byte
+	var wg sync.WaitGroup // the two orders made at once
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		idOrder = byHash(ids)
+	}()
+	personOrder = byHash(persons)
+	wg.Wait()
 	n = max(1, min(n, len(idOrder)/4096)) // a goroutine's start costs more than a few look-ups
-	outs := make([]map[HouseholdKey]struct{}, n)
-	var wg sync.WaitGroup
+	found := make([]map[string]struct{}, n)
 	for p := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			share := func(order [][]byte) [][]byte { return order[len(order)*p/n : len(order)*(p+1)/n] }
-			outs[p] = affectedSome(xs, share(idOrder), share(personOrder))
+			found[p] = affectedSome(xs, share(idOrder), share(personOrder))
 		}()
 	}
 	wg.Wait()
-	out := outs[0]
-	for _, o := range outs[1:] {
-		maps.Copy(out, o)
+	out := make(map[HouseholdKey]struct{}, len(found[0])*n)
+	for _, keys := range found {
+		for k := range keys {
+			out[parseKeyString(k)] = struct{}{}
+		}
 	}
 	named := map[string]bool{}
 	for _, x := range xs {
@@ -369,8 +377,8 @@ func indexedAffected(xs []*index, ids, persons *keySet, corr map[string]correcti
 
 // affectedSome is one goroutine's share of indexedAffected: the households of the receipt ids
 // and the persons listed, each in hash order.
-func affectedSome(xs []*index, ids, persons [][]byte) map[HouseholdKey]struct{} {
-	out := map[HouseholdKey]struct{}{}
+func affectedSome(xs []*index, ids, persons [][]byte) map[string]struct{} {
+	out := make(map[string]struct{}, len(ids))
 	visible := func(l, i int, members bool) bool {
 		key := xs[l].key(i)
 		for n := l + 1; n < len(xs); n++ {
@@ -385,18 +393,20 @@ func affectedSome(xs []*index, ids, persons [][]byte) map[HouseholdKey]struct{} 
 	}
 	add := func(l int, members bool) func(int) {
 		return func(i int) {
-			if visible(l, i, members) {
-				out[parseKey(xs[l].key(i))] = struct{}{}
+			key := xs[l].key(i)
+			if _, ok := out[string(key)]; !ok && visible(l, i, members) {
+				out[string(key)] = struct{}{}
 			}
 		}
 	}
 	for l, x := range xs {
+		byReceipt, byPerson := add(l, false), add(l, true)
 		for _, id := range ids {
-			x.eachOf(x.rHash, x.rHH, x.nR, fnv(id), add(l, false))
+			x.eachOf(x.rHash, x.rHH, x.nR, fnv(id), byReceipt)
 		}
 		if x.hasMembers {
 			for _, p := range persons {
-				x.eachOf(x.pHash, x.pHH, x.nP, fnv(p), add(l, true))
+				x.eachOf(x.pHash, x.pHH, x.nP, fnv(p), byPerson)
 			}
 		}
 	}

@@ -36,13 +36,27 @@ type keySet struct {
 	mu      sync.Mutex // guards ordered: readers share a set
 }
 
-func newKeys() *keySet { return &keySet{m: map[string]struct{}{}, seed: maphash.MakeSeed()} }
+func newKeys() *keySet { return newKeysFor(0) }
+
+// newKeysFor is an empty set with room for n keys, its map and filter made once.
+func newKeysFor(n int) *keySet {
+	return &keySet{m: make(map[string]struct{}, n), bits: make([]uint64, max(64, filterWords(n))), seed: maphash.MakeSeed()}
+}
+
+// filterWords is the filter's size for n keys: 16 bits a key, in a power of two of words.
+func filterWords(n int) int {
+	w := 64
+	for w*64 < n*16 {
+		w *= 2
+	}
+	return w
+}
 
 func newKeySet(m map[HouseholdKey]struct{}) *keySet {
 	if m == nil {
 		return nil
 	}
-	s := newKeys()
+	s := newKeysFor(len(m))
 	for k := range m {
 		s.add(k.String())
 	}
@@ -99,7 +113,10 @@ func appendKey(buf, a, b []byte) []byte {
 }
 
 // parseKey turns key bytes back into a HouseholdKey.
-func parseKey(key []byte) HouseholdKey {
-	ins, hh, _ := strings.Cut(string(key), "\x00")
+func parseKey(key []byte) HouseholdKey { return parseKeyString(string(key)) }
+
+// parseKeyString is parseKey of a key already a string: its parts share its bytes.
+func parseKeyString(key string) HouseholdKey {
+	ins, hh, _ := strings.Cut(key, "\x00")
 	return HouseholdKey{ins, hh}
 }

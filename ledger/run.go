@@ -661,7 +661,7 @@ func unknownCancels(corr map[string]correction, held map[string]struct{}) map[st
 // only, and must still tell a person the master lacks from an insurer it lacks). The indexes'
 // look-ups are shared out over up to workers goroutines.
 func affectedHouseholds(ctx context.Context, v *Version, corr map[string]correction, workers int) (map[HouseholdKey]struct{}, []string, error) {
-	ids, persons := newKeys(), newKeys()
+	ids, persons := newKeysFor(len(corr)), newKeysFor(len(corr))
 	named := map[string]bool{} // the corrections' insurers: found in the master
 	for id, c := range corr {
 		ids.add(id)

@@ -427,22 +427,25 @@ func (c *column) lookup(s string) (int32, bool) {
 	return k, true
 }
 
-// reserve sizes the page buffers once for a full page, so that they never grow.
+// reserve sizes the page buffers for the start of a page: they grow with the first page to
+// its size, and keep it for the pages after. (Sized for a full page at once, the buffers of
+// a file of a few rows took a megabyte a column, to be zeroed: a ledger's cascade writes many.)
 func (c *column) reserve(pageBytes int) {
+	n := min(pageBytes, reservedBytes) // bytes
 	switch {
 	case c.kind == kindString:
-		c.data = make([]byte, 0, pageBytes+pageBytes/8)
-		c.offs = make([]uint32, 0, pageBytes/4+1)
+		c.data = make([]byte, 0, n)
+		c.offs = make([]uint32, 0, n/4+1)
 		if c.dict {
-			c.idx = make([]int32, 0, pageBytes/4+1)
+			c.idx = make([]int32, 0, n/4+1)
 		}
-	case c.kind == kindBool:
-		// A page of bools holds 8 × pageBytes values, more than a row group: let it grow.
-		c.ints = make([]int64, 0, 64<<10)
 	default:
-		c.ints = make([]int64, 0, pageBytes/4+1)
+		c.ints = make([]int64, 0, n/4+1)
 	}
 }
+
+// reservedBytes is how much of a page the buffers are first given room for.
+const reservedBytes = 16 << 10
 
 // pageLen is the number of values in c's current page.
 func (c *column) pageLen() int {
@@ -712,21 +715,30 @@ func (f *columnFile) close() error {
 	return f.w.Flush()
 }
 
-// blocks is a byte buffer in blocks of blockBytes, so that it grows without copying what it
-// holds: a chunk's compressed pages reach megabytes.
+// blocks is a byte buffer in blocks, so that it grows without copying what it holds: a
+// chunk's compressed pages reach megabytes. The first block is small and each new one twice
+// the last, up to blockBytes: a file of a few rows (a ledger's cascade writes many) takes
+// kilobytes, not a megabyte a column.
 type blocks struct {
 	list [][]byte // the blocks in use, then spare ones (emptied) kept from earlier chunks
 	n    int      // blocks in use
 	size int64
 }
 
-const blockBytes = 1 << 20
+const (
+	firstBlockBytes = 16 << 10
+	blockBytes      = 1 << 20
+)
 
 func (b *blocks) append(p []byte) {
 	for len(p) > 0 {
 		if b.n == 0 || len(b.list[b.n-1]) == cap(b.list[b.n-1]) {
 			if b.n == len(b.list) {
-				b.list = append(b.list, make([]byte, 0, blockBytes))
+				size := firstBlockBytes
+				if b.n > 0 {
+					size = min(2*cap(b.list[b.n-1]), blockBytes)
+				}
+				b.list = append(b.list, make([]byte, 0, size))
 			}
 			b.n++
 		}

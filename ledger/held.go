@@ -358,7 +358,10 @@ const (
 // each calls fn with a reader at each row of the blocks, read in the order of the files. The
 // strings the reader gives are valid until fn returns: what is kept is copied.
 func (bs blocks) each(ctx context.Context, fn func(key HouseholdKey, r *blockReader) error) error {
-	var buf []byte
+	var (
+		buf []byte
+		r   blockReader // one for every block, its scratch memory kept
+	)
 	for i := 0; i < len(bs.list); {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -381,8 +384,8 @@ func (bs blocks) each(ctx context.Context, fn func(key HouseholdKey, r *blockRea
 		for _, b := range bs.list[i:j] {
 			at := b.ref.off - first.ref.off
 			k := parseKey(b.key)
-			for r := newBlockReader(span[at:at+uint64(b.ref.n):at+uint64(b.ref.n)], k.HouseholdID); r.more(); {
-				if err := fn(k, r); err != nil {
+			for r.reset(span[at:at+uint64(b.ref.n):at+uint64(b.ref.n)], k.HouseholdID); r.more(); {
+				if err := fn(k, &r); err != nil {
 					return err
 				}
 				if r.err != nil {

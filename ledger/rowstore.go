@@ -171,21 +171,30 @@ type storeRef struct {
 	n   uint32
 }
 
-// blockReader decodes the rows of a block. Its strings are substrings of one copy of the
-// block, never of the memory the block was read into, or made of such a substring and the
-// string it shares a prefix with.
+// blockReader decodes the rows of a block. The strings of a row are views of the block's
+// bytes, or of the reader's scratch buffer (a string made of a prefix it shares and the
+// rest): valid until the next row is read and while the block's bytes are not changed. What
+// is kept is copied.
 type blockReader struct {
 	data      string
 	at        int
 	err       error
 	household string
+	scratch   []byte // this row's shared strings
 }
 
 var errBadBlock = errors.New("row store block damaged")
 
 // newBlockReader reads block, which it keeps: the caller must not change it.
 func newBlockReader(block []byte, household string) *blockReader {
-	return &blockReader{data: unsafeString(block), household: household}
+	r := &blockReader{}
+	r.reset(block, household)
+	return r
+}
+
+// reset makes r a reader of block, keeping its scratch buffer's memory.
+func (r *blockReader) reset(block []byte, household string) {
+	*r = blockReader{data: unsafeString(block), household: household, scratch: r.scratch[:0]}
 }
 
 func (r *blockReader) more() bool { return r.err == nil && r.at < len(r.data) }
@@ -243,7 +252,9 @@ func (r *blockReader) shared(ref string) string {
 	if n == 0 {
 		return rest
 	}
-	return ref[:n] + rest
+	from := len(r.scratch) // a new array, if append makes one, leaves the row's earlier strings be
+	r.scratch = append(append(r.scratch, ref[:n]...), rest...)
+	return unsafeString(r.scratch[from:])
 }
 
 func (r *blockReader) amount() int64 {
@@ -258,6 +269,7 @@ func (r *blockReader) amount() int64 {
 
 // receipt decodes the next receipt row into row, whose insurer_no and month the caller sets.
 func (r *blockReader) receipt(row *receipt.Row) {
+	r.scratch = r.scratch[:0]
 	row.InstitutionID = r.str()
 	row.ReceiptID = r.shared(row.InstitutionID)
 	row.PersonID = r.shared(r.household)
@@ -268,6 +280,7 @@ func (r *blockReader) receipt(row *receipt.Row) {
 // member decodes the next member row into row, whose insurer_no and household_id the caller
 // sets.
 func (r *blockReader) member(row *receipt.MemberRow) {
+	r.scratch = r.scratch[:0]
 	row.PersonID = r.shared(r.household)
 	row.BirthDate, row.Sex = r.str(), r.small()
 	row.ValidFrom, row.ValidTo, row.CategoryU70, row.Category70 = r.str(), r.str(), r.str(), r.str()

@@ -52,6 +52,7 @@ func TestRowStoreRoundTrip(t *testing.T) {
 			if r.err != nil {
 				t.Fatal(r.err)
 			}
+			row.ReceiptID, row.PersonID = strings.Clone(row.ReceiptID), strings.Clone(row.PersonID) // valid until the next row
 			got = append(got, row)
 		}
 		if len(got) != len(rows) {

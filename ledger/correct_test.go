@@ -189,7 +189,21 @@ func diffRows(a, b map[string]int) (onlyA, onlyB []string) {
 // runCorrect runs `batch correct` on l with rows as one CSV file.
 func runCorrect(t *testing.T, l *Ledger, dir, name string, rows []receipt.Row) (*Correction, string) {
 	t.Helper()
-	path := writeCSV(t, filepath.Join(dir, name+".csv"), func(f *os.File) error { return receipt.WriteReceiptsCSV(f, rows) })
+	return runCorrectFile(t, l, dir, name, writeCSV(t, filepath.Join(dir, name+".csv"), func(f *os.File) error { return receipt.WriteReceiptsCSV(f, rows) }))
+}
+
+// writeCorrectionsParquet writes rows as a Parquet receipts file.
+func writeCorrectionsParquet(t *testing.T, path string, rows []receipt.Row) string {
+	t.Helper()
+	if err := writeParquet(path, func(w *buffered[receipt.Row]) error { w.buf = append(w.buf, rows...); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// runCorrectFile runs `batch correct` on l with the receipts file path.
+func runCorrectFile(t *testing.T, l *Ledger, dir, name, path string) (*Correction, string) {
+	t.Helper()
 	out := filepath.Join(dir, name)
 	c, err := l.Correct(context.Background(), pipeline.Config{Receipts: []string{path}, Out: out, CommandLine: []string{"batch", "correct", name}})
 	if err != nil {
@@ -212,7 +226,14 @@ func TestIssue18_CorrectEqualsFromScratch(t *testing.T) {
 	for round := range 4 {
 		before := cashOf(t, l, w.months)
 		corr := w.corrections(rng)
-		c, out := runCorrect(t, l, dir, fmt.Sprintf("round-%d", round), corr)
+		name := fmt.Sprintf("round-%d", round)
+		var c *Correction
+		var out string
+		if round%2 == 0 {
+			c, out = runCorrect(t, l, dir, name, corr)
+		} else { // a Parquet file, read by columns
+			c, out = runCorrectFile(t, l, dir, name, writeCorrectionsParquet(t, filepath.Join(dir, name+".parquet"), corr))
+		}
 		if tot := c.Totals(); !tot.Balanced || tot.Read != int64(len(corr)) || tot.Rejected != 0 {
 			t.Fatalf("round %d: totals %+v for %d corrections; rejects %+v", round, tot, len(corr), c.Rejects)
 		}

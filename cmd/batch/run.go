@@ -36,6 +36,7 @@ func cmdRun(ctx context.Context, args []string, cl *cli) error {
 	allowEmpty := fs.Bool("allow-empty", false, "let a run that reads no receipt, or whose every receipt is rejected for one reason, succeed")
 	strict := fs.Bool("strict", false, "fail (exit 1, nothing written) when the run has any warning")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this `file`")
+	memprofile := fs.String("memprofile", "", "write, at the end of the run, a profile of the memory it allocated to this `file`")
 	if err := cl.parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -69,6 +70,9 @@ func cmdRun(ctx context.Context, args []string, cl *cli) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *memprofile != "" {
+		defer writeAllocs(*memprofile, log)
 	}
 	progress := &pipeline.Progress{}
 	cfg := pipeline.Config{
@@ -182,5 +186,20 @@ func printLedger(w io.Writer, dir string, r *ledger.Result) {
 	fmt.Fprintf(w, "  adjustments     %s households, net ¥%s\n", group(int64(len(r.Adjustments))), group(delta))
 	for i, m := range r.Cascaded {
 		fmt.Fprintf(w, "  cascaded into   %s (%s households recomputed)\n", m, group(int64(r.CascadedHouseholds[i])))
+	}
+}
+
+// writeAllocs writes the allocations profile of the run (where its memory came from, which on
+// a machine whose page faults are dear is where its time goes too) to path.
+func writeAllocs(path string, log *slog.Logger) {
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup("allocs").WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		log.Warn("memory profile not written", "path", path, "err", err)
 	}
 }

@@ -147,12 +147,7 @@ func (l *Ledger) heldInputs(ctx context.Context, v *Version, keys map[HouseholdK
 	h.Members = []pipeline.HeldPart[receipt.MemberRow]{{Rows: rows, Each: func(ctx context.Context, fn func(*receipt.MemberRow) error) error {
 		return scanColumns(ctx, v, pipeline.MembersFile, cols, want, func(b *pqcol.Batch, i int, key []byte) error {
 			str := func(c int) string { return string(b.Bytes(c).At(i)) }
-			row := receipt.MemberRow{InsurerNo: str(0), HouseholdID: str(1), PersonID: str(2),
-				BirthDate: str(3), Sex: str(4), ValidFrom: str(5), ValidTo: str(6), CategoryU70: str(7),
-				Category70: str(8), HalfLimitsMonth: str(9)}
-			if names {
-				row.NameKana = str(10)
-			}
+			row := memberRow(str, names)
 			return fn(&row)
 		})
 	}}}

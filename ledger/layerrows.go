@@ -400,12 +400,7 @@ func scanLayer(ctx context.Context, layer string, c *layerRows) error {
 		g.Go(func() error {
 			return scanKeyed(gctx, path, cols, func(b *pqcol.Batch, j int, _ []byte) {
 				str := func(col int) string { return unsafeString(b.Bytes(col).At(j)) }
-				m := receipt.MemberRow{InsurerNo: str(0), HouseholdID: str(1), PersonID: str(2),
-					BirthDate: str(3), Sex: str(4), ValidFrom: str(5), ValidTo: str(6), CategoryU70: str(7),
-					Category70: str(8), HalfLimitsMonth: str(9)}
-				if names {
-					m.NameKana = str(10)
-				}
+				m := memberRow(str, names)
 				c.member(&m)
 			})
 		})

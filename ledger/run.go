@@ -729,6 +729,18 @@ var receiptCols = []string{"insurer_no", "household_id", "receipt_id", "person_i
 var memberCols = []string{"insurer_no", "household_id", "person_id", "birth_date", "sex", "valid_from",
 	"valid_to", "category_u70", "category_70", "half_limits_month"}
 
+// memberRow is a member row from its columns as memberCols lists them (str(c) the value of
+// column c), and name_kana after them when names.
+func memberRow(str func(c int) string, names bool) receipt.MemberRow {
+	m := receipt.MemberRow{InsurerNo: str(0), HouseholdID: str(1), PersonID: str(2),
+		BirthDate: str(3), Sex: str(4), ValidFrom: str(5), ValidTo: str(6), CategoryU70: str(7),
+		Category70: str(8), HalfLimitsMonth: str(9)}
+	if names {
+		m.NameKana = str(10)
+	}
+	return m
+}
+
 // resolvedCols are the columns of resolved.parquet a recomputation reads back: what a
 // resolved receipt claimed, so that the rerun looks it up again (with a new members master,
 // it may find no one, or several).

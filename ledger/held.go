@@ -298,9 +298,10 @@ func findSome(xs []*index, keys *keySet, order [][]byte, members, states bool) (
 	}
 	for _, key := range order {
 		gotReceipts, gotMembers, gotState := false, !members, !states
+		h := fnv(key)
 		for l := len(xs) - 1; l >= 0 && !(gotReceipts && gotMembers && gotState); l-- {
 			x := xs[l]
-			i, ok := x.household(key)
+			i, ok := x.householdHashed(key, h)
 			if !ok {
 				continue
 			}

@@ -191,8 +191,11 @@ func (x *index) find(base, n int, h uint64) int {
 }
 
 // household finds the household of key (insurer_no NUL household_id) in the layer.
-func (x *index) household(key []byte) (int, bool) {
-	h := fnv(key)
+func (x *index) household(key []byte) (int, bool) { return x.householdHashed(key, fnv(key)) }
+
+// householdHashed is household with the key's hash, fnv(key), made once for all the layers
+// a key is looked up in.
+func (x *index) householdHashed(key []byte, h uint64) (int, bool) {
 	for i := x.find(x.hHash, x.nH, h); i < x.nH && x.u64(x.hHash+8*i) == h; i++ {
 		if bytes.Equal(x.key(i), key) {
 			return i, true
@@ -286,8 +289,9 @@ func (v *Version) indexes() ([]*index, error) {
 // newest finds household key in the newest layer that holds it: the layer, the household's
 // place in its index, and false when no layer does.
 func newest(xs []*index, key []byte) (layer, i int, ok bool) {
+	h := fnv(key)
 	for l := len(xs) - 1; l >= 0; l-- {
-		if i, ok := xs[l].household(key); ok {
+		if i, ok := xs[l].householdHashed(key, h); ok {
 			return l, i, true
 		}
 	}
@@ -380,12 +384,16 @@ func indexedAffected(xs []*index, ids, persons *keySet, corr map[string]correcti
 func affectedSome(xs []*index, ids, persons [][]byte) map[string]struct{} {
 	out := make(map[string]struct{}, len(ids))
 	visible := func(l, i int, members bool) bool {
+		if l == len(xs)-1 {
+			return true
+		}
 		key := xs[l].key(i)
+		h := fnv(key)
 		for n := l + 1; n < len(xs); n++ {
 			if members && !xs[n].hasMembers {
 				continue // a layer without the file hides nothing of it
 			}
-			if _, ok := xs[n].household(key); ok {
+			if _, ok := xs[n].householdHashed(key, h); ok {
 				return false
 			}
 		}
@@ -399,14 +407,22 @@ func affectedSome(xs []*index, ids, persons [][]byte) map[string]struct{} {
 			}
 		}
 	}
+	hashes := func(keys [][]byte) []uint64 { // made once for all the layers
+		out := make([]uint64, len(keys))
+		for i, k := range keys {
+			out[i] = fnv(k)
+		}
+		return out
+	}
+	idHashes, personHashes := hashes(ids), hashes(persons)
 	for l, x := range xs {
 		byReceipt, byPerson := add(l, false), add(l, true)
-		for _, id := range ids {
-			x.eachOf(x.rHash, x.rHH, x.nR, fnv(id), byReceipt)
+		for _, h := range idHashes {
+			x.eachOf(x.rHash, x.rHH, x.nR, h, byReceipt)
 		}
 		if x.hasMembers {
-			for _, p := range persons {
-				x.eachOf(x.pHash, x.pHH, x.nP, fnv(p), byPerson)
+			for _, h := range personHashes {
+				x.eachOf(x.pHash, x.pHH, x.nP, h, byPerson)
 			}
 		}
 	}

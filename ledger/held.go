@@ -201,7 +201,7 @@ func cancelsHeld(ctx context.Context, v *Version, xs []*index, stored bool, want
 	found := newKeys()
 	for _, x := range xs {
 		for _, id := range ids {
-			x.eachOf(x.rHash, x.rHH, x.nR, fnv([]byte(id)), func(i int) { found.add(string(x.key(i))) })
+			x.eachOf(&cursor{}, x.rHash, x.rHH, x.nR, fnv([]byte(id)), func(i int) { found.add(string(x.key(i))) })
 		}
 	}
 	bs, err := findBlocks(xs, found, false)
@@ -296,12 +296,16 @@ func findSome(xs []*index, keys *keySet, order [][]byte, members, states bool) (
 		bs.list = append(bs.list, block{l, file, ref, key, uint32(r[1] - r[0])})
 		bs.rows += r[1] - r[0]
 	}
+	cursors := make([]cursor, len(xs)) // order is in hash order
+	for l, x := range xs {
+		cursors[l] = cursorFor(x.nH, len(order))
+	}
 	for _, key := range order {
 		gotReceipts, gotMembers, gotState := false, !members, !states
 		h := fnv(key)
 		for l := len(xs) - 1; l >= 0 && !(gotReceipts && gotMembers && gotState); l-- {
 			x := xs[l]
-			i, ok := x.householdHashed(key, h)
+			i, ok := x.householdSeek(&cursors[l], key, h)
 			if !ok {
 				continue
 			}

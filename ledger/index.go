@@ -190,13 +190,58 @@ func (x *index) find(base, n int, h uint64) int {
 	return n
 }
 
+// A cursor looks hashes up in one sorted section of an index in ascending order, as keys in
+// byHash order come: each look-up starts where the last one ended. When the keys are dense
+// beside the section (a correction's ten thousand households in a layer of ten thousand),
+// the next hash is a few entries on, found in the cache line at hand, where find would have
+// searched around a guess; when they are sparse, it is find.
+type cursor struct {
+	at     int
+	gallop bool
+}
+
+// cursorFor is a cursor for keys look-ups in a section of n hashes.
+func cursorFor(n, keys int) cursor { return cursor{gallop: n <= 64*keys} }
+
+// seek returns the first of the n sorted hashes at base equal to h (n if none), as find does;
+// h must not be less than the hash of c's previous seek.
+func (x *index) seek(c *cursor, base, n int, h uint64) int {
+	if !c.gallop {
+		return x.find(base, n, h)
+	}
+	lo := c.at
+	if lo < n && x.u64(base+8*lo) < h {
+		hi := lo + 1 // x[lo] < h: gallop on until x[hi] >= h, then search between
+		for step := 1; hi < n && x.u64(base+8*hi) < h; step *= 2 {
+			lo, hi = hi, hi+step
+		}
+		hi = min(hi, n)
+		lo += 1 + sort.Search(hi-lo-1, func(i int) bool { return x.u64(base+8*(lo+1+i)) >= h })
+	}
+	c.at = lo
+	if lo < n && x.u64(base+8*lo) == h {
+		return lo
+	}
+	return n
+}
+
 // household finds the household of key (insurer_no NUL household_id) in the layer.
 func (x *index) household(key []byte) (int, bool) { return x.householdHashed(key, fnv(key)) }
 
 // householdHashed is household with the key's hash, fnv(key), made once for all the layers
 // a key is looked up in.
 func (x *index) householdHashed(key []byte, h uint64) (int, bool) {
-	for i := x.find(x.hHash, x.nH, h); i < x.nH && x.u64(x.hHash+8*i) == h; i++ {
+	return x.householdAt(x.find(x.hHash, x.nH, h), key, h)
+}
+
+// householdSeek is householdHashed through c, for keys in byHash order.
+func (x *index) householdSeek(c *cursor, key []byte, h uint64) (int, bool) {
+	return x.householdAt(x.seek(c, x.hHash, x.nH, h), key, h)
+}
+
+// householdAt is the household of key among those from i on whose hash is h.
+func (x *index) householdAt(i int, key []byte, h uint64) (int, bool) {
+	for ; i < x.nH && x.u64(x.hHash+8*i) == h; i++ {
 		if bytes.Equal(x.key(i), key) {
 			return i, true
 		}
@@ -244,8 +289,8 @@ func (x *index) memberBlock(i int) (*storeFile, storeRef) {
 
 // eachOf calls fn with the household of every entry of the table (receipts or persons)
 // whose hash is h.
-func (x *index) eachOf(hashes, hh, n int, h uint64, fn func(int)) {
-	for i := x.find(hashes, n, h); i < n && x.u64(hashes+8*i) == h; i++ {
+func (x *index) eachOf(c *cursor, hashes, hh, n int, h uint64, fn func(int)) {
+	for i := x.seek(c, hashes, n, h); i < n && x.u64(hashes+8*i) == h; i++ {
 		fn(int(x.u32(hh + 4*i)))
 	}
 }
@@ -417,12 +462,14 @@ func affectedSome(xs []*index, ids, persons [][]byte) map[string]struct{} {
 	idHashes, personHashes := hashes(ids), hashes(persons)
 	for l, x := range xs {
 		byReceipt, byPerson := add(l, false), add(l, true)
+		c := cursorFor(x.nR, len(idHashes))
 		for _, h := range idHashes {
-			x.eachOf(x.rHash, x.rHH, x.nR, h, byReceipt)
+			x.eachOf(&c, x.rHash, x.rHH, x.nR, h, byReceipt)
 		}
 		if x.hasMembers {
+			c := cursorFor(x.nP, len(personHashes))
 			for _, h := range personHashes {
-				x.eachOf(x.pHash, x.pHH, x.nP, h, byPerson)
+				x.eachOf(&c, x.pHash, x.pHH, x.nP, h, byPerson)
 			}
 		}
 	}

@@ -161,14 +161,14 @@ func TestGatherAcrossPartitions(t *testing.T) {
 	}
 	for id, want := range map[string]string{"R1": "H1", "R2": "H1", "R3": "H3", "R4": "H4", "R5": "H4"} {
 		var got []string
-		x.eachOf(x.rHash, x.rHH, x.nR, fnv([]byte(id)), func(i int) { got = append(got, parseKey(x.key(i)).HouseholdID) })
+		x.eachOf(&cursor{}, x.rHash, x.rHH, x.nR, fnv([]byte(id)), func(i int) { got = append(got, parseKey(x.key(i)).HouseholdID) })
 		if len(got) != 1 || got[0] != want {
 			t.Errorf("receipt %s: households %v, want %s", id, got, want)
 		}
 	}
 	for _, p := range []string{"H1-1", "H2-1", "H3-1", "H3-2", "H4-1"} {
 		var got []string
-		x.eachOf(x.pHash, x.pHH, x.nP, fnv([]byte(ins), []byte(p)), func(i int) { got = append(got, parseKey(x.key(i)).HouseholdID) })
+		x.eachOf(&cursor{}, x.pHash, x.pHH, x.nP, fnv([]byte(ins), []byte(p)), func(i int) { got = append(got, parseKey(x.key(i)).HouseholdID) })
 		if len(got) != 1 || got[0]+"-"+p[len(p)-1:] != p {
 			t.Errorf("person %s: households %v", p, got)
 		}

@@ -1,0 +1,43 @@
+package ledger
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestSeekAgreesWithFind: a galloping cursor finds, for hashes asked in ascending order, what
+// find finds, over sections dense and sparse beside the keys, with repeated hashes, hashes
+// absent, and hashes past the last.
+func TestSeekAgreesWithFind(t *testing.T) {
+	for _, tc := range []struct{ n, keys, spread int }{
+		{0, 5, 10}, {1, 3, 4}, {10, 10, 20}, {1000, 1000, 3000}, {5000, 40, 100000}, {20000, 2000, 1 << 30},
+	} {
+		rng := rand.New(rand.NewPCG(uint64(tc.n), uint64(tc.keys)))
+		table := make([]uint64, tc.n)
+		for i := range table {
+			table[i] = uint64(rng.IntN(tc.spread)) // repeats when spread is small
+		}
+		slices.Sort(table)
+		x := &index{data: make([]byte, 8*tc.n)}
+		for i, h := range table {
+			binary.LittleEndian.PutUint64(x.data[8*i:], h)
+		}
+		asks := make([]uint64, tc.keys)
+		for i := range asks {
+			if tc.n > 0 && i%2 == 0 {
+				asks[i] = table[rng.IntN(tc.n)] // present
+			} else {
+				asks[i] = uint64(rng.IntN(tc.spread + 10)) // mostly absent, some past the last
+			}
+		}
+		slices.Sort(asks)
+		c := cursor{gallop: true}
+		for _, h := range asks {
+			if got, want := x.seek(&c, 0, tc.n, h), x.find(0, tc.n, h); got != want {
+				t.Fatalf("n %d keys %d: seek(%d) = %d, find = %d", tc.n, tc.keys, h, got, want)
+			}
+		}
+	}
+}

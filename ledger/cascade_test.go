@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/kougaku/batch/output"
@@ -127,6 +128,27 @@ func TestCancelAndAdd(t *testing.T) {
 	r := res.Summary.Manifest.Reconciliation
 	if r.ReceiptsCancelled != 1 || !r.Balanced {
 		t.Errorf("reconciliation %+v", r)
+	}
+	// The manifest names the rows the rerun took from the ledger by month, version and kind,
+	// each once, beside the corrections' file.
+	paths := map[string]int64{}
+	for _, in := range res.Summary.Manifest.Inputs {
+		if _, twice := paths[in.Path]; twice {
+			t.Errorf("input %q listed twice", in.Path)
+		}
+		paths[in.Path] = in.Rows
+	}
+	kinds := map[string]int64{} // the parts of each kind added up
+	for path, rows := range paths {
+		kind, _, _ := strings.Cut(path, " (part ")
+		kinds[kind] += rows
+	}
+	// The corrections' households H1 and H2 hold a member row each and a receipt each, of
+	// which H2's (R2) is the correction's to cancel: the rerun reads R1 alone from the ledger.
+	for want, rows := range map[string]int64{cp: 2, "ledger month 2025-07 version 1, receipts": 1, "ledger month 2025-07 version 1, members": 2} {
+		if kinds[want] != rows {
+			t.Errorf("manifest inputs %v: want %q with %d rows", paths, want, rows)
+		}
 	}
 	jul, _ := l.Current(month(t, "2025-07"))
 	var ids []string

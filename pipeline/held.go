@@ -13,7 +13,7 @@ import (
 // households a rerun recomputes. Written to Parquet only for the run to read them back, they
 // had cost a 1% correction of the 10M month a second of its five. Each part is read as one
 // more receipts or members file, and the history as one more history file, in the order
-// given, named after Name (in the manifest, with its row count and no digest, and in rejects
+// given, named after Name and its kind (in the manifest, with its row count and no digest, and in rejects
 // and errors). Parts are read at once, as files are: a ledger cuts its rows into one part a
 // worker.
 type Held struct {
@@ -45,19 +45,20 @@ type HeldHistory struct {
 	Months                 int32
 }
 
-// heldFile is what a held input's name stands for: a part of each kind may share it.
+// heldFile is what a held input's name stands for: one part of one kind.
 type heldFile struct {
 	receipts *HeldPart[receipt.Row]
 	members  *HeldPart[receipt.MemberRow]
 	history  bool
 }
 
-// heldName names part i of n of the held rows of one kind.
-func heldName(h *Held, i, n int) string {
+// heldName names part i of n of the held rows of one kind ("receipts", "members" or
+// "history"), as the manifest lists it: "ledger month 2025-04 version 1, receipts (part 1 of 2)".
+func heldName(h *Held, kind string, i, n int) string {
 	if n == 1 {
-		return h.Name
+		return fmt.Sprintf("%s, %s", h.Name, kind)
 	}
-	return fmt.Sprintf("%s (part %d of %d)", h.Name, i+1, n)
+	return fmt.Sprintf("%s, %s (part %d of %d)", h.Name, kind, i+1, n)
 }
 
 // addHeld lists the held input among the files of each kind it gives: its receipts before
@@ -71,7 +72,7 @@ func (r *run) addHeld() {
 	r.held = map[string]heldFile{}
 	var names []string
 	for i := range h.Receipts {
-		name := heldName(h, i, len(h.Receipts))
+		name := heldName(h, "receipts", i, len(h.Receipts))
 		f := r.held[name]
 		f.receipts = &h.Receipts[i]
 		r.held[name] = f
@@ -79,17 +80,18 @@ func (r *run) addHeld() {
 	}
 	r.receiptFiles = append(names, r.receiptFiles...)
 	for i := range h.Members {
-		name := heldName(h, i, len(h.Members))
+		name := heldName(h, "members", i, len(h.Members))
 		f := r.held[name]
 		f.members = &h.Members[i]
 		r.held[name] = f
 		r.memberFiles = append(r.memberFiles, name)
 	}
 	if h.History != nil {
-		f := r.held[h.Name]
+		name := heldName(h, "history", 0, 1)
+		f := r.held[name]
 		f.history = true
-		r.held[h.Name] = f
-		r.historyFiles = append(r.historyFiles, h.Name)
+		r.held[name] = f
+		r.historyFiles = append(r.historyFiles, name)
 	}
 }
 

@@ -377,15 +377,20 @@ func eachCounting(xs []*index, keys *keySet, fn func(key []byte)) error {
 // the corrections' receipt ids, and those of the persons they name, each in the newest layer
 // that holds the household (the older layers' rows of it are hidden, as scans hide them);
 // and the corrections' insurers the members files list.
-func indexedAffected(xs []*index, ids, persons *keySet, corr map[string]correction, n int) (map[HouseholdKey]struct{}, []string) {
+func indexedAffected(xs []*index, corr map[string]correction, n int) (map[HouseholdKey]struct{}, []string) {
+	ids, persons := make([]string, 0, len(corr)), make([]string, 0, len(corr))
+	for id, c := range corr {
+		ids = append(ids, id)
+		persons = append(persons, HouseholdKey{c.insurer, c.person}.String())
+	}
 	var idOrder, personOrder [][]byte
 	var wg sync.WaitGroup // the two orders made at once
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		idOrder = byHash(ids)
+		idOrder = hashOrdered(ids)
 	}()
-	personOrder = byHash(persons)
+	personOrder = hashOrdered(persons)
 	wg.Wait()
 	n = max(1, min(n, len(idOrder)/4096)) // a goroutine's start costs more than a few look-ups
 	found := make([]map[string]struct{}, n)
@@ -486,6 +491,25 @@ func byHash(keys *keySet) [][]byte {
 		keys.ordered = hashOrder(keys)
 	}
 	return keys.ordered
+}
+
+// hashOrdered lists keys in byHash's order, a key given again dropped when it sits beside
+// itself (always, unless another key has its hash: then it is only looked up twice): the
+// corrections' receipt ids and persons, without the set byHash would need.
+func hashOrdered(keys []string) [][]byte {
+	refs := make([]hashRef, len(keys))
+	for i, k := range keys {
+		refs[i] = hashRef{fnv([]byte(k)), uint32(i)}
+	}
+	refs = sortByHash(refs)
+	out := make([][]byte, 0, len(keys))
+	for i, r := range refs {
+		if i > 0 && refs[i-1].hash == r.hash && keys[refs[i-1].hh] == keys[r.hh] {
+			continue // the same key again
+		}
+		out = append(out, []byte(keys[r.hh]))
+	}
+	return out
 }
 
 func hashOrder(keys *keySet) [][]byte {

@@ -661,20 +661,20 @@ func unknownCancels(corr map[string]correction, held map[string]struct{}) map[st
 // only, and must still tell a person the master lacks from an insurer it lacks). The indexes'
 // look-ups are shared out over up to workers goroutines.
 func affectedHouseholds(ctx context.Context, v *Version, corr map[string]correction, workers int) (map[HouseholdKey]struct{}, []string, error) {
+	xs, err := v.indexes()
+	if err != nil {
+		return nil, nil, err
+	}
+	if xs != nil {
+		byReceipt, insurers := indexedAffected(xs, corr, workers)
+		return byReceipt, insurers, nil
+	}
 	ids, persons := newKeysFor(len(corr)), newKeysFor(len(corr))
 	named := map[string]bool{} // the corrections' insurers: found in the master
 	for id, c := range corr {
 		ids.add(id)
 		persons.add(HouseholdKey{c.insurer, c.person}.String())
 		named[c.insurer] = false
-	}
-	xs, err := v.indexes()
-	if err != nil {
-		return nil, nil, err
-	}
-	if xs != nil {
-		byReceipt, insurers := indexedAffected(xs, ids, persons, corr, workers)
-		return byReceipt, insurers, nil
 	}
 	byReceipt, byPerson := map[HouseholdKey]struct{}{}, map[HouseholdKey]struct{}{}
 	var g errgroup.Group // both files are read at once, on both cores

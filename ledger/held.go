@@ -266,19 +266,33 @@ func findHouseholds(xs []*index, keys *keySet, members, states bool, n int) (fou
 	}
 	err := g.Wait()
 	out := parts[0]
-	for _, f := range parts[1:] {
-		out.receipts.list = append(out.receipts.list, f.receipts.list...)
+	for _, f := range parts[1:] { // each part's lists in file order: merged, still in order
+		out.receipts.list = mergeBlocks(out.receipts.list, f.receipts.list)
 		out.receipts.rows += f.receipts.rows
-		out.members.list = append(out.members.list, f.members.list...)
+		out.members.list = mergeBlocks(out.members.list, f.members.list)
 		out.members.rows += f.members.rows
 		maps.Copy(out.states, f.states)
 	}
-	for _, bs := range []blocks{out.receipts, out.members} {
-		slices.SortFunc(bs.list, func(a, b block) int {
-			return cmp.Or(cmp.Compare(a.layer, b.layer), cmp.Compare(a.ref.off, b.ref.off))
-		})
-	}
 	return out, err
+}
+
+// inFileOrder orders blocks by layer, then place in the layer's store: the order they are
+// read in, each store front to back.
+func inFileOrder(a, b block) int {
+	return cmp.Or(cmp.Compare(a.layer, b.layer), cmp.Compare(a.ref.off, b.ref.off))
+}
+
+// mergeBlocks merges two lists in file order into one.
+func mergeBlocks(a, b []block) []block {
+	out := make([]block, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if inFileOrder(b[0], a[0]) < 0 {
+			out, b = append(out, b[0]), b[1:]
+		} else {
+			out, a = append(out, a[0]), a[1:]
+		}
+	}
+	return append(append(out, a...), b...)
 }
 
 // findSome is one goroutine's share of findHouseholds: the households of keys listed in order.
@@ -328,6 +342,8 @@ func findSome(xs []*index, keys *keySet, order [][]byte, members, states bool) (
 		}
 	}
 	f.err = viewsErr(xs)
+	slices.SortFunc(f.receipts.list, inFileOrder) // each worker its own: merged in order after
+	slices.SortFunc(f.members.list, inFileOrder)
 	return f
 }
 

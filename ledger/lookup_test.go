@@ -41,3 +41,29 @@ func TestSeekAgreesWithFind(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeBlocks: two lists in file order merge into the order one sort of both gives.
+func TestMergeBlocks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := range 50 {
+		list := func(n int) []block {
+			bs := make([]block, n)
+			for i := range bs {
+				bs[i] = block{layer: rng.IntN(3), ref: storeRef{off: uint64(rng.IntN(1000))}}
+			}
+			slices.SortFunc(bs, inFileOrder)
+			return bs
+		}
+		a, b := list(rng.IntN(round+1)), list(rng.IntN(round+1))
+		want := slices.SortedFunc(slices.Values(append(slices.Clone(a), b...)), inFileOrder)
+		got := mergeBlocks(a, b)
+		if len(got) != len(want) || !slices.IsSortedFunc(got, inFileOrder) {
+			t.Fatalf("merge of %v and %v: %v", a, b, got)
+		}
+		for i := range got {
+			if inFileOrder(got[i], want[i]) != 0 {
+				t.Fatalf("merge of %v and %v: %v, want %v", a, b, got, want)
+			}
+		}
+	}
+}

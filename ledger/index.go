@@ -393,7 +393,7 @@ func indexedAffected(xs []*index, corr map[string]correction, n int) (map[Househ
 	personOrder = hashOrdered(persons)
 	wg.Wait()
 	n = max(1, min(n, len(idOrder)/4096)) // a goroutine's start costs more than a few look-ups
-	found := make([]map[string]struct{}, n)
+	found := make([][]string, n)
 	for p := range n {
 		wg.Add(1)
 		go func() {
@@ -405,7 +405,7 @@ func indexedAffected(xs []*index, corr map[string]correction, n int) (map[Househ
 	wg.Wait()
 	out := make(map[HouseholdKey]struct{}, len(found[0])*n)
 	for _, keys := range found {
-		for k := range keys {
+		for _, k := range keys {
 			out[parseKeyString(k)] = struct{}{}
 		}
 	}
@@ -431,8 +431,7 @@ func indexedAffected(xs []*index, corr map[string]correction, n int) (map[Househ
 
 // affectedSome is one goroutine's share of indexedAffected: the households of the receipt ids
 // and the persons listed, each in hash order.
-func affectedSome(xs []*index, ids, persons [][]byte) map[string]struct{} {
-	out := make(map[string]struct{}, len(ids))
+func affectedSome(xs []*index, ids, persons [][]byte) []string {
 	visible := func(l, i int, members bool) bool {
 		if l == len(xs)-1 {
 			return true
@@ -449,13 +448,16 @@ func affectedSome(xs []*index, ids, persons [][]byte) map[string]struct{} {
 		}
 		return true
 	}
+	// What is found is noted as layer, household and kind (bit 0: by a person), then sorted
+	// and made unique: a household's receipts and persons find it many times, and a map of
+	// its key, probed each time, had been a cache miss each.
+	var refs []uint64
 	add := func(l int, members bool) func(int) {
-		return func(i int) {
-			key := xs[l].key(i)
-			if _, ok := out[string(key)]; !ok && visible(l, i, members) {
-				out[string(key)] = struct{}{}
-			}
+		kind := uint64(0)
+		if members {
+			kind = 1
 		}
+		return func(i int) { refs = append(refs, uint64(l)<<33|uint64(i)<<1|kind) }
 	}
 	hashes := func(keys [][]byte) []uint64 { // made once for all the layers
 		out := make([]uint64, len(keys))
@@ -476,6 +478,19 @@ func affectedSome(xs []*index, ids, persons [][]byte) map[string]struct{} {
 			for _, h := range personHashes {
 				x.eachOf(&c, x.pHash, x.pHH, x.nP, h, byPerson)
 			}
+		}
+	}
+	slices.Sort(refs)
+	var out []string
+	last := uint64(1<<64 - 1) // the household (refs without the kind bit) last taken
+	for k, r := range refs {
+		if (k > 0 && refs[k-1] == r) || r>>1 == last {
+			continue
+		}
+		l, i := int(r>>33), int(r>>1&(1<<32-1))
+		if visible(l, i, r&1 == 1) {
+			out = append(out, string(xs[l].key(i)))
+			last = r >> 1
 		}
 	}
 	return out

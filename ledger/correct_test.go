@@ -255,7 +255,7 @@ func TestIssue18_CorrectEqualsFromScratch(t *testing.T) {
 				flips++
 			}
 		}
-		for k := range mergeKeys(before, after, sum) {
+		for k := range unionKeys(before, after, sum) {
 			if after[k]-before[k] != sum[k] {
 				t.Errorf("round %d: %s: cash %d → %d, adjustments say %+d", round, k, before[k], after[k], sum[k])
 			}
@@ -277,7 +277,7 @@ func joinLines(s []string) string {
 	return out
 }
 
-func mergeKeys(ms ...map[string]int64) map[string]struct{} {
+func unionKeys(ms ...map[string]int64) map[string]struct{} {
 	out := map[string]struct{}{}
 	for _, m := range ms {
 		for k := range m {

@@ -13,10 +13,25 @@ func sortedKeys(m map[HouseholdKey]struct{}) []HouseholdKey {
 	for k := range m {
 		out = append(out, k)
 	}
-	slices.SortFunc(out, func(a, b HouseholdKey) int {
-		return cmp.Or(cmp.Compare(a.InsurerNo, b.InsurerNo), cmp.Compare(a.HouseholdID, b.HouseholdID))
-	})
+	slices.SortFunc(out, compareKeys)
 	return out
+}
+
+func compareKeys(a, b HouseholdKey) int {
+	return cmp.Or(cmp.Compare(a.InsurerNo, b.InsurerNo), cmp.Compare(a.HouseholdID, b.HouseholdID))
+}
+
+// mergeKeys merges two sorted lists of households into one.
+func mergeKeys(a, b []HouseholdKey) []HouseholdKey {
+	out := make([]HouseholdKey, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if compareKeys(b[0], a[0]) < 0 {
+			out, b = append(out, b[0]), b[1:]
+		} else {
+			out, a = append(out, a[0]), a[1:]
+		}
+	}
+	return append(append(out, a...), b...)
 }
 
 // keySet holds households in the form HouseholdKey.String gives, insurer_no NUL household_id:

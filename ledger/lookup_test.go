@@ -2,6 +2,8 @@ package ledger
 
 import (
 	"encoding/binary"
+	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -64,6 +66,29 @@ func TestMergeBlocks(t *testing.T) {
 			if inFileOrder(got[i], want[i]) != 0 {
 				t.Fatalf("merge of %v and %v: %v, want %v", a, b, got, want)
 			}
+		}
+	}
+}
+
+// TestMergeKeys: two sorted lists of households merge into the order sortedKeys gives both.
+func TestMergeKeys(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for round := range 30 {
+		keys := func(n int) map[HouseholdKey]struct{} {
+			m := map[HouseholdKey]struct{}{}
+			for range n {
+				m[HouseholdKey{fmt.Sprint(rng.IntN(3) * 7), fmt.Sprint("H", rng.IntN(50))}] = struct{}{}
+			}
+			return m
+		}
+		a, b := keys(rng.IntN(round+1)), keys(rng.IntN(3))
+		for k := range b {
+			delete(a, k) // as brought: households the list does not hold yet
+		}
+		all := maps.Clone(a)
+		maps.Copy(all, b)
+		if got, want := mergeKeys(sortedKeys(a), sortedKeys(b)), sortedKeys(all); !slices.Equal(got, want) {
+			t.Fatalf("merge of %v and %v: %v, want %v", sortedKeys(a), sortedKeys(b), got, want)
 		}
 	}
 }

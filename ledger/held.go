@@ -271,9 +271,9 @@ func findHouseholds(xs []*index, keys *keySet, members, states bool, n int) (fou
 	err := g.Wait()
 	out := parts[0]
 	for _, f := range parts[1:] { // each part's lists in file order: merged, still in order
-		out.receipts.list = mergeBlocks(out.receipts.list, f.receipts.list)
+		out.receipts.list = mergeSorted(out.receipts.list, f.receipts.list, inFileOrder)
 		out.receipts.rows += f.receipts.rows
-		out.members.list = mergeBlocks(out.members.list, f.members.list)
+		out.members.list = mergeSorted(out.members.list, f.members.list, inFileOrder)
 		out.members.rows += f.members.rows
 		maps.Copy(out.states, f.states)
 	}
@@ -284,19 +284,6 @@ func findHouseholds(xs []*index, keys *keySet, members, states bool, n int) (fou
 // read in, each store front to back.
 func inFileOrder(a, b block) int {
 	return cmp.Or(cmp.Compare(a.layer, b.layer), cmp.Compare(a.ref.off, b.ref.off))
-}
-
-// mergeBlocks merges two lists in file order into one.
-func mergeBlocks(a, b []block) []block {
-	out := make([]block, 0, len(a)+len(b))
-	for len(a) > 0 && len(b) > 0 {
-		if inFileOrder(b[0], a[0]) < 0 {
-			out, b = append(out, b[0]), b[1:]
-		} else {
-			out, a = append(out, a[0]), a[1:]
-		}
-	}
-	return append(append(out, a...), b...)
 }
 
 // findSome is one goroutine's share of findHouseholds: the households of keys listed in order.

@@ -21,11 +21,11 @@ func compareKeys(a, b HouseholdKey) int {
 	return cmp.Or(cmp.Compare(a.InsurerNo, b.InsurerNo), cmp.Compare(a.HouseholdID, b.HouseholdID))
 }
 
-// mergeKeys merges two sorted lists of households into one.
-func mergeKeys(a, b []HouseholdKey) []HouseholdKey {
-	out := make([]HouseholdKey, 0, len(a)+len(b))
+// mergeSorted merges two lists sorted by compare into one, a's first of equals.
+func mergeSorted[T any](a, b []T, compare func(T, T) int) []T {
+	out := make([]T, 0, len(a)+len(b))
 	for len(a) > 0 && len(b) > 0 {
-		if compareKeys(b[0], a[0]) < 0 {
+		if compare(b[0], a[0]) < 0 {
 			out, b = append(out, b[0]), b[1:]
 		} else {
 			out, a = append(out, a[0]), a[1:]

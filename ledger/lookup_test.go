@@ -44,7 +44,7 @@ func TestSeekAgreesWithFind(t *testing.T) {
 	}
 }
 
-// TestMergeBlocks: two lists in file order merge into the order one sort of both gives.
+// TestMergeBlocks: mergeSorted of two block lists in file order merge into the order one sort of both gives.
 func TestMergeBlocks(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for round := range 50 {
@@ -58,7 +58,7 @@ func TestMergeBlocks(t *testing.T) {
 		}
 		a, b := list(rng.IntN(round+1)), list(rng.IntN(round+1))
 		want := slices.SortedFunc(slices.Values(append(slices.Clone(a), b...)), inFileOrder)
-		got := mergeBlocks(a, b)
+		got := mergeSorted(a, b, inFileOrder)
 		if len(got) != len(want) || !slices.IsSortedFunc(got, inFileOrder) {
 			t.Fatalf("merge of %v and %v: %v", a, b, got)
 		}
@@ -70,7 +70,7 @@ func TestMergeBlocks(t *testing.T) {
 	}
 }
 
-// TestMergeKeys: two sorted lists of households merge into the order sortedKeys gives both.
+// TestMergeKeys: mergeSorted of two sorted lists of households merge into the order sortedKeys gives both.
 func TestMergeKeys(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for round := range 30 {
@@ -87,7 +87,7 @@ func TestMergeKeys(t *testing.T) {
 		}
 		all := maps.Clone(a)
 		maps.Copy(all, b)
-		if got, want := mergeKeys(sortedKeys(a), sortedKeys(b)), sortedKeys(all); !slices.Equal(got, want) {
+		if got, want := mergeSorted(sortedKeys(a), sortedKeys(b), compareKeys), sortedKeys(all); !slices.Equal(got, want) {
 			t.Fatalf("merge of %v and %v: %v, want %v", sortedKeys(a), sortedKeys(b), got, want)
 		}
 	}

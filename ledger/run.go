@@ -312,7 +312,7 @@ func (l *Ledger) rerun(ctx context.Context, cfg pipeline.Config) (*Result, error
 		}
 		if len(brought) > 0 {
 			maps.Copy(affected, brought)
-			order = mergeKeys(order, sortedKeys(brought))
+			order = mergeSorted(order, sortedKeys(brought), compareKeys)
 		}
 		res.Households = len(affected)
 		debugStep(cfg, start, "ledger: the households put in order")

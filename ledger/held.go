@@ -369,20 +369,32 @@ func (bs blocks) each(ctx context.Context, fn func(key HouseholdKey, r *blockRea
 		buf []byte
 		r   blockReader // one for every block, its scratch memory kept
 	)
-	for i := 0; i < len(bs.list); {
+	spans := bs.spans()
+	// The spans' reads are announced to the kernel first, by a goroutine of their own: from a
+	// ledger out of the page cache each read had waited on the disk alone, one after the
+	// other (a 1% correction's 11,000 spans: 1.5 s of its members and intake, against 0.35 s
+	// cached); announced, they are read at once, and the reads below find them.
+	announced := make(chan struct{})
+	defer func() { <-announced }()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer close(announced)
+		for _, s := range spans {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			first := bs.list[s.from]
+			willNeed(first.file.File, int64(first.ref.off), int64(s.end-first.ref.off))
+		}
+	}()
+	for _, s := range spans {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		first := bs.list[i]
-		end := first.ref.off + uint64(first.ref.n)
-		j := i + 1
-		for ; j < len(bs.list); j++ {
-			b := bs.list[j]
-			if b.file != first.file || b.ref.off < end || b.ref.off-end > spanGap || b.ref.off+uint64(b.ref.n)-first.ref.off > spanMax {
-				break
-			}
-			end = b.ref.off + uint64(b.ref.n)
-		}
+		i, j, first, end := s.from, s.to, bs.list[s.from], s.end
 		span, err := first.file.readSpan(buf, first.ref.off, end-first.ref.off)
 		if err != nil {
 			return err
@@ -400,9 +412,36 @@ func (bs blocks) each(ctx context.Context, fn func(key HouseholdKey, r *blockRea
 				}
 			}
 		}
-		i = j
 	}
 	return nil
+}
+
+// span is the blocks list[from:to] of one store file, read at once: from the first's offset
+// to end.
+type span struct {
+	from, to int
+	end      uint64
+}
+
+// spans cuts the blocks, in file order, into the spans each reads: blocks of one file no
+// more than spanGap apart, up to spanMax bytes.
+func (bs blocks) spans() []span {
+	var out []span
+	for i := 0; i < len(bs.list); {
+		first := bs.list[i]
+		end := first.ref.off + uint64(first.ref.n)
+		j := i + 1
+		for ; j < len(bs.list); j++ {
+			b := bs.list[j]
+			if b.file != first.file || b.ref.off < end || b.ref.off-end > spanGap || b.ref.off+uint64(b.ref.n)-first.ref.off > spanMax {
+				break
+			}
+			end = b.ref.off + uint64(b.ref.n)
+		}
+		out = append(out, span{i, j, end})
+		i = j
+	}
+	return out
 }
 
 // historyFeed gives a run of month the counting months among the 11 before it of the

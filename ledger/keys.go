@@ -38,13 +38,11 @@ func mergeSorted[T any](a, b []T, compare func(T, T) int) []T {
 // a row's key bytes, built in a reused buffer by appendKey, are looked up without allocating.
 // A nil *keySet holds every household.
 //
-// Scans look up every row of a file, and most rows are not in the set: a one-hash Bloom
-// filter (a bit per hash, 16 bits a key, small enough to stay in cache) turns most of those
-// away before the map, whose probe is a cache miss.
+// Scans look up every row of a file, and most rows are not in the set: a filter turns most
+// of those away before the map, whose probe is a cache miss.
 type keySet struct {
-	m    map[string]struct{}
-	bits []uint64
-	seed maphash.Seed
+	m map[string]struct{}
+	filter
 	// ordered is the keys in the order of byHash, kept until a key is added: a correction's
 	// households are looked up in the index of every month it counts.
 	ordered [][]byte
@@ -55,7 +53,19 @@ func newKeys() *keySet { return newKeysFor(0) }
 
 // newKeysFor is an empty set with room for n keys, its map and filter made once.
 func newKeysFor(n int) *keySet {
-	return &keySet{m: make(map[string]struct{}, n), bits: make([]uint64, max(64, filterWords(n))), seed: maphash.MakeSeed()}
+	return &keySet{m: make(map[string]struct{}, n), filter: newFilter(n)}
+}
+
+// filter is a one-hash Bloom filter: a bit per hash, 16 bits a key, small enough to stay in
+// cache. A key it turns away was never added; one it lets through may not have been.
+type filter struct {
+	bits []uint64
+	seed maphash.Seed
+}
+
+// newFilter is an empty filter for n keys.
+func newFilter(n int) filter {
+	return filter{bits: make([]uint64, filterWords(n)), seed: maphash.MakeSeed()}
 }
 
 // filterWords is the filter's size for n keys: 16 bits a key, in a power of two of words.
@@ -65,6 +75,29 @@ func filterWords(n int) int {
 		w *= 2
 	}
 	return w
+}
+
+// bit is the word and the bit of hash h.
+func (f filter) bit(h uint64) (int, uint64) {
+	i := h & uint64(len(f.bits)*64-1)
+	return int(i / 64), 1 << (i % 64)
+}
+
+func (f filter) add(key string) {
+	w, b := f.bit(maphash.String(f.seed, key))
+	f.bits[w] |= b
+}
+
+// mayHave reports whether key may have been added (maphash.Bytes hashes as String does).
+func (f filter) mayHave(key []byte) bool {
+	w, b := f.bit(maphash.Bytes(f.seed, key))
+	return f.bits[w]&b != 0
+}
+
+// mayHaveString is mayHave of a string key.
+func (f filter) mayHaveString(key string) bool {
+	w, b := f.bit(maphash.String(f.seed, key))
+	return f.bits[w]&b != 0
 }
 
 func newKeySet(m map[HouseholdKey]struct{}) *keySet {
@@ -85,18 +118,13 @@ func (s *keySet) add(key string) {
 	s.m[key] = struct{}{}
 	s.ordered = nil
 	if len(s.m)*16 > len(s.bits)*64 {
-		s.bits = make([]uint64, max(64, 2*len(s.bits))) // rebuilt from every key
+		s.filter = filter{bits: make([]uint64, 2*len(s.bits)), seed: s.seed} // rebuilt from every key
 		for k := range s.m {
-			s.set(maphash.String(s.seed, k))
+			s.filter.add(k)
 		}
 		return
 	}
-	s.set(maphash.String(s.seed, key))
-}
-
-func (s *keySet) set(h uint64) {
-	i := h & uint64(len(s.bits)*64-1)
-	s.bits[i/64] |= 1 << (i % 64)
+	s.filter.add(key)
 }
 
 // has reports whether the key bytes are in s; a nil set holds every household.
@@ -107,8 +135,7 @@ func (s *keySet) has(key []byte) bool {
 	if len(s.m) == 0 {
 		return false
 	}
-	i := maphash.Bytes(s.seed, key) & uint64(len(s.bits)*64-1)
-	if s.bits[i/64]&(1<<(i%64)) == 0 {
+	if !s.filter.mayHave(key) {
 		return false
 	}
 	_, ok := s.m[string(key)]

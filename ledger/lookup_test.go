@@ -92,3 +92,28 @@ func TestMergeKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestFilterKeepsWhatWasAdded: a filter lets through every key added to it, by bytes and by
+// string alike, and turns most others away.
+func TestFilterKeepsWhatWasAdded(t *testing.T) {
+	f := newFilter(1000)
+	for i := range 1000 {
+		f.add(fmt.Sprint("R", i))
+	}
+	passed := 0
+	for i := range 2000 {
+		k := fmt.Sprint("R", i)
+		if f.mayHave([]byte(k)) != f.mayHaveString(k) {
+			t.Fatalf("%s: bytes and string disagree", k)
+		}
+		if i < 1000 && !f.mayHaveString(k) {
+			t.Fatalf("%s was added, and turned away", k)
+		}
+		if i >= 1000 && f.mayHaveString(k) {
+			passed++
+		}
+	}
+	if passed > 200 { // 16 bits a key: about one in sixteen gets through
+		t.Errorf("%d of 1000 keys never added got through", passed)
+	}
+}

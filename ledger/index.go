@@ -346,28 +346,31 @@ func newest(xs []*index, key []byte) (layer, i int, ok bool) {
 // eachState calls fn with the state of every household of keys that the version has a
 // household_month row of: found in the newest layer that holds the household.
 func eachState(xs []*index, keys *keySet, fn func(key []byte, st hhState)) error {
-	xs, done := pagedViews(xs, keys)
-	defer done()
-	for _, key := range byHash(keys) {
-		if l, i, ok := newest(xs, key); ok {
-			if st, row := xs[l].state(i); row {
-				fn(key, st)
-			}
+	return eachNewest(xs, keys, func(x *index, i int, key []byte) {
+		if st, row := x.state(i); row {
+			fn(key, st)
 		}
-	}
-	return viewsErr(xs)
+	})
 }
 
 // eachCounting calls fn with every household of keys that counts for 多数回 in the version,
 // as eachState would find it, reading the flags of its state alone.
 func eachCounting(xs []*index, keys *keySet, fn func(key []byte)) error {
+	return eachNewest(xs, keys, func(x *index, i int, key []byte) {
+		if f := x.flags(i); f&flagRow != 0 && f&flagCounts != 0 {
+			fn(key)
+		}
+	})
+}
+
+// eachNewest calls fn with each household of keys the version holds, as household i of the
+// newest layer's index x that holds it (a paged view for a few keys, valid during the call).
+func eachNewest(xs []*index, keys *keySet, fn func(x *index, i int, key []byte)) error {
 	xs, done := pagedViews(xs, keys)
 	defer done()
 	for _, key := range byHash(keys) {
 		if l, i, ok := newest(xs, key); ok {
-			if f := xs[l].flags(i); f&flagRow != 0 && f&flagCounts != 0 {
-				fn(key)
-			}
+			fn(xs[l], i, key)
 		}
 	}
 	return viewsErr(xs)

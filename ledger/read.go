@@ -117,10 +117,7 @@ func scanColumns(ctx context.Context, v *Version, file string, cols []string, ke
 	if err != nil {
 		return err
 	}
-	hidden := &hider{seen: newKeys()}
-	if xs != nil && keys != nil {
-		hidden.xs = xs
-	}
+	hidden := &hider{seen: newKeys(), byIndex: xs != nil && keys != nil}
 	var key []byte
 	each := func(b *pqcol.Batch) error {
 		ins, hh := b.Bytes(0), b.Bytes(1)
@@ -167,7 +164,7 @@ func scanColumns(ctx context.Context, v *Version, file string, cols []string, ke
 		case err != nil:
 			return &DamagedError{v.Month, err.Error()}
 		}
-		if hidden.xs != nil {
+		if hidden.byIndex {
 			hidden.holders = append(hidden.holders, xs[i])
 		} else if err := v.hideKeys(i, hidden.seen); err != nil {
 			return err
@@ -184,13 +181,13 @@ func scanColumns(ctx context.Context, v *Version, file string, cols []string, ke
 // (hideKeys), which for a month of 24 layers was 230,000 keys read and hashed for a
 // correction of 10,000 households.
 type hider struct {
-	xs      []*index // nil: seen holds what the layers read so far hide
+	byIndex bool // holders' indexes are asked; else seen holds what they hide
 	seen    *keySet
 	holders []*index // the indexes of the layers read so far
 }
 
 func (h *hider) hides(key []byte) bool {
-	if h.xs == nil {
+	if !h.byIndex {
 		return h.seen.size() > 0 && h.seen.has(key)
 	}
 	if len(h.holders) == 0 {

@@ -386,23 +386,23 @@ func indexedAffected(xs []*index, corr map[string]correction, n int) (map[Househ
 		ids = append(ids, id)
 		persons = append(persons, HouseholdKey{c.insurer, c.person}.String())
 	}
-	var idOrder, personOrder [][]byte
-	var wg sync.WaitGroup // the two orders made at once
+	var idHashes, personHashes []uint64
+	var wg sync.WaitGroup // the two made at once
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		idOrder = hashOrdered(ids)
+		idHashes = sortedHashes(ids)
 	}()
-	personOrder = hashOrdered(persons)
+	personHashes = sortedHashes(persons)
 	wg.Wait()
-	n = max(1, min(n, len(idOrder)/4096)) // a goroutine's start costs more than a few look-ups
+	n = max(1, min(n, len(idHashes)/4096)) // a goroutine's start costs more than a few look-ups
 	found := make([][]string, n)
 	for p := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			share := func(order [][]byte) [][]byte { return order[len(order)*p/n : len(order)*(p+1)/n] }
-			found[p] = affectedSome(xs, share(idOrder), share(personOrder))
+			share := func(hs []uint64) []uint64 { return hs[len(hs)*p/n : len(hs)*(p+1)/n] }
+			found[p] = affectedSome(xs, share(idHashes), share(personHashes))
 		}()
 	}
 	wg.Wait()
@@ -433,8 +433,8 @@ func indexedAffected(xs []*index, corr map[string]correction, n int) (map[Househ
 }
 
 // affectedSome is one goroutine's share of indexedAffected: the households of the receipt ids
-// and the persons listed, each in hash order.
-func affectedSome(xs []*index, ids, persons [][]byte) []string {
+// and the persons whose hashes are listed, each in ascending order.
+func affectedSome(xs []*index, idHashes, personHashes []uint64) []string {
 	visible := func(l, i int, members bool) bool {
 		if l == len(xs)-1 {
 			return true
@@ -462,14 +462,6 @@ func affectedSome(xs []*index, ids, persons [][]byte) []string {
 		}
 		return func(i int) { refs = append(refs, uint64(l)<<33|uint64(i)<<1|kind) }
 	}
-	hashes := func(keys [][]byte) []uint64 { // made once for all the layers
-		out := make([]uint64, len(keys))
-		for i, k := range keys {
-			out[i] = fnv(k)
-		}
-		return out
-	}
-	idHashes, personHashes := hashes(ids), hashes(persons)
 	for l, x := range xs {
 		byReceipt, byPerson := add(l, false), add(l, true)
 		c := cursorFor(x.nR, len(idHashes))
@@ -511,23 +503,15 @@ func byHash(keys *keySet) [][]byte {
 	return keys.ordered
 }
 
-// hashOrdered lists keys in byHash's order, a key given again dropped when it sits beside
-// itself (always, unless another key has its hash: then it is only looked up twice): the
-// corrections' receipt ids and persons, without the set byHash would need.
-func hashOrdered(keys []string) [][]byte {
-	refs := make([]hashRef, len(keys))
+// sortedHashes are the distinct hashes of keys, ascending: the order of the indexes' receipt
+// and person tables, which are looked up by hash alone (a key given twice is looked up once).
+func sortedHashes(keys []string) []uint64 {
+	hs := make([]uint64, len(keys))
 	for i, k := range keys {
-		refs[i] = hashRef{fnv([]byte(k)), uint32(i)}
+		hs[i] = fnv([]byte(k))
 	}
-	refs = sortByHash(refs)
-	out := make([][]byte, 0, len(keys))
-	for i, r := range refs {
-		if i > 0 && refs[i-1].hash == r.hash && keys[refs[i-1].hh] == keys[r.hh] {
-			continue // the same key again
-		}
-		out = append(out, []byte(keys[r.hh]))
-	}
-	return out
+	slices.Sort(hs)
+	return slices.Compact(hs)
 }
 
 func hashOrder(keys *keySet) [][]byte {

@@ -13,9 +13,9 @@ import (
 // households a rerun recomputes. Written to Parquet only for the run to read them back, they
 // had cost a 1% correction of the 10M month a second of its five. Each part is read as one
 // more receipts or members file, and the history as one more history file, in the order
-// given, named after Name and its kind (in the manifest, with its row count and no digest, and in rejects
-// and errors). Parts are read at once, as files are: a ledger cuts its rows into one part a
-// worker.
+// given, named after Name and its kind (in the manifest, with its row count and no digest,
+// and in rejects and errors). Parts are read at once, as files are: a ledger cuts its rows
+// into one part a worker.
 type Held struct {
 	Name     string
 	Receipts []HeldPart[receipt.Row]

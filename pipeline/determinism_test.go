@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,8 +53,9 @@ func parquetOutputs(t *testing.T, dir string) map[string][]byte {
 
 // TestByteIdentical runs one month with 1 worker in memory, with 4 workers in memory, and with
 // 3 workers on a budget so small that it spills to disk in many partitions, each with the
-// members master in memory and by person partitions: every Parquet file must be the same to
-// the byte, resolved.parquet with its receipts found by name among them.
+// members master in memory and by person partitions, the spill plain and compressed: every
+// Parquet file must be the same to the byte, resolved.parquet with its receipts found by name
+// among them.
 func TestByteIdentical(t *testing.T) {
 	dir, month := synthMonth(t, 4000)
 	variants := []struct {
@@ -62,24 +64,28 @@ func TestByteIdentical(t *testing.T) {
 		budget           int64
 		spill            bool
 		personPartitions bool
+		compress         bool
 	}{
-		{"1 worker", 1, 0, false, false},
-		{"4 workers", 4, 0, false, false},
-		{"3 workers spilled", 3, 4 << 20, true, false},
-		{"2 workers by person partitions", 2, 0, false, true},
-		{"3 workers spilled by person partitions", 3, 4 << 20, true, true},
-		{"300 workers (more than a directory's shards)", 300, 0, false, false},
+		{"1 worker", 1, 0, false, false, false},
+		{"4 workers", 4, 0, false, false, false},
+		{"3 workers spilled", 3, 4 << 20, true, false, false},
+		{"3 workers spilled compressed", 3, 4 << 20, true, false, true},
+		{"2 workers by person partitions", 2, 0, false, true, false},
+		{"3 workers spilled by person partitions", 3, 4 << 20, true, true, false},
+		{"2 workers spilled compressed by person partitions", 2, 4 << 20, true, true, true},
+		{"300 workers (more than a directory's shards)", 300, 0, false, false, false},
 	}
 	var first map[string][]byte
 	for _, v := range variants {
 		cfg := synthConfig(dir, month, filepath.Join(dir, "out-"+v.name))
 		cfg.Workers, cfg.MemoryBudget, cfg.RowGroupRows, cfg.PersonPartitions = v.workers, v.budget, 1000, v.personPartitions
+		cfg.CompressSpill = v.compress
 		sum, err := Run(context.Background(), cfg)
 		if err != nil {
 			t.Fatalf("%s: %v", v.name, err)
 		}
-		if sum.Spilled != v.spill || (v.spill && sum.Partitions < 4) || sum.MembersInMemory == v.personPartitions {
-			t.Fatalf("%s: spilled %v in %d partitions, members in memory %v", v.name, sum.Spilled, sum.Partitions, sum.MembersInMemory)
+		if sum.Spilled != v.spill || (v.spill && sum.Partitions < 4) || sum.MembersInMemory == v.personPartitions || sum.SpillCompressed != v.compress {
+			t.Fatalf("%s: spilled %v in %d partitions (compressed %v), members in memory %v", v.name, sum.Spilled, sum.Partitions, sum.SpillCompressed, sum.MembersInMemory)
 		}
 		if !sum.Manifest.Reconciliation.Balanced || sum.Manifest.Reconciliation.ReceiptsRejected == 0 {
 			t.Fatalf("%s: %+v", v.name, sum.Manifest.Reconciliation)
@@ -151,5 +157,20 @@ func TestMembersSplitAcrossFiles(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestCacheRoom: on Linux the page cache's room is what /proc/meminfo calls available, less
+// the budget, and never negative.
+func TestCacheRoom(t *testing.T) {
+	if _, err := os.Stat("/proc/meminfo"); err != nil {
+		t.Skip("no /proc/meminfo: nothing is compressed")
+	}
+	room := cacheRoom(0)
+	if room <= 0 || room == math.MaxInt64 {
+		t.Fatalf("cacheRoom(0) = %d, want the available memory", room)
+	}
+	if got := cacheRoom(room + 1<<30); got != 0 {
+		t.Errorf("a budget beyond the available memory leaves %d bytes of room, want 0", got)
 	}
 }

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -38,17 +39,27 @@ func (r *run) resolve(match func() error, out *aggregate.HouseholdPart) error {
 func (r *run) resolveByPartitions(ctx context.Context, persons, households *aggregate.Spill) error {
 	return r.resolve(func() error {
 		g, ctx := errgroup.WithContext(ctx)
-		g.SetLimit(r.workers)
-		for p := range persons.Parts() {
+		var next atomic.Int64
+		for range r.workers {
 			g.Go(guard(func() error {
-				if err := ctx.Err(); err != nil {
-					return err
+				var buf []byte // MatchPartition keeps nothing of a partition's bytes
+				for {
+					if err := ctx.Err(); err != nil {
+						return err
+					}
+					p := int(next.Add(1) - 1)
+					if p >= persons.Parts() {
+						return nil
+					}
+					data, b, err := persons.ReadInto(p, buf)
+					if err != nil {
+						return err
+					}
+					buf = b
+					if err := aggregate.MatchPartition(data, r.month, r.MembersDecided, r.unresolved); err != nil {
+						return err
+					}
 				}
-				data, err := persons.Read(p)
-				if err != nil {
-					return err
-				}
-				return aggregate.MatchPartition(data, r.month, r.MembersDecided, r.unresolved)
 			}))
 		}
 		return g.Wait()

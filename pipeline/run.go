@@ -655,6 +655,7 @@ func (r *run) join(ctx context.Context, persons, households *aggregate.Spill) er
 		out := r.householdPart(households, wk)
 		parts[wk] = out
 		g.Go(guard(func() error {
+			var buf []byte // JoinPartition keeps nothing of a partition's bytes
 			for {
 				if err := ctx.Err(); err != nil {
 					return err
@@ -664,10 +665,11 @@ func (r *run) join(ctx context.Context, persons, households *aggregate.Spill) er
 					return out.Flush()
 				}
 				t0 := time.Now()
-				data, err := persons.Read(p)
+				data, b, err := persons.ReadInto(p, buf)
 				if err != nil {
 					return err
 				}
+				buf = b
 				conflicting, err := aggregate.JoinPartition(data, r.month, known, r.MembersDecided, r.memberFiles, r.unresolved, out)
 				if err != nil {
 					return err

@@ -235,6 +235,35 @@ func (d *Directory) readPartition(part Part, receipt func(*Receipt)) error {
 	return d.Seal(1)
 }
 
+// eachMember hands each member row of a person partition to member (its argument is reused
+// for the next), passing the receipts over.
+func eachMember(part Part, member func(*Member) error) error {
+	var m Member
+	var r Receipt
+	for _, chunk := range part.Chunks {
+		dc := dec{b: chunk}
+		for len(dc.b) > 0 && dc.err == nil {
+			switch tag := dc.byte1(); tag {
+			case tagMember:
+				dc.member(&m)
+				if dc.err == nil {
+					if err := member(&m); err != nil {
+						return err
+					}
+				}
+			case tagReceipt:
+				dc.receipt(&r)
+			default:
+				return fmt.Errorf("%w: record tag %d in a person partition", errCorrupt, tag)
+			}
+		}
+		if dc.err != nil {
+			return dc.err
+		}
+	}
+	return nil
+}
+
 // inForce picks a person's row in force in month: of several, the one that started last
 // (a later row supersedes an earlier one for the months they share). nil when none is.
 func inForce(rows []Member, month rules.Month) *Member {

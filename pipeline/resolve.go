@@ -42,7 +42,8 @@ func (r *run) resolveByPartitions(ctx context.Context, persons, households *aggr
 		var next atomic.Int64
 		for range r.workers {
 			g.Go(guard(func() error {
-				var buf []byte // MatchPartition keeps nothing of a partition's bytes
+				var buf []byte // the matcher keeps nothing of a partition's bytes
+				var matcher aggregate.Matcher
 				for {
 					if err := ctx.Err(); err != nil {
 						return err
@@ -56,7 +57,7 @@ func (r *run) resolveByPartitions(ctx context.Context, persons, households *aggr
 						return err
 					}
 					buf = b
-					if err := aggregate.MatchPartition(data, r.month, r.MembersDecided, r.unresolved); err != nil {
+					if err := matcher.Partition(data, r.month, r.MembersDecided, r.unresolved); err != nil {
 						return err
 					}
 				}

@@ -19,7 +19,8 @@ fi
 in="$DIR/input"
 # stages LOG: each stage's seconds, from its "stage" line to the next (or to "run complete").
 stages() {
-  awk 'function secs(line,   t) { match(line, /"time":"[^"]*"/); t = substr(line, RSTART + 19, 12)
+  awk 'BEGIN { n = 0 }
+    function secs(line,   t) { match(line, /"time":"[^"]*"/); t = substr(line, RSTART + 19, 12)
       split(t, a, ":"); return a[1] * 3600 + a[2] * 60 + a[3] }
     /"msg":"stage"/ { match($0, /"stage":"[^"]*"/); name[n] = substr($0, RSTART + 9, RLENGTH - 10); at[n++] = secs($0) }
     /"msg":"run complete"/ { end = secs($0) }

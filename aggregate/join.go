@@ -209,35 +209,16 @@ func JoinPartition(part Part, month rules.Month, knownInsurer func(string) bool,
 // receipt (whose argument is reused for the next), and seals d.
 func (d *Directory) readPartition(part Part, receipt func(*Receipt)) error {
 	sh := d.Shard(0)
-	var m Member
-	var r Receipt
-	for _, chunk := range part.Chunks {
-		dc := dec{b: chunk}
-		for len(dc.b) > 0 && dc.err == nil {
-			switch tag := dc.byte1(); tag {
-			case tagMember:
-				dc.member(&m)
-				if err := sh.Add(&m); err != nil {
-					return err
-				}
-			case tagReceipt:
-				r = Receipt{}
-				dc.receipt(&r)
-				receipt(&r)
-			default:
-				return fmt.Errorf("%w: record tag %d in a person partition", errCorrupt, tag)
-			}
-		}
-		if dc.err != nil {
-			return dc.err
-		}
+	if err := eachRecord(part, sh.Add, receipt); err != nil {
+		return err
 	}
 	return d.Seal(1)
 }
 
-// eachMember hands each member row of a person partition to member (its argument is reused
-// for the next), passing the receipts over.
-func eachMember(part Part, member func(*Member) error) error {
+// eachRecord hands each member row of a person partition to member and each receipt to
+// receipt, in the partition's order (their arguments are reused for the next); a nil
+// receipt passes the receipts over.
+func eachRecord(part Part, member func(*Member) error, receipt func(*Receipt)) error {
 	var m Member
 	var r Receipt
 	for _, chunk := range part.Chunks {
@@ -252,7 +233,11 @@ func eachMember(part Part, member func(*Member) error) error {
 					}
 				}
 			case tagReceipt:
+				r = Receipt{}
 				dc.receipt(&r)
+				if dc.err == nil && receipt != nil {
+					receipt(&r)
+				}
 			default:
 				return fmt.Errorf("%w: record tag %d in a person partition", errCorrupt, tag)
 			}

@@ -227,24 +227,24 @@ func (mt *Matcher) Partition(part Part, month rules.Month, halfDecided bool, u *
 		mt.sought = map[uint64]struct{}{}
 	}
 	clear(mt.sought)
-	err := eachMember(part, func(m *Member) error {
+	err := eachRecord(part, func(m *Member) error {
 		if m.NameKana != "" && u.seeks(mt.names.cachedHash(m.NameKana), uint32(packDate(m.Birth)), m.Sex) {
 			mt.sought[Hash2(m.InsurerNo, m.PersonID)] = struct{}{}
 		}
 		return nil
-	})
+	}, nil)
 	if err != nil || len(mt.sought) == 0 {
 		return err
 	}
 	d := NewDirectory(month, 0)
 	d.halfDecided = halfDecided
 	sh := d.Shard(0)
-	err = eachMember(part, func(m *Member) error {
+	err = eachRecord(part, func(m *Member) error {
 		if _, ok := mt.sought[Hash2(m.InsurerNo, m.PersonID)]; !ok {
 			return nil
 		}
 		return sh.Add(m)
-	})
+	}, nil)
 	if err != nil {
 		return err
 	}

@@ -305,10 +305,13 @@ func (s *Spill) readExtent(f *os.File, e extent, dst []byte) error {
 }
 
 // packBlock is the size of the S2 blocks a chunk is cut into. S2 hashes a block of 16 KiB or
-// more into a table of 64K entries, which it clears first: a chunk of the 100M month's
-// spill (22 KiB, 2,000 partitions) was compressed at 220–300 MB/s whole and at 650–890 MB/s
-// in blocks under 16 KiB, whose table is a sixteenth of that, to the same size within 1%
-// (a benchmark on 200 MB of a household partition's spill, 2026-12-07).
+// more into a table of 64K entries, which it clears first, and a spill's chunks are small
+// when a month has many partitions and writers (budget / 16 / (writers × partitions): 13 KiB
+// for 16 workers on the 100M month's 569 partitions). On 200 MB of a household partition's
+// spill (a benchmark, 2026-12-07, three rounds): chunks of 22 KiB compressed at 220–300 MB/s
+// whole and at 650–890 MB/s in blocks under 16 KiB, chunks of 160 KiB at 550–720 against
+// 770–790, to sizes within 4% of each other. The 100M month on two workers (chunks of 59–78
+// KiB) spent 41.6 s of CPU in S2 whole and 39.4 s in blocks, one run each.
 const packBlock = 16<<10 - 1
 
 // pack appends src to dst compressed: blocks of packBlock bytes at most, each after its

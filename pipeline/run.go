@@ -371,8 +371,9 @@ func (r *run) plan() (parts int, spill bool, err error) {
 // it would only add the compressor's CPU: on the 10M month (0.97 GB of household
 // partitions) S2 took three runs 0.1–1.6 s longer. One that does not fit goes to the disk
 // and back, and halving its bytes pays: the 100M month's 26.7 GB became 12.5–13.9 GB, and
-// the run took 210 and 220 s against 238 and 239 s in two pairs (2026-12-07); the 200M
-// month's spill, 28 GB so, fits a disk its 53 GB plain would not have.
+// the run took 210 and 220 s against 238 and 239 s in two pairs (2026-12-07). The 200M
+// month spilled 28 GB, where plain it would have needed some 53 GB, more than the disk had
+// free.
 func cacheRoom(budget int64) int64 {
 	data, err := os.ReadFile("/proc/meminfo")
 	if err != nil {

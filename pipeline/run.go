@@ -370,7 +370,7 @@ func (r *run) plan() (parts int, spill bool, err error) {
 // A spill that fits it is written and read back without touching the disk, and compressing
 // it would only add the compressor's CPU: on the 10M month (0.97 GB of household
 // partitions) S2 took three runs 0.1–1.6 s longer. One that does not fit goes to the disk
-// and back, and halving its bytes pays: the 100M month's 26.7 GB became 12.5–13.9 GB, and
+// and back, and halving its bytes pays: the 100M month's 26.7 GB became 13.9 GB, and
 // the run took 210 and 220 s against 238 and 239 s in two pairs (2026-12-07). The 200M
 // month spilled 28 GB, where plain it would have needed some 53 GB, more than the disk had
 // free.

@@ -365,7 +365,8 @@ func (r *run) plan() (parts int, spill bool, err error) {
 }
 
 // cacheRoom is what the page cache can hold of a spill: the memory the kernel says is
-// available (Linux's MemAvailable), less the run's own budget, never below 0; unbounded (nothing is compressed) when it cannot tell.
+// available (Linux's MemAvailable), less the run's own budget, never below 0; unbounded
+// (nothing is compressed) when it cannot tell.
 //
 // A spill that fits it is written and read back without touching the disk, and compressing
 // it would only add the compressor's CPU: on the 10M month (0.97 GB of household

@@ -71,7 +71,7 @@ type Scratch struct {
 
 // Read reads partition p of sp into the scratch's buffer (see Spill.Read).
 func (s *Scratch) Read(sp *Spill, p int) (Part, error) {
-	part, data, err := sp.readInto(p, s.data)
+	part, data, err := sp.readInto(p, s.data, false)
 	s.data = data
 	return part, err
 }

@@ -40,6 +40,10 @@ func (p *PersonPart) Member(m *Member) error {
 // Flush writes out what the router buffered.
 func (p *PersonPart) Flush() error { return p.w.Flush() }
 
+// MarkTail tells that the router has routed its last receipt: the member rows it routes
+// from now on are read by a Matcher without the receipts before them (Spill.ReadTailInto).
+func (p *PersonPart) MarkTail() error { return p.w.MarkTail() }
+
 // HouseholdPart routes records into household partitions.
 type HouseholdPart struct {
 	w           *PartWriter

@@ -217,7 +217,8 @@ type Matcher struct {
 	sought map[uint64]struct{} // the persons whose rows go in the directory, by person hash
 }
 
-// Partition is Match over part's persons. halfDecided is Directory.HalfDecided.
+// Partition is Match over part's persons, part being a person partition whole or its tail
+// (Spill.ReadTailInto) holding all its member rows. halfDecided is Directory.HalfDecided.
 func (mt *Matcher) Partition(part Part, month rules.Month, halfDecided bool, u *Unresolved) error {
 	if len(u.list) == 0 {
 		return nil
@@ -227,14 +228,25 @@ func (mt *Matcher) Partition(part Part, month rules.Month, halfDecided bool, u *
 		mt.sought = map[uint64]struct{}{}
 	}
 	clear(mt.sought)
+	members := 0
 	err := eachRecord(part, func(m *Member) error {
+		members++
 		if m.NameKana != "" && u.seeks(mt.names.cachedHash(m.NameKana), uint32(packDate(m.Birth)), m.Sex) {
 			mt.sought[Hash2(m.InsurerNo, m.PersonID)] = struct{}{}
 		}
 		return nil
 	}, nil)
-	if err != nil || len(mt.sought) == 0 {
+	if err != nil {
 		return err
+	}
+	// part may be the partition's tail (Spill.ReadTailInto), whose counts are the whole
+	// partition's: a member row routed before a writer's mark would be missed here, and a
+	// receipt resolved to the wrong person or to none.
+	if members != part.counts[tagMember] {
+		return fmt.Errorf("aggregate: resolution read %d of a person partition's %d member rows", members, part.counts[tagMember])
+	}
+	if len(mt.sought) == 0 {
+		return nil
 	}
 	d := NewDirectory(month, 0)
 	d.halfDecided = halfDecided

@@ -120,6 +120,39 @@ type PartWriter struct {
 	size    int64
 	extents [][]extent
 	packed  []byte // a chunk compressed, before it is written
+	// tail, once MarkTail is called, is for each partition the index of its first chunk
+	// (in memory) or extent (on disk) appended after the mark; nil: the writer's tail is
+	// all it appended.
+	tail []int
+}
+
+// MarkTail ends the chunks the writer has begun, so that what it appends from now on can be
+// read apart from what it appended before (ReadTailInto): the person partitions' member
+// rows, which resolution reads again, apart from the receipts a worker routed before them.
+func (pw *PartWriter) MarkTail() error {
+	pw.tail = make([]int, len(pw.chunks))
+	for p, cs := range pw.chunks {
+		if pw.file != nil {
+			if err := pw.flushPart(p); err != nil {
+				return err
+			}
+			pw.tail[p] = len(pw.extents[p])
+			continue
+		}
+		if n := len(cs); n > 0 {
+			cs[n-1] = cs[n-1][:len(cs[n-1]):len(cs[n-1])] // full: the next record starts a chunk
+		}
+		pw.tail[p] = len(cs)
+	}
+	return nil
+}
+
+// tailFrom is where partition p's tail begins in the writer's chunks or extents.
+func (pw *PartWriter) tailFrom(p int) int {
+	if pw.tail == nil {
+		return 0
+	}
+	return pw.tail[p]
 }
 
 // extent is a chunk written to a writer's file: n bytes at off, raw bytes once decoded, and
@@ -219,33 +252,50 @@ type Part struct {
 // Read returns partition p whole and forgets it: a partition is read once (unless
 // KeepOnRead).
 func (s *Spill) Read(p int) (Part, error) {
-	part, _, err := s.readInto(p, nil)
+	part, _, err := s.readInto(p, nil, false)
 	return part, err
 }
 
 // ReadInto is Read into buf, grown if it is too small, and returns the buffer for the next
 // partition: the records of the partition read alias it until then. A worker that reads
 // partition after partition saves the allocation, and the clearing, of each.
-func (s *Spill) ReadInto(p int, buf []byte) (Part, []byte, error) { return s.readInto(p, buf) }
+func (s *Spill) ReadInto(p int, buf []byte) (Part, []byte, error) { return s.readInto(p, buf, false) }
+
+// ReadTailInto is ReadInto of what each writer appended to partition p after its MarkTail
+// (all it appended, for a writer never marked), leaving the partition in place. The Part's
+// counts are the whole partition's.
+func (s *Spill) ReadTailInto(p int, buf []byte) (Part, []byte, error) {
+	return s.readInto(p, buf, true)
+}
 
 // readInto is Read with the bytes of the partition's extents read into buf, grown if it is
 // too small; it returns the buffer it used, for the next partition. A worker's extents of the
 // partition, whole records each, make one chunk.
-func (s *Spill) readInto(p int, buf []byte) (Part, []byte, error) {
+func (s *Spill) readInto(p int, buf []byte, tail bool) (Part, []byte, error) {
 	var part Part
 	total := 0
+	keep := s.keep || tail
+	from := func(pw *PartWriter) int {
+		if tail {
+			return pw.tailFrom(p)
+		}
+		return 0
+	}
 	for _, pw := range s.writers {
 		for t := range part.counts {
 			part.counts[t] += pw.counts[p][t]
 		}
+		if f := from(pw); f > len(pw.chunks[p]) && f > len(pw.extents[p]) {
+			return Part{}, buf, fmt.Errorf("spill: partition %d read again after it was forgotten (KeepOnRead)", p)
+		}
 		if s.dir == "" {
-			part.Chunks = append(part.Chunks, pw.chunks[p]...)
-			if !s.keep {
+			part.Chunks = append(part.Chunks, pw.chunks[p][from(pw):]...)
+			if !keep {
 				pw.chunks[p] = nil
 			}
 			continue
 		}
-		for _, e := range pw.extents[p] {
+		for _, e := range pw.extents[p][from(pw):] {
 			total += e.raw
 		}
 	}
@@ -259,7 +309,7 @@ func (s *Spill) readInto(p int, buf []byte) (Part, []byte, error) {
 	at := 0
 	for _, pw := range s.writers {
 		start := at
-		for _, e := range pw.extents[p] {
+		for _, e := range pw.extents[p][from(pw):] {
 			if err := s.readExtent(pw.file, e, buf[at:at+e.raw]); err != nil {
 				return Part{}, buf, fmt.Errorf("spill: partition %d: %w", p, err)
 			}
@@ -268,7 +318,7 @@ func (s *Spill) readInto(p int, buf []byte) (Part, []byte, error) {
 		if at > start {
 			part.Chunks = append(part.Chunks, buf[start:at])
 		}
-		if !s.keep {
+		if !keep {
 			pw.extents[p] = nil
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -152,4 +153,92 @@ func damage(t *testing.T, s *Spill, compressed bool) {
 	if failed == 0 {
 		t.Errorf("compressed %v: a damaged spill was read back without an error", compressed)
 	}
+}
+
+// TestSpillTail: a writer appends receipts, marks its tail, then appends member rows; another
+// writer appends member rows only, never marked. ReadTailInto gives every member row and no
+// receipt, in memory and on disk, plain and compressed, and leaves the partition whole for
+// Read.
+func TestSpillTail(t *testing.T) {
+	for _, way := range []string{"memory", "disk", "disk compressed"} {
+		dir := ""
+		if way != "memory" {
+			dir = filepath.Join(t.TempDir(), "spill")
+		}
+		s, err := NewSpill(dir, 3, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.SetChunkSize(4 << 10)
+		if way == "disk compressed" {
+			s.Compress()
+		}
+		var all, members [3][]string
+		appendRec := func(w int, tag byte, i int) {
+			rec := fmt.Appendf([]byte{tag}, "w%d-%d-%s", w, i, strings.Repeat("x", i%300))
+			p := i % 3
+			if err := s.Writer(w).Append(p, rec); err != nil {
+				t.Fatal(err)
+			}
+			all[p] = append(all[p], string(rec))
+			if tag == tagMember {
+				members[p] = append(members[p], string(rec))
+			}
+		}
+		for i := 0; i < 500; i++ {
+			appendRec(0, tagReceipt, i)
+			appendRec(1, tagMember, i)
+		}
+		if err := s.Writer(0).MarkTail(); err != nil {
+			t.Fatal(err)
+		}
+		for i := 500; i < 800; i++ {
+			appendRec(0, tagMember, i)
+		}
+		for w := 0; w < 2; w++ {
+			if err := s.Writer(w).Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.KeepOnRead()
+		var buf []byte
+		for p := 0; p < 3; p++ {
+			part, b, err := s.ReadTailInto(p, buf)
+			if err != nil {
+				t.Fatalf("%s: %v", way, err)
+			}
+			buf = b
+			slices.Sort(members[p])
+			if got := taggedRecords(part); !slices.Equal(got, members[p]) {
+				t.Errorf("%s: partition %d's tail has %d records, want its %d member rows", way, p, len(got), len(members[p]))
+			}
+			whole, err := s.Read(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(all[p])
+			if got := taggedRecords(whole); !slices.Equal(got, all[p]) {
+				t.Errorf("%s: partition %d read whole after its tail: %d records, want %d", way, p, len(got), len(all[p]))
+			}
+		}
+		s.Close()
+	}
+}
+
+// taggedRecords splits a partition of TestSpillTail's records (a tag byte, then bytes
+// that are never a tag) into its records, sorted.
+func taggedRecords(part Part) []string {
+	var got []string
+	for _, c := range part.Chunks {
+		for len(c) > 0 {
+			end := 1
+			for end < len(c) && c[end] != tagReceipt && c[end] != tagMember {
+				end++
+			}
+			got = append(got, string(c[:end]))
+			c = c[end:]
+		}
+	}
+	slices.Sort(got)
+	return got
 }

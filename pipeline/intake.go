@@ -62,6 +62,11 @@ func (r *run) intake(ctx context.Context, persons *aggregate.Spill) error {
 	r.routeReceipts(ctx, g, func(w int) (func([]uint64), func(*aggregate.Receipt, uint64) error, func() error) {
 		route := aggregate.NewPersonPart(persons, w)
 		flush := func() error {
+			// The member rows this worker routes go after its receipts, apart, for
+			// resolution to read them alone (resolveByPartitions).
+			if err := route.MarkTail(); err != nil {
+				return err
+			}
 			if err := q.drain(ctx, func(m *aggregate.Member, _ int64) error { return route.Member(m) }); err != nil {
 				return err
 			}

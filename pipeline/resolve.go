@@ -35,7 +35,9 @@ func (r *run) resolve(match func() error, out *aggregate.HouseholdPart) error {
 }
 
 // resolveByPartitions resolves the receipts the join of person partitions set aside: every
-// partition is read again (the spill kept them, KeepOnRead) for its member rows.
+// partition is read again (the spill kept them, KeepOnRead) for its member rows, which the
+// intake's writers put after their receipts (PersonPart.MarkTail): the tails alone are
+// read.
 func (r *run) resolveByPartitions(ctx context.Context, persons, households *aggregate.Spill) error {
 	return r.resolve(func() error {
 		g, ctx := errgroup.WithContext(ctx)
@@ -52,7 +54,7 @@ func (r *run) resolveByPartitions(ctx context.Context, persons, households *aggr
 					if p >= persons.Parts() {
 						return nil
 					}
-					data, b, err := persons.ReadInto(p, buf)
+					data, b, err := persons.ReadTailInto(p, buf)
 					if err != nil {
 						return err
 					}

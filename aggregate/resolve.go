@@ -131,7 +131,7 @@ func (u *Unresolved) build() {
 	for i := range u.list {
 		k := u.list[i].key
 		u.index[k] = append(u.index[k], int32(i))
-		setBit(u.filter, k.filterHash()&uint64(len(u.filter)*64-1))
+		setBit(u.filter, filterHash(k.kana, k.birth)&uint64(len(u.filter)*64-1))
 	}
 }
 
@@ -144,23 +144,21 @@ func filterWords(n int) int {
 	return w
 }
 
-// seeks reports whether a person of this name hash, birth date (packDate) and sex may be
-// sought (false: certainly not).
+// seeks reports whether a person of this name hash and birth date (packDate) may be sought
+// (false: certainly not).
 //
-// The filter holds the whole key, not the name alone: a master's common names are sought by
-// some receipt or other, and on the 100M month a filter of names let most persons through
-// to the index, 13 s of the run's CPU in map look-ups (2026-12-07).
-func (u *Unresolved) seeks(kana uint64, birth uint32, sex string) bool {
-	k := resolveKey{birth: birth, sex: sex, kana: kana}
-	return kana != 0 && hasBit(u.filter, k.filterHash()&uint64(len(u.filter)*64-1))
+// The filter holds name and birth date, not the name alone: a master's common names are
+// sought by some receipt or other, and on the 100M month a filter of names let most persons
+// through to the index, 13 s of the run's CPU in map look-ups (2026-12-07). It leaves the
+// sex out, which a directory keeps among its strings: reading it for every person in force
+// cost the 10M month's in-memory Match a wait for memory each.
+func (u *Unresolved) seeks(kana uint64, birth uint32) bool {
+	return kana != 0 && hasBit(u.filter, filterHash(kana, birth)&uint64(len(u.filter)*64-1))
 }
 
-// filterHash mixes the key's fields into the bit of the filter it sets.
-func (k resolveKey) filterHash() uint64 {
-	h := k.kana ^ uint64(k.birth)*0x9e3779b97f4a7c15
-	if k.sex == "2" {
-		h ^= 0xc2b2ae3d27d4eb4f
-	}
+// filterHash mixes a name hash and a birth date into the bit of the filter they set.
+func filterHash(kana uint64, birth uint32) uint64 {
+	h := kana ^ uint64(birth)*0x9e3779b97f4a7c15
 	return h ^ h>>29
 }
 
@@ -183,7 +181,7 @@ func (d *Directory) match(u *Unresolved, from, to int) {
 		}
 		k := head.inForce
 		row := &d.rows[k]
-		if !u.seeks(d.kana[k], row.birth, d.sex(row)) {
+		if !u.seeks(d.kana[k], row.birth) {
 			continue
 		}
 		seekers := u.index[resolveKey{birth: row.birth, sex: d.sex(row), kana: d.kana[k]}]
@@ -207,7 +205,7 @@ func (d *Directory) match(u *Unresolved, from, to int) {
 // (the receipts in them are passed over): a person's rows are all in one partition. A
 // worker keeps one for partition after partition. Its zero value is ready.
 //
-// Most persons of a partition have no name, birth date and sex that a receipt set aside
+// Most persons of a partition have no name and birth date that a receipt set aside
 // seeks: the Matcher looks at every member row's first, and puts in its directory only the
 // rows of the persons one of whose rows may be sought. The 100M month spent 36 s of CPU, of
 // its 446, building the directory of every person of every partition for 0.1% of receipts
@@ -231,7 +229,7 @@ func (mt *Matcher) Partition(part Part, month rules.Month, halfDecided bool, u *
 	members := 0
 	err := eachRecord(part, func(m *Member) error {
 		members++
-		if m.NameKana != "" && u.seeks(mt.names.cachedHash(m.NameKana), uint32(packDate(m.Birth)), m.Sex) {
+		if m.NameKana != "" && u.seeks(mt.names.cachedHash(m.NameKana), uint32(packDate(m.Birth))) {
 			mt.sought[Hash2(m.InsurerNo, m.PersonID)] = struct{}{}
 		}
 		return nil

@@ -40,6 +40,7 @@ test: vet
 	$(GO) test ./receipt -run '^$$' -fuzz '^FuzzMemberFields$$' -fuzztime 30000x -fuzzminimizetime 500x
 	$(GO) test ./pqcol -run '^$$' -fuzz '^FuzzScan$$' -fuzztime 5000x -fuzzminimizetime 200x
 	$(GO) test ./aggregate -run '^$$' -fuzz '^FuzzSpillRecords$$' -fuzztime 20000x -fuzzminimizetime 200x
+	$(GO) test ./aggregate -run '^$$' -fuzz '^FuzzPack$$' -fuzztime 10000x -fuzzminimizetime 200x
 	$(GO) test ./ledger -run '^$$' -fuzz '^FuzzBlockReader$$' -fuzztime 20000x -fuzzminimizetime 200x
 
 # Longer fuzzing of every parser (make test runs each target for a fixed count of inputs).
@@ -51,6 +52,7 @@ fuzz:
 	$(GO) test ./receipt -run '^$$' -fuzz '^FuzzMemberFields$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./pqcol -run '^$$' -fuzz '^FuzzScan$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./aggregate -run '^$$' -fuzz '^FuzzSpillRecords$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./aggregate -run '^$$' -fuzz '^FuzzPack$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./ledger -run '^$$' -fuzz '^FuzzBlockReader$$' -fuzztime $(FUZZTIME)
 
 # Benchmarks: the rules alone, then the batch end to end on a generated month.

@@ -242,3 +242,25 @@ func taggedRecords(part Part) []string {
 	slices.Sort(got)
 	return got
 }
+
+// FuzzPack: pack then unpack gives the bytes back, whatever they are and however long
+// (several blocks when over packBlock); and unpack of any bytes into a buffer of any size
+// returns an error or fills the buffer, never panics.
+func FuzzPack(f *testing.F) {
+	f.Add([]byte("06139999|H123456|H123456P01|1311111111|"), []byte{3, 0, 1, 2}, uint16(40))
+	f.Add(bytes.Repeat([]byte("0123456789"), 4000), []byte{}, uint16(0))
+	f.Add([]byte{}, []byte{0x80, 0x80, 0x80, 0x80, 0x01}, uint16(9))
+	f.Fuzz(func(t *testing.T, raw, junk []byte, size uint16) {
+		packed := pack(nil, raw)
+		got := make([]byte, len(raw))
+		if err := unpack(got, packed); err != nil || !bytes.Equal(got, raw) {
+			t.Fatalf("%d bytes packed into %d came back as %d bytes (err %v)", len(raw), len(packed), len(got), err)
+		}
+		if len(raw) > 0 {
+			if err := unpack(make([]byte, len(raw)-1), packed); err == nil {
+				t.Fatal("unpacked into a buffer a byte short without an error")
+			}
+		}
+		_ = unpack(make([]byte, size), junk)
+	})
+}

@@ -50,28 +50,6 @@ func spillRecords(t *testing.T, s *Spill, writers, n int) [][]string {
 	return want
 }
 
-// partRecords splits a partition read back into its records, sorted.
-func partRecords(t *testing.T, part Part) []string {
-	t.Helper()
-	var got []string
-	for _, c := range part.Chunks {
-		for len(c) > 0 {
-			// The test's records are found by their own bytes: each begins with tagReceipt
-			// and "w", and no other byte of a record is tagReceipt.
-			end := bytes.IndexByte(c[1:], tagReceipt)
-			if end < 0 {
-				end = len(c)
-			} else {
-				end++
-			}
-			got = append(got, string(c[:end]))
-			c = c[end:]
-		}
-	}
-	slices.Sort(got)
-	return got
-}
-
 // TestSpillCompressed appends the same records to a spill in memory, on disk and on disk
 // compressed, with chunks small enough that most partitions are written in many: each
 // partition reads back the records appended to it, and the compressed spill wrote fewer
@@ -98,7 +76,7 @@ func TestSpillCompressed(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: partition %d: %v", way, p, err)
 			}
-			if got := partRecords(t, part); !slices.Equal(got, want[p]) {
+			if got := taggedRecords(part); !slices.Equal(got, want[p]) {
 				t.Fatalf("%s: partition %d: %d records read back, %d appended, or not the same", way, p, len(got), len(want[p]))
 			}
 		}
@@ -225,8 +203,8 @@ func TestSpillTail(t *testing.T) {
 	}
 }
 
-// taggedRecords splits a partition of TestSpillTail's records (a tag byte, then bytes
-// that are never a tag) into its records, sorted.
+// taggedRecords splits a partition of the tests' records (a tag byte, then bytes that are
+// never a tag) into its records, sorted.
 func taggedRecords(part Part) []string {
 	var got []string
 	for _, c := range part.Chunks {

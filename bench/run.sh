@@ -6,7 +6,7 @@
 # binaries one after the other.)
 #   HOUSEHOLDS=4150000 ./bench/run.sh      # about 10 million receipts (the default)
 #   HOUSEHOLDS=41500000 ./bench/run.sh     # about 100 million receipts
-#   HOUSEHOLDS=83000000 ./bench/run.sh     # about 200 million receipts (inputs ~20 GB: out/ stays out of git)
+#   HOUSEHOLDS=83000000 ./bench/run.sh     # about 200 million receipts (inputs 5.9 GB, spill 28 GB: out/ stays out of git)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HOUSEHOLDS=${HOUSEHOLDS:-4150000}

@@ -285,7 +285,13 @@ func (s *Spill) readInto(p int, buf []byte, tail bool) (Part, []byte, error) {
 		for t := range part.counts {
 			part.counts[t] += pw.counts[p][t]
 		}
-		if f := from(pw); f > len(pw.chunks[p]) && f > len(pw.extents[p]) {
+		var held int // the chunks (in memory) or extents (on disk) the writer holds of p
+		if s.dir == "" {
+			held = len(pw.chunks[p])
+		} else {
+			held = len(pw.extents[p])
+		}
+		if from(pw) > held {
 			return Part{}, buf, fmt.Errorf("spill: partition %d read again after it was forgotten (KeepOnRead)", p)
 		}
 		if s.dir == "" {

@@ -72,7 +72,7 @@ type Config struct {
 	// an unknown person, and resolved.parquet keeps saying what the claim was.
 	ResolvedReasons map[string]string
 	// CompressSpill compresses a spill to disk whatever its size; otherwise only a spill too
-	// large for the page cache is (see spillCompressed).
+	// large for the page cache is (see cacheRoom).
 	CompressSpill bool
 	// PersonPartitions joins receipts to members through person partitions even when the
 	// members master would fit in memory: the way of a master too large for the budget,
@@ -135,7 +135,7 @@ type run struct {
 	batchRows   int
 	batches     batchPool // the receipt readers' Arrow allocator
 	corrections bool
-	// compressSpill: a spill to disk is compressed (plan).
+	// compressSpill: the spill goes to disk compressed (plan, then execute).
 	compressSpill bool
 
 	receiptFiles, memberFiles, historyFiles []string
@@ -445,6 +445,7 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 		}
 		spillDir = work.Path()
 	}
+	r.compressSpill = r.compressSpill && spillDir != "" // a spill in memory is never compressed
 	// removeSpill deletes the spill files, which takes the kernel a tenth of a second per
 	// gigabyte. It runs as soon as the last partition has been read, beside the writers'
 	// last row groups and fsyncs, and again (a no-op then) on the way out.
@@ -470,16 +471,12 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 	// 1.56 GiB instead of 1.79, and five pairs 11.93 s against 12.24 s on average.
 	r.log.Info("run planned", "month", r.month.String(), "rules", r.table.Label(), "receipt_files", len(r.receiptFiles),
 		"estimated_receipts", r.progress.Estimated.Load(), "partitions", parts, "spill", spillDir != "",
-		"spill_compressed", spillDir != "" && r.compressSpill, "workers", r.workers)
+		"spill_compressed", r.compressSpill, "workers", r.workers)
 	digests := r.startDigests(ctx)
 
-	households, err = aggregate.NewSpill(sub(spillDir, "households"), parts, r.workers+2)
+	households, err = r.newSpill(sub(spillDir, "households"), parts, r.workers+2)
 	if err != nil {
 		return nil, err
-	}
-	households.SetChunkSize(r.chunkSize(parts, r.workers+2))
-	if spillDir != "" && r.compressSpill {
-		households.Compress()
 	}
 	inMemory := r.directoryFits()
 	if inMemory {
@@ -543,7 +540,7 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 	}
 	if sum != nil {
 		sum.MembersInMemory = inMemory
-		sum.SpillCompressed = spillDir != "" && r.compressSpill
+		sum.SpillCompressed = r.compressSpill
 	}
 	return sum, err
 }
@@ -567,6 +564,21 @@ func (r *run) stage(s string) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	r.log.Debug("stage", "stage", s, "heap_inuse_mib", ms.HeapInuse>>20, "heap_sys_mib", ms.HeapSys>>20, "gc_cycles", ms.NumGC)
+}
+
+// newSpill makes a spill of parts partitions for writers writers, under dir or in memory
+// when dir is "", its chunks sized to the budget (chunkSize) and compressed when the plan
+// says so.
+func (r *run) newSpill(dir string, parts, writers int) (*aggregate.Spill, error) {
+	s, err := aggregate.NewSpill(dir, parts, writers)
+	if err != nil {
+		return nil, err
+	}
+	s.SetChunkSize(r.chunkSize(parts, writers))
+	if r.compressSpill {
+		s.Compress()
+	}
+	return s, nil
 }
 
 // chunkSize keeps the buffers of a spill's writers, writers × parts chunks, within a
@@ -606,13 +618,9 @@ func (r *run) joinInMemory(ctx context.Context, households *aggregate.Spill) err
 // joins each partition into the household partitions (pass 2).
 func (r *run) joinByPartitions(ctx context.Context, parts int, spillDir string, households *aggregate.Spill) error {
 	r.stage("intake")
-	persons, err := aggregate.NewSpill(sub(spillDir, "persons"), parts, r.workers+1) // the receipts' writers and the members'
+	persons, err := r.newSpill(sub(spillDir, "persons"), parts, r.workers+1) // the receipts' writers and the members'
 	if err != nil {
 		return err
-	}
-	persons.SetChunkSize(r.chunkSize(parts, r.workers+1))
-	if spillDir != "" && r.compressSpill {
-		persons.Compress()
 	}
 	closing := false
 	defer func() {

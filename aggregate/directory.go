@@ -64,6 +64,9 @@ type Directory struct {
 	files []string
 	// conflicting counts the persons whose rows in force disagree (MEMBER_CONFLICT).
 	conflicting atomic.Int64
+	// routed: the directory is a routed partition's (RoutedJoin), every receipt of which
+	// was routed for a person of it in force or in conflict; any other is ErrMisrouted.
+	routed bool
 }
 
 // memberConflict, in a person's first row's inForce, says that the person's rows in force
@@ -645,6 +648,9 @@ func (d *Directory) JoinHashed(r *Receipt, hash uint64, out *HouseholdPart) erro
 	case reason == "":
 		m := &d.rows[k]
 		return out.joined(r, d.household(m), m.hhHash, k)
+	case d.routed && k < 0 && reason != receipt.MemberConflict:
+		return fmt.Errorf("%w: receipt %s of insurer %s, person %q, was routed for a person in force, and the partition's members say %s: %s",
+			ErrMisrouted, r.ID, r.InsurerNo, r.PersonID, reason, detail)
 	case k >= 0:
 		m := &d.rows[k]
 		return out.refused(r, d.household(m), m.hhHash, reason, detail)
@@ -659,24 +665,23 @@ func (d *Directory) JoinHashed(r *Receipt, hash uint64, out *HouseholdPart) erro
 // check finds the receipt's row in force, by its index in d.rows, and says why the receipt
 // cannot be joined, or "". The index is -1 when the person is unknown or not in force.
 func (d *Directory) check(r *Receipt, hash uint64) (k int32, reason, detail string) {
-	if strings.Trim(r.InsurerNo, "7") == "" {
-		return -1, receipt.UnknownInsurer, fmt.Sprintf("insurer %q is not in the members master", r.InsurerNo)
-	}
 	// A person found is a person of a known insurer: the insurers are looked up only for
 	// the receipts of persons the master lacks.
-	first := d.find(hash, r.InsurerNo, r.PersonID)
-	switch {
-	case first < 0 && !d.KnownInsurer(r.InsurerNo):
-		return -1, receipt.UnknownInsurer, fmt.Sprintf("insurer %q is not in the members master", r.InsurerNo)
-	case first < 0:
-		return -1, receipt.UnknownPerson, fmt.Sprintf("person %q has no row in the members master of insurer %s", r.PersonID, r.InsurerNo)
+	first := int32(-1)
+	if strings.Trim(r.InsurerNo, "7") != "" {
+		first = d.find(hash, r.InsurerNo, r.PersonID)
+	}
+	if first < 0 {
+		reason, detail = personMissing(r, d.KnownInsurer)
+		return -1, reason, detail
 	}
 	head := &d.rows[first]
 	if head.inForce < 0 {
 		if head.inForce == memberConflict {
 			return -1, receipt.MemberConflict, d.conflictDetail(first)
 		}
-		return -1, receipt.NotEligible, fmt.Sprintf("no eligibility row of person %q covers %s", r.PersonID, d.month)
+		reason, detail = notEligible(r, d.month)
+		return -1, reason, detail
 	}
 	k = head.inForce
 	m := &d.rows[k]
@@ -687,6 +692,21 @@ func (d *Directory) check(r *Receipt, hash uint64) (k int32, reason, detail stri
 		return k, receipt.SexMismatch, fmt.Sprintf("receipt sex %s, members master %s", r.Sex, sex)
 	}
 	return k, "", ""
+}
+
+// personMissing is the refusal of a receipt whose person the master lacks: UNKNOWN_INSURER
+// when its insurer is all 7s (不詳) or the master's insurers do not include it (known),
+// UNKNOWN_PERSON otherwise.
+func personMissing(r *Receipt, known func(string) bool) (reason, detail string) {
+	if strings.Trim(r.InsurerNo, "7") == "" || !known(r.InsurerNo) {
+		return receipt.UnknownInsurer, fmt.Sprintf("insurer %q is not in the members master", r.InsurerNo)
+	}
+	return receipt.UnknownPerson, fmt.Sprintf("person %q has no row in the members master of insurer %s", r.PersonID, r.InsurerNo)
+}
+
+// notEligible is the refusal of a receipt of a person no row of whom covers month.
+func notEligible(r *Receipt, month rules.Month) (reason, detail string) {
+	return receipt.NotEligible, fmt.Sprintf("no eligibility row of person %q covers %s", r.PersonID, month)
 }
 
 // refusedHousehold is the household a refused receipt of a person not in force goes to: one

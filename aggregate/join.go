@@ -52,6 +52,9 @@ type HouseholdPart struct {
 	marks       *HouseholdMarks // when set, the households of joined receipts are marked in it
 	fullMembers bool            // see KeepMemberRows
 	refusals    int64           // receipts refused by the join, see Refusals
+	// only, when of > 0: the router takes records of partition only of of alone (a
+	// RoutedJoin's), and any other is ErrMisrouted.
+	only, of int
 }
 
 // Refusals is how many receipts the join refused through p (they reach the rejects only in
@@ -127,6 +130,9 @@ func (p *HouseholdPart) joined(r *Receipt, hh string, hhHash uint64, row int32) 
 	if p.marks != nil {
 		p.marks.markRow(row)
 	}
+	if err := p.checkRouted(hhHash, "a receipt joined to household "+hh); err != nil {
+		return err
+	}
 	part := PartOf(hhHash, p.w.s.parts)
 	b, err := p.w.reserve(part, 1+binary.MaxVarintLen64+len(hh)+receiptBytes(r))
 	if err != nil {
@@ -158,6 +164,9 @@ func (p *HouseholdPart) Member(m *Member) error {
 
 // member is Member with the household hash already computed.
 func (p *HouseholdPart) member(m *Member, hhHash uint64) error {
+	if err := p.checkRouted(hhHash, "the member row in force of household "+m.HouseholdID); err != nil {
+		return err
+	}
 	p.e.b = p.e.b[:0]
 	if p.fullMembers {
 		p.e.member(m)
@@ -187,7 +196,14 @@ func (p *HouseholdPart) Flush() error { return p.w.Flush() }
 // whose rows in force disagree (Directory.Conflicting): a person is in one partition only.
 // The receipts to resolve are set aside in unresolved (Directory.SetAside), when not nil.
 func JoinPartition(part Part, month rules.Month, knownInsurer func(string) bool, halfDecided bool, files []string, unresolved *Unresolved, out *HouseholdPart) (conflicting int64, err error) {
+	return joinPartition(part, month, knownInsurer, halfDecided, files, unresolved, false, out)
+}
+
+// joinPartition is JoinPartition; routed says that the partition is a routed one
+// (RoutedJoin), whose receipts were all routed for a person in it.
+func joinPartition(part Part, month rules.Month, knownInsurer func(string) bool, halfDecided bool, files []string, unresolved *Unresolved, routed bool, out *HouseholdPart) (conflicting int64, err error) {
 	d := NewDirectory(month, part.counts[tagMember])
+	d.routed = routed
 	d.unresolved = unresolved
 	d.keepNames = true // a partition's directory is small: its members file rows keep their names
 	d.knownInsurer = knownInsurer

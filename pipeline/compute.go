@@ -36,7 +36,8 @@ type partResult struct {
 	text []byte
 	totals
 	scratch aggregate.Scratch
-	encoded any // Config.Written's encoding of the rows
+	routed  aggregate.RoutedJoin // the way of routed partitions: the join's memory (see readPart)
+	encoded any                  // Config.Written's encoding of the rows
 }
 
 // receiptColumns are the columns of output.ReceiptBenefit, which the household pass appends
@@ -233,7 +234,11 @@ func (c *computer) rejectAll(h *aggregate.Household, reason, detail string) {
 //
 // afterReads is started on its own goroutine once no worker reads parts any more.
 func (r *run) compute(ctx context.Context, parts *aggregate.Spill, w *writers, afterReads func()) (totals, error) {
-	n := parts.Parts()
+	return r.computeFrom(ctx, parts.Parts(), func(res *partResult, q int) (aggregate.Part, error) { return res.scratch.Read(parts, q) }, w, afterReads)
+}
+
+// computeFrom is compute over n partitions that read gives, into a result's memory.
+func (r *run) computeFrom(ctx context.Context, n int, read func(res *partResult, q int) (aggregate.Part, error), w *writers, afterReads func()) (totals, error) {
 	results := make([]chan *partResult, n)
 	for q := range results {
 		results[q] = make(chan *partResult, 1)
@@ -274,7 +279,7 @@ func (r *run) compute(ctx context.Context, parts *aggregate.Spill, w *writers, a
 				default:
 					res = new(partResult)
 				}
-				data, err := res.scratch.Read(parts, q)
+				data, err := read(res, q)
 				if err != nil {
 					return err
 				}

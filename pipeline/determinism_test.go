@@ -65,26 +65,30 @@ func TestByteIdentical(t *testing.T) {
 		spill            bool
 		personPartitions bool
 		compress         bool
+		unrouted         bool
 	}{
-		{"1 worker", 1, 0, false, false, false},
-		{"4 workers", 4, 0, false, false, false},
-		{"3 workers spilled", 3, 4 << 20, true, false, false},
-		{"3 workers spilled compressed", 3, 4 << 20, true, false, true},
-		{"2 workers by person partitions", 2, 0, false, true, false},
-		{"3 workers spilled by person partitions", 3, 4 << 20, true, true, false},
-		{"2 workers spilled compressed by person partitions", 2, 4 << 20, true, true, true},
-		{"300 workers (more than a directory's shards)", 300, 0, false, false, false},
+		{"1 worker", 1, 0, false, false, false, false},
+		{"4 workers", 4, 0, false, false, false, false},
+		{"3 workers spilled", 3, 4 << 20, true, false, false, false},
+		{"3 workers spilled compressed", 3, 4 << 20, true, false, true, false},
+		{"2 workers by routed partitions", 2, 0, false, true, false, false},
+		{"3 workers spilled by routed partitions", 3, 4 << 20, true, true, false, false},
+		{"2 workers spilled compressed by routed partitions", 2, 4 << 20, true, true, true, false},
+		{"2 workers by person partitions spilled twice", 2, 0, false, true, false, true},
+		{"3 workers spilled compressed by person partitions spilled twice", 3, 4 << 20, true, true, true, true},
+		{"300 workers (more than a directory's shards)", 300, 0, false, false, false, false},
 	}
 	var first map[string][]byte
 	for _, v := range variants {
 		cfg := synthConfig(dir, month, filepath.Join(dir, "out-"+v.name))
 		cfg.Workers, cfg.MemoryBudget, cfg.RowGroupRows, cfg.PersonPartitions = v.workers, v.budget, 1000, v.personPartitions
-		cfg.CompressSpill = v.compress
+		cfg.CompressSpill, cfg.Unrouted = v.compress, v.unrouted
 		sum, err := Run(context.Background(), cfg)
 		if err != nil {
 			t.Fatalf("%s: %v", v.name, err)
 		}
-		if sum.Spilled != v.spill || (v.spill && sum.Partitions < 4) || sum.MembersInMemory == v.personPartitions || sum.SpillCompressed != v.compress {
+		if sum.Spilled != v.spill || (v.spill && sum.Partitions < 4) || sum.MembersInMemory == v.personPartitions || sum.SpillCompressed != v.compress ||
+			sum.Routed != (v.personPartitions && !v.unrouted) {
 			t.Fatalf("%s: spilled %v in %d partitions (compressed %v), members in memory %v", v.name, sum.Spilled, sum.Partitions, sum.SpillCompressed, sum.MembersInMemory)
 		}
 		if !sum.Manifest.Reconciliation.Balanced || sum.Manifest.Reconciliation.ReceiptsRejected == 0 {

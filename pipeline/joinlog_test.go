@@ -27,16 +27,17 @@ func TestIssue17_13_JoinLogCountsRefusals(t *testing.T) {
 	}
 	rec = append(rec, bad("X1", "NOBODY-1", month), bad("X2", "NOBODY-2", month), bad("X3", "NOBODY-3", "2025-09"))
 	for _, way := range []struct {
-		name    string
-		persons bool
-		msg     string
-	}{{"in memory", false, "intake and join done"}, {"person partitions", true, "join done"}} {
+		name     string
+		persons  bool
+		unrouted bool
+		msg      string
+	}{{"in memory", false, false, "intake and join done"}, {"routed partitions", true, false, "intake done"}, {"person partitions", true, true, "join done"}} {
 		t.Run(way.name, func(t *testing.T) {
 			dir := t.TempDir()
 			mp, rp, hp := writeInputs(t, dir, "csv", mem, rec, hist)
 			var logs bytes.Buffer
 			out := runMonth(t, dir, Config{Month: m, Members: []string{mp}, Receipts: []string{rp}, History: []string{hp},
-				Out: filepath.Join(dir, "out"), PersonPartitions: way.persons, Log: slog.New(slog.NewJSONHandler(&logs, nil))})
+				Out: filepath.Join(dir, "out"), PersonPartitions: way.persons, Unrouted: way.unrouted, Log: slog.New(slog.NewJSONHandler(&logs, nil))})
 			if len(out.rejects) != 3 {
 				t.Fatalf("%d rejects, want 3 (two UNKNOWN_PERSON, one MONTH_MISMATCH): %+v", len(out.rejects), out.rejects)
 			}

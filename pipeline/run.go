@@ -78,6 +78,10 @@ type Config struct {
 	// members master would fit in memory: the way of a master too large for the budget,
 	// chosen by tests to compare the two ways.
 	PersonPartitions bool
+	// Unrouted has a master too large for memory joined by person partitions spilled twice
+	// (by person, then by household) rather than routed by a person table: the way before
+	// the table, kept for a master whose table would not fit, and for tests to compare.
+	Unrouted bool
 	// Held, when set, is input a ledger holds in memory, read beside the files (see Held).
 	Held *Held
 	// Written, when set, is given each partition's rows as they go to the files: the ledger
@@ -116,7 +120,10 @@ type Summary struct {
 	// MembersInMemory tells the way of the join: the members master held in memory
 	// (aggregate.Directory), or person partitions.
 	MembersInMemory bool
-	Elapsed         time.Duration
+	// Routed: a master too large for memory was joined by routed partitions (a person
+	// table), not by person partitions spilled twice.
+	Routed  bool
+	Elapsed time.Duration
 }
 
 // ProvisionalError refuses a month whose rule table is not enacted.
@@ -146,7 +153,8 @@ type run struct {
 	rejects                                 *rejectSet
 	warnings                                warnings
 	read                                    intakeStats
-	joinRefusals                            int64 // receipts the join refused, for the log (their rejects are made later)
+	joinRefusals                            int64        // receipts the join refused, for the log (their rejects are made later)
+	routedRefusals                          atomic.Int64 // those the household pass's joins refused (routed partitions)
 	unresolved                              *aggregate.Unresolved
 	resolved                                []aggregate.Resolved // receipts resolved by the join, until the household pass says which it accepted
 	namesSeen                               atomic.Bool          // some receipt read has a name_kana
@@ -449,10 +457,13 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 	// removeSpill deletes the spill files, which takes the kernel a tenth of a second per
 	// gigabyte. It runs as soon as the last partition has been read, beside the writers'
 	// last row groups and fsyncs, and again (a no-op then) on the way out.
-	var households *aggregate.Spill
+	var households, routed *aggregate.Spill
 	removeSpill := sync.OnceFunc(func() {
 		if households != nil {
 			households.Close()
+		}
+		if routed != nil {
+			routed.Close()
 		}
 		r.cleanup.Wait() // before the spill directory goes
 		if work != nil {
@@ -474,14 +485,30 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 		"spill_compressed", r.compressSpill, "workers", r.workers)
 	digests := r.startDigests(ctx)
 
+	inMemory := r.directoryFits()
+	var table *aggregate.PersonTable
+	if !inMemory {
+		if table, err = r.personTable(ctx, parts); err != nil {
+			return nil, err
+		}
+	}
 	households, err = r.newSpill(sub(spillDir, "households"), parts, r.workers+2)
 	if err != nil {
 		return nil, err
 	}
-	inMemory := r.directoryFits()
-	if inMemory {
+	var way *routedWay // the way of routed partitions: households is its side spill
+	switch {
+	case inMemory:
 		err = r.joinInMemory(ctx, households)
-	} else {
+	case table != nil:
+		way = &routedWay{side: households}
+		if way.routed, err = r.newSpill(sub(spillDir, "routed"), parts, r.workers+1); err != nil {
+			return nil, err
+		}
+		routed = way.routed
+		err = r.joinRouted(ctx, table, way)
+		table = nil // the household pass does without it
+	default:
 		err = r.joinByPartitions(ctx, parts, spillDir, households)
 	}
 	if err != nil {
@@ -506,7 +533,13 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 		return nil, err
 	}
 	w.written = r.Written
-	tot, err := r.compute(ctx, households, w, removeSpill)
+	var tot totals
+	if way != nil {
+		tot, err = r.computeFrom(ctx, parts, r.readPart(way), w, removeSpill)
+		r.joinRefusals += r.routedRefusals.Load()
+	} else {
+		tot, err = r.compute(ctx, households, w, removeSpill)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -540,6 +573,7 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 	}
 	if sum != nil {
 		sum.MembersInMemory = inMemory
+		sum.Routed = way != nil
 		sum.SpillCompressed = r.compressSpill
 	}
 	return sum, err

@@ -55,28 +55,33 @@ func rowsOf[T any](t *testing.T) func(string) (int, func(func(any))) {
 
 // TestSameRows runs a generated month (20,000 households, faults and receipts to resolve
 // among them) on the way of the 10M month (members in memory, household partitions spilled
-// plain) and on the way of the 100M month (person partitions, the spill compressed), and
-// checks every output's rows against what the binary of before issue 20 wrote: the same
-// rows in the same order.
+// plain), on the way of the 100M and 200M months (routed partitions through a person table,
+// the spill compressed) and on the way of a master whose table would not fit (person
+// partitions spilled twice), and checks every output's rows against what the binary of
+// before issue 20 wrote: the same rows in the same order.
 func TestSameRows(t *testing.T) {
 	dir, month := synthMonth(t, 20000)
 	ways := []struct {
 		name             string
 		personPartitions bool
+		unrouted         bool
 		compress         bool
 	}{
-		{"members in memory, spilled", false, false},
-		{"person partitions, spill compressed", true, true},
+		{"members in memory, spilled", false, false, false},
+		{"routed partitions, spill compressed", true, false, true},
+		{"person partitions, spill compressed", true, true, true},
 	}
 	for _, way := range ways {
 		cfg := synthConfig(dir, month, filepath.Join(dir, "out-"+way.name))
 		cfg.Workers, cfg.MemoryBudget, cfg.PersonPartitions, cfg.CompressSpill = 2, 16<<20, way.personPartitions, way.compress
+		cfg.Unrouted = way.unrouted
 		sum, err := Run(context.Background(), cfg)
 		if err != nil {
 			t.Fatalf("%s: %v", way.name, err)
 		}
-		if !sum.Spilled || sum.SpillCompressed != way.compress || sum.MembersInMemory == way.personPartitions {
-			t.Fatalf("%s: spilled %v, compressed %v, members in memory %v", way.name, sum.Spilled, sum.SpillCompressed, sum.MembersInMemory)
+		if !sum.Spilled || sum.SpillCompressed != way.compress || sum.MembersInMemory == way.personPartitions ||
+			sum.Routed != (way.personPartitions && !way.unrouted) {
+			t.Fatalf("%s: spilled %v, compressed %v, members in memory %v, routed %v", way.name, sum.Spilled, sum.SpillCompressed, sum.MembersInMemory, sum.Routed)
 		}
 		got := rowDigests(t, cfg.Out, dir)
 		if os.Getenv("UPDATE_ROWS") != "" {

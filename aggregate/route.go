@@ -1,0 +1,167 @@
+package aggregate
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/kougaku/batch/rules"
+)
+
+// Routed partitions: the way of a month whose members master is too large for a Directory
+// but whose PersonTable fits the budget. The intake routes each receipt and member row of a
+// person into the household partition the table names (Router); each partition is then
+// joined and handed to the household pass in memory (RoutedJoin). Beside the routed spill, a
+// side spill takes the records already meant for the household pass: the receipts the
+// intake refuses, the history and the resolved receipts.
+
+// A Router routes one intake worker's records by a PersonTable.
+type Router struct {
+	t          *PersonTable
+	w          *PartWriter    // into the routed spill
+	side       *HouseholdPart // into the side spill
+	known      func(string) bool
+	unresolved *Unresolved
+	e          enc
+	warmed     uint64
+}
+
+// NewRouter returns worker w's router into the routed and side spills, both of the table's
+// partitions. known tells the insurers of the master; the receipts to resolve are set aside
+// in unresolved, when not nil.
+func NewRouter(t *PersonTable, routed, side *Spill, w int, known func(string) bool, unresolved *Unresolved) *Router {
+	return &Router{t: t, w: routed.Writer(w), side: NewHouseholdPart(side, w), known: known, unresolved: unresolved}
+}
+
+// Warm loads into the caches what the routing of the receipts of hashes will read.
+func (rt *Router) Warm(hashes []uint64) { rt.warmed ^= rt.t.warm(hashes) }
+
+// Receipt routes a receipt whose person hash is hash: to its person's partition, or, when
+// the master has no person of it in force, to the side spill refused, or to be resolved.
+// The refusals are the Directory's, with its reasons and details (personMissing).
+func (rt *Router) Receipt(r *Receipt, hash uint64) error {
+	var route uint16
+	found := false
+	if strings.Trim(r.InsurerNo, "7") != "" {
+		route, found = rt.t.lookup(hash)
+	}
+	var reason, detail string
+	switch {
+	case !found:
+		reason, detail = personMissing(r, rt.known)
+	case route&routeStatus == routeNotEligible:
+		reason, detail = notEligible(r, rt.t.month)
+	default:
+		rt.e.b = rt.e.b[:0]
+		rt.e.receipt(r)
+		return rt.w.Append(rt.part(route, r.InsurerNo, r.PersonID), rt.e.b)
+	}
+	if rt.unresolved != nil && rt.unresolved.take(r, reason, detail) {
+		return nil
+	}
+	hh := refusedHousehold(r)
+	return rt.side.refused(r, hh, Hash2(r.InsurerNo, hh), reason, detail)
+}
+
+// Member routes a member row to its person's partition; the rows of a person no row of
+// whom covers the month go nowhere (their receipts are refused or resolved at intake).
+func (rt *Router) Member(m *Member) error {
+	route, found := rt.t.lookup(Hash2(m.InsurerNo, m.PersonID))
+	switch {
+	case !found:
+		return fmt.Errorf("%w: member row of insurer %s, person %q, read at row %d of members file %d, was not in the members master when it was first read: did the file change during the run?",
+			ErrMisrouted, m.InsurerNo, m.PersonID, m.Line, m.File)
+	case route&routeStatus == routeNotEligible:
+		return nil
+	}
+	rt.e.b = rt.e.b[:0]
+	rt.e.member(m)
+	return rt.w.Append(rt.part(route, m.InsurerNo, m.PersonID), rt.e.b)
+}
+
+// part is the partition of a person of the given route: their household's, or for a person
+// whose covering rows disagree on it, the partition where the join will refuse their
+// receipts (refusedHousehold's).
+func (rt *Router) part(route uint16, ins, per string) int {
+	if route&routeStatus == routeSplit {
+		return PartOf(Hash2(ins, "\x00"+per), rt.t.parts)
+	}
+	return int(route & routePart)
+}
+
+// MarkTail is PartWriter.MarkTail of the routed spill's writer.
+func (rt *Router) MarkTail() error { return rt.w.MarkTail() }
+
+// Flush writes out what the router buffered, in both spills.
+func (rt *Router) Flush() error { return errors.Join(rt.w.Flush(), rt.side.Flush()) }
+
+// Refusals is how many receipts the router refused.
+func (rt *Router) Refusals() int64 { return rt.side.Refusals() }
+
+// RoutedJoin joins the partitions of a routed spill for the household pass, one at a time:
+// the partition's member rows become a directory, its receipts are joined to it
+// (JoinPartition), and the records that makes, with the side spill's of the partition, are
+// the Part the household pass reads. The Part aliases the RoutedJoin's memory until its next
+// Join.
+type RoutedJoin struct {
+	raw, side []byte
+}
+
+// JoinStats is what a join counted: the persons whose rows in force disagree, and the
+// receipts it refused.
+type JoinStats struct {
+	Conflicting, Refused int64
+}
+
+// RoutedOptions are what every partition's join is given: the service month, the master's
+// insurers, Directory.HalfDecided, the members files' names, and whether member rows are
+// kept whole (HouseholdPart.KeepMemberRows).
+type RoutedOptions struct {
+	Month        rules.Month
+	KnownInsurer func(string) bool
+	HalfDecided  bool
+	Files        []string
+	KeepMembers  bool
+}
+
+// Join joins partition q of routed, whose side records are side's partition q, and returns
+// the partition for the household pass, with what the join counted. A record the join would send to another partition, or a receipt of a person
+// the partition lacks, is ErrMisrouted.
+func (j *RoutedJoin) Join(routed, side *Spill, q int, o *RoutedOptions) (part Part, st JoinStats, err error) {
+	var raw Part
+	if raw, j.raw, err = routed.ReadInto(q, j.raw); err != nil {
+		return Part{}, st, err
+	}
+	joined, err := NewSpill("", 1, 1)
+	if err != nil {
+		return Part{}, st, err
+	}
+	out := NewHouseholdPart(joined, 0)
+	out.fullMembers = o.KeepMembers
+	out.only, out.of = q, routed.Parts()
+	if st.Conflicting, err = joinPartition(raw, o.Month, o.KnownInsurer, o.HalfDecided, o.Files, nil, true, out); err != nil {
+		return Part{}, st, fmt.Errorf("partition %d: %w", q, err)
+	}
+	st.Refused = out.Refusals()
+	if part, err = joined.Read(0); err != nil {
+		return Part{}, st, err
+	}
+	var extra Part
+	if extra, j.side, err = side.ReadInto(q, j.side); err != nil {
+		return Part{}, st, err
+	}
+	part.Chunks = append(part.Chunks, extra.Chunks...)
+	for t := range part.counts {
+		part.counts[t] += extra.counts[t]
+	}
+	return part, st, nil
+}
+
+// checkRouted refuses a household record for partition hhHash's when out takes only
+// partition out.only's (a RoutedJoin's).
+func (p *HouseholdPart) checkRouted(hhHash uint64, what string) error {
+	if p.of > 0 && PartOf(hhHash, p.of) != p.only {
+		return fmt.Errorf("%w: %s belongs to partition %d", ErrMisrouted, what, PartOf(hhHash, p.of))
+	}
+	return nil
+}

@@ -1,0 +1,181 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kougaku/batch/aggregate"
+)
+
+// The way of routed partitions, for a members master too large for a Directory: the master
+// is read once into an aggregate.PersonTable (where each person's records go), then the
+// receipts and, read a second time, the member rows are routed by it straight into the
+// household partitions, and each partition is joined in the household pass itself
+// (aggregate.RoutedJoin). A receipt is spilled once, where the way of person partitions
+// spilled it twice (by person, then by household).
+//
+// Reading the master twice costs less than the second spill did: its rows are a third of
+// the receipts' count, and a receipt spilled is written, compressed and read back twice.
+
+// tableShare is the part of the memory budget a person table may take while it is built:
+// nothing else is held then but the members readers' pages.
+const tableShare = 0.75
+
+// personTable reads the members master into a sealed person table for parts partitions, or
+// returns nil when the run is to take the way of person partitions: told so
+// (Config.Unrouted), a table too large for the budget, too many partitions, or two persons
+// that share a hash.
+func (r *run) personTable(ctx context.Context, parts int) (*aggregate.PersonTable, error) {
+	if r.Unrouted || parts > aggregate.MaxTableParts {
+		return nil, nil
+	}
+	readers := min(r.workers, aggregate.MaxShards)
+	ranges, total, err := r.memberRanges(readers)
+	if err != nil {
+		return nil, err
+	}
+	if need := aggregate.PersonTableBytes(total); float64(need) > tableShare*float64(r.MemoryBudget) {
+		r.log.Info("person table too large for the budget: person partitions", "member_rows", total, "table_bytes", need)
+		return nil, nil
+	}
+	r.stage("members")
+	t0 := time.Now()
+	t, err := aggregate.NewPersonTable(r.month, parts, int(total))
+	if err != nil {
+		return nil, err
+	}
+	err = r.readMembers(ctx, ranges, readers, true, func(int) (func(*aggregate.Member, int64) error, func() error) {
+		return func(m *aggregate.Member, index int64) error {
+			if index < 0 {
+				t.Add(m)
+			} else {
+				t.Set(int(index), m)
+			}
+			return nil
+		}, func() error { return nil }
+	})
+	if err != nil {
+		return nil, err
+	}
+	read := time.Since(t0)
+	if err := t.Seal(); err != nil {
+		if errors.Is(err, aggregate.ErrTableCollision) {
+			r.log.Warn("two persons of the members master share a hash: the run takes the way of person partitions")
+			return nil, nil
+		}
+		return nil, err
+	}
+	r.log.Info("person table sealed", "member_rows", total, "persons", t.Persons(), "table_bytes", t.Bytes(),
+		"read_seconds", read.Seconds(), "seconds", time.Since(t0).Seconds())
+	return t, nil
+}
+
+// routedWay is the spills of the way of routed partitions: routed holds each partition's
+// receipts and member rows, side (the run's household spill) what is already meant for the
+// household pass.
+type routedWay struct {
+	routed, side *aggregate.Spill
+	opts         aggregate.RoutedOptions
+}
+
+// joinRouted routes the receipts and member rows through t (the intake), then resolves the
+// receipts set aside; the join of each partition is the household pass's (readPart).
+func (r *run) joinRouted(ctx context.Context, t *aggregate.PersonTable, way *routedWay) error {
+	r.stage("intake")
+	if err := r.intakeRouted(ctx, t, way); err != nil {
+		return err
+	}
+	r.log.Info("intake done", "receipts_read", r.read.rows.Load(), "rejected", int64(len(r.rejects.rows))+r.joinRefusals,
+		"rejected_at_intake", len(r.rejects.rows), "refused_by_join", r.joinRefusals, "set_aside", r.unresolved.Len())
+	if r.unresolved.Len() > 0 {
+		way.routed.KeepOnRead() // read once for the member rows, again in the household pass
+		r.stage("resolve")
+		if err := r.resolveByPartitions(ctx, way.routed, way.side); err != nil {
+			return err
+		}
+	}
+	way.opts = aggregate.RoutedOptions{Month: r.month, KnownInsurer: r.knownInsurer, HalfDecided: r.MembersDecided,
+		Files: r.memberFiles, KeepMembers: r.KeepMembers}
+	return nil
+}
+
+// knownInsurer tells whether the members master (or the caller, Config.KnownInsurers) knows
+// the insurer; read once the master's insurers are noted.
+func (r *run) knownInsurer(ins string) bool { _, ok := r.insurers[ins]; return ok }
+
+// intakeRouted reads the receipts and the member rows into the routed spill, as the intake of
+// person partitions does (the member rows after each worker's receipts, for resolution to
+// read apart), and the history into the side spill.
+func (r *run) intakeRouted(ctx context.Context, t *aggregate.PersonTable, way *routedWay) error {
+	ranges, _, err := r.memberRanges(memberRangesPerFile)
+	if err != nil {
+		return err
+	}
+	q := &memberQueue{r: r, ranges: ranges}
+	routers := make([]*aggregate.Router, r.workers+1)
+	for w := range routers {
+		routers[w] = aggregate.NewRouter(t, way.routed, way.side, w, r.knownInsurer, r.unresolved)
+	}
+	member := func(rt *aggregate.Router) func(*aggregate.Member, int64) error {
+		return func(m *aggregate.Member, _ int64) error { return rt.Member(m) }
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	r.routeReceipts(gctx, g, func(w int) (func([]uint64), func(*aggregate.Receipt, uint64) error, func() error) {
+		rt := routers[w]
+		flush := func() error {
+			if err := rt.MarkTail(); err != nil {
+				return err
+			}
+			if err := q.drain(gctx, member(rt)); err != nil {
+				return err
+			}
+			return rt.Flush()
+		}
+		return rt.Warm, rt.Receipt, flush
+	})
+	g.Go(guard(func() error {
+		rt := routers[r.workers]
+		if err := q.drain(gctx, member(rt)); err != nil {
+			return err
+		}
+		if err := q.readCSV(gctx, member(rt)); err != nil {
+			return err
+		}
+		return rt.Flush()
+	}))
+	g.Go(guard(func() error { return r.readHistory(gctx, r.householdPart(way.side, r.workers+1)) }))
+	err = g.Wait()
+	for _, rt := range routers {
+		r.joinRefusals += rt.Refusals()
+	}
+	return err
+}
+
+// readPart joins partition q for the household pass, into res's memory.
+func (r *run) readPart(way *routedWay) func(res *partResult, q int) (aggregate.Part, error) {
+	return func(res *partResult, q int) (aggregate.Part, error) {
+		part, st, err := res.routed.Join(way.routed, way.side, q, &way.opts)
+		if err != nil {
+			if errors.Is(err, aggregate.ErrMisrouted) {
+				return part, &misroutedError{err}
+			}
+			return part, err
+		}
+		r.membersConflicting.Add(st.Conflicting)
+		r.routedRefusals.Add(st.Refused)
+		return part, nil
+	}
+}
+
+// misroutedError is a routed partition's refusal (aggregate.ErrMisrouted), with what the
+// operator can do about it.
+type misroutedError struct{ err error }
+
+func (e *misroutedError) Error() string {
+	return e.err.Error() + " (the person table routed a record to a partition that does not hold its person: two ids that share a 64-bit hash, or an input file changed during the run; nothing was written. A run with --memory too small for a person table, or a rerun once the inputs are still, takes another way)"
+}
+
+func (e *misroutedError) Unwrap() error { return e.err }

@@ -64,6 +64,8 @@ type Directory struct {
 	files []string
 	// conflicting counts the persons whose rows in force disagree (MEMBER_CONFLICT).
 	conflicting atomic.Int64
+	// spare is a recycled directory's first shard, for Shard to give again (recycle).
+	spare *DirectoryShard
 	// routed: the directory is a routed partition's (RoutedJoin), every receipt of which
 	// was routed for a person of it in force or in conflict; any other is ErrMisrouted.
 	routed bool
@@ -135,13 +137,24 @@ func NewDirectory(month rules.Month, rows int) *Directory {
 	return &Directory{month: month, rows: make([]dirRow, 0, rows), kana: make([]uint64, 0, rows), insurers: map[string]struct{}{}}
 }
 
+// recycle empties the directory for another partition's rows (joinScratch), keeping its
+// memory: its rows, slots and first shard's arena.
+func (d *Directory) recycle(month rules.Month) {
+	var spare *DirectoryShard
+	if len(d.shards) > 0 {
+		spare = d.shards[0]
+	}
+	*d = Directory{month: month, rows: d.rows[:0], kana: d.kana[:0], nameLen: d.nameLen[:0], slots: d.slots, insurers: d.insurers, spare: spare}
+	clear(d.insurers)
+}
+
 // Reserve makes room for n rows and returns the index of the first, for shards to Set: the
 // rows of a Parquet file, whose count its footer gives, are filled by several shards at once.
 // It is called before the shards that fill the rows start.
 func (d *Directory) Reserve(n int) int {
 	base := len(d.rows)
 	if base+n <= cap(d.rows) {
-		d.rows = d.rows[:base+n] // never written: zero
+		d.rows = d.rows[:base+n] // zero, or a recycled directory's rows, which Set overwrites whole
 	} else {
 		d.rows = append(d.rows, make([]dirRow, n)...)
 	}
@@ -164,6 +177,12 @@ const MaxShards = 256
 func (d *Directory) Shard(idBytes int) *DirectoryShard {
 	if len(d.shards) == MaxShards {
 		panic("aggregate: directory: more than MaxShards shards")
+	}
+	if s := d.spare; s != nil { // a recycled directory's first shard
+		d.spare = nil
+		*s = DirectoryShard{d: d, arena: s.arena[:0], names: s.names}
+		d.shards = append(d.shards, s)
+		return s
 	}
 	s := &DirectoryShard{d: d, id: uint8(len(d.shards)), arena: make([]byte, 0, idBytes)}
 	d.shards = append(d.shards, s)
@@ -200,6 +219,7 @@ func (s *DirectoryShard) Set(i int, m *Member) error {
 		insLen: uint16(len(m.InsurerNo)), perLen: uint16(len(m.PersonID)), hhLen: uint16(len(m.HouseholdID)), sexLen: uint8(len(m.Sex)),
 		u70: m.ClassU70, o70: m.Class70, birth: uint32(packDate(m.Birth)), from: m.From, to: m.To, half: m.HalfMonth,
 		file: m.File, line: uint32(m.Line), next: -1, inForce: -1}
+	s.d.kana[i] = 0 // a recycled directory's rows are not zero
 	if m.NameKana != "" {
 		s.d.kana[i] = s.names.cachedHash(m.NameKana)
 	}
@@ -233,7 +253,11 @@ func (d *Directory) Seal(workers int) error {
 	for size < 2*len(d.rows) {
 		size <<= 1
 	}
-	d.slots = make([]int32, size)
+	if len(d.slots) == size { // a recycled directory's
+		clear(d.slots)
+	} else {
+		d.slots = make([]int32, size)
+	}
 	// Read at random too, by insert and by the join.
 	hugePages(unsafe.Pointer(unsafe.SliceData(d.slots)), uintptr(size)*4)
 	workers = max(workers, 1)

@@ -202,14 +202,33 @@ func JoinPartition(part Part, month rules.Month, knownInsurer func(string) bool,
 // joinPartition is JoinPartition; routed says that the partition is a routed one
 // (RoutedJoin), whose receipts were all routed for a person in it.
 func joinPartition(part Part, month rules.Month, knownInsurer func(string) bool, halfDecided bool, files []string, unresolved *Unresolved, routed bool, out *HouseholdPart) (conflicting int64, err error) {
-	d := NewDirectory(month, part.counts[tagMember])
+	return new(joinScratch).join(part, month, knownInsurer, halfDecided, files, unresolved, routed, out)
+}
+
+// joinScratch is the memory a worker's joins reuse from one partition to the next: the
+// receipts read (full of pointers, which the collector would otherwise scan afresh in every
+// partition's garbage) and the directory's rows.
+type joinScratch struct {
+	recs []Receipt
+	d    *Directory
+}
+
+func (s *joinScratch) join(part Part, month rules.Month, knownInsurer func(string) bool, halfDecided bool, files []string, unresolved *Unresolved, routed bool, out *HouseholdPart) (conflicting int64, err error) {
+	if s.d == nil {
+		s.d = NewDirectory(month, part.counts[tagMember])
+	} else {
+		s.d.recycle(month)
+	}
+	d := s.d
 	d.routed = routed
 	d.unresolved = unresolved
 	d.keepNames = true // a partition's directory is small: its members file rows keep their names
 	d.knownInsurer = knownInsurer
 	d.halfDecided = halfDecided
 	d.files = files
-	recs := make([]Receipt, 0, part.counts[tagReceipt])
+	clear(s.recs) // no strings of the last partition kept
+	recs := s.recs[:0]
+	defer func() { s.recs = recs }()
 	if err := d.readPartition(part, func(r *Receipt) { recs = append(recs, *r) }); err != nil {
 		return 0, err
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/kougaku/batch/rules"
 )
@@ -119,9 +121,9 @@ func checkHash(ins, per string) uint64 {
 	return hashString(hashString(0x243f6a8885a308d3, ins), per) >> 49
 }
 
-// Seal sorts the rows by person and makes each person's entry, in place: the rows' memory
-// becomes the entries'. It returns ErrTableCollision when two persons share a hash.
-func (t *PersonTable) Seal() error {
+// Seal sorts the rows by person, on workers goroutines, and makes each person's entry, in
+// place: the rows' memory becomes the entries'. It returns ErrTableCollision when two persons share a hash.
+func (t *PersonTable) Seal(workers int) error {
 	if t.sealed {
 		return errors.New("aggregate: person table sealed twice")
 	}
@@ -131,7 +133,7 @@ func (t *PersonTable) Seal() error {
 	for t.bucketBits < 32 && n>>t.bucketBits > rowsPerBucket {
 		t.bucketBits++
 	}
-	t.index = t.bucketSort()
+	t.index = t.bucketSort(workers)
 	collided := false
 	w := 0
 	start := int(t.index[0])
@@ -197,36 +199,68 @@ func (t *PersonTable) route(i, j int) (route uint16, ok bool) {
 }
 
 // bucketSort puts the rows in order of their buckets (the hash's top bucketBits bits), in
-// place, and returns where each bucket begins, with the row count last: a count, then every
-// row swapped straight to its bucket's next free place (an American flag sort's one pass).
-func (t *PersonTable) bucketSort() []uint32 {
-	shift := 64 - t.bucketBits
-	buckets := 1 << t.bucketBits
-	index := make([]uint32, buckets+1)
-	for _, k := range t.keys {
-		index[k>>shift+1]++
+// place, and returns where each bucket begins, with the row count last. It is an American
+// flag sort in two passes: the top 8 bits over all the rows, then the rest of the bucket's
+// bits within each of those 256 ranges, on workers goroutines. A single pass over every
+// bucket at once cost a wait for memory per row (2.3 s for the 10M month's 7 million rows):
+// writing to 256 places at once, the first pass stays in the caches, and each range of the
+// second is small.
+func (t *PersonTable) bucketSort(workers int) []uint32 {
+	const topBits = 8
+	top := make([]uint32, 1<<topBits+1)
+	flagSort(t.keys, t.vals, 64-topBits, 1<<topBits-1, top, make([]uint32, 1<<topBits))
+	sub := 1 << (t.bucketBits - topBits)
+	index := make([]uint32, 1<<t.bucketBits+1)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range max(workers, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			starts, scratch := make([]uint32, sub+1), make([]uint32, sub)
+			for b := int(next.Add(1) - 1); b < 1<<topBits; b = int(next.Add(1) - 1) {
+				from, to := top[b], top[b+1]
+				flagSort(t.keys[from:to], t.vals[from:to], 64-t.bucketBits, uint64(sub-1), starts, scratch)
+				for i := range sub {
+					index[b*sub+i] = from + starts[i]
+				}
+			}
+		}()
 	}
-	for b := range buckets {
-		index[b+1] += index[b]
+	wg.Wait()
+	index[len(index)-1] = uint32(len(t.keys))
+	return index
+}
+
+// flagSort puts keys (vals along) in order of (key >> shift) & mask, in place, and sets
+// starts[b] to where place b begins (starts[mask+1] to the count); next is scratch of mask+1.
+// Each row is swapped straight to the next free slot of its place, taking the row there
+// along (an American flag sort's one pass).
+func flagSort(keys []uint64, vals []uint32, shift uint, mask uint64, starts, next []uint32) {
+	clear(starts)
+	for _, k := range keys {
+		starts[(k>>shift)&mask+1]++
 	}
-	next := slices.Clone(index[:buckets])
-	for b := range buckets {
-		end := index[b+1]
+	for b := range mask + 1 {
+		starts[b+1] += starts[b]
+	}
+	copy(next, starts[:mask+1])
+	for b := range uint32(mask + 1) {
+		end := starts[b+1]
 		for i := next[b]; i < end; i = next[b] {
-			k, v := t.keys[i], t.vals[i]
-			to := uint32(k >> shift)
-			for to != uint32(b) { // carry the row to its bucket, taking the one there along
+			k, v := keys[i], vals[i]
+			to := uint32((k >> shift) & mask)
+			for to != b { // carry the row to its place, taking the one there along
 				j := next[to]
 				next[to]++
-				k, t.keys[j] = t.keys[j], k
-				v, t.vals[j] = t.vals[j], v
-				to = uint32(k >> shift)
+				k, keys[j] = keys[j], k
+				v, vals[j] = vals[j], v
+				to = uint32((k >> shift) & mask)
 			}
-			t.keys[i], t.vals[i] = k, v
+			keys[i], vals[i] = k, v
 			next[b]++
 		}
 	}
-	return index
 }
 
 // sortBucket sorts rows [from, to) by hash, their bits along.

@@ -3,6 +3,7 @@ package aggregate
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/kougaku/batch/rules"
@@ -24,6 +25,13 @@ type Router struct {
 	unresolved *Unresolved
 	e          enc
 	warmed     uint64
+	// pending are member rows encoded, with their person hashes, routed a block at a time
+	// (flushMembers) so that their look-ups are warmed together, as the receipts' are: one at
+	// a time, the 100M month's 70 million rows waited 49 s on memory.
+	pending  []byte
+	pendingH [WarmBlock]uint64
+	pendingN int
+	ends     [WarmBlock]int
 }
 
 // NewRouter returns worker w's router into the routed and side spills, both of the table's
@@ -66,17 +74,50 @@ func (rt *Router) Receipt(r *Receipt, hash uint64) error {
 // Member routes a member row to its person's partition; the rows of a person no row of
 // whom covers the month go nowhere (their receipts are refused or resolved at intake).
 func (rt *Router) Member(m *Member) error {
-	route, found := rt.t.lookup(Hash2(m.InsurerNo, m.PersonID))
-	switch {
-	case !found:
-		return fmt.Errorf("%w: member row of insurer %s, person %q, read at row %d of members file %d, was not in the members master when it was first read: did the file change during the run?",
-			ErrMisrouted, m.InsurerNo, m.PersonID, m.Line, m.File)
-	case route&routeStatus == routeNotEligible:
-		return nil
+	e := enc{b: rt.pending}
+	e.member(m)
+	rt.pending = e.b
+	rt.pendingH[rt.pendingN] = Hash2(m.InsurerNo, m.PersonID)
+	rt.ends[rt.pendingN] = len(rt.pending)
+	rt.pendingN++
+	if rt.pendingN == WarmBlock {
+		return rt.flushMembers()
 	}
-	rt.e.b = rt.e.b[:0]
-	rt.e.member(m)
-	return rt.w.Append(rt.part(route, m.InsurerNo, m.PersonID), rt.e.b)
+	return nil
+}
+
+// flushMembers routes the member rows pending.
+func (rt *Router) flushMembers() error {
+	hashes := rt.pendingH[:rt.pendingN]
+	rt.warmed ^= rt.t.warm(hashes)
+	from := 0
+	for i, h := range hashes {
+		rec := rt.pending[from:rt.ends[i]]
+		from = rt.ends[i]
+		route, found := rt.t.lookup(h)
+		if found && route&routeStatus == routeNotEligible {
+			continue
+		}
+		part := int(route & routePart)
+		if !found || route&routeStatus == routeSplit { // rare: the row's ids are wanted
+			var m Member
+			dc := dec{b: rec[1:]}
+			dc.member(&m)
+			if dc.err != nil {
+				return dc.err
+			}
+			if !found {
+				return fmt.Errorf("%w: member row of insurer %s, person %q, read at row %d of members file %d, was not in the members master when it was first read: did the file change during the run?",
+					ErrMisrouted, m.InsurerNo, m.PersonID, m.Line, m.File)
+			}
+			part = rt.part(route, m.InsurerNo, m.PersonID)
+		}
+		if err := rt.w.Append(part, rec); err != nil {
+			return err
+		}
+	}
+	rt.pending, rt.pendingN = rt.pending[:0], 0
+	return nil
 }
 
 // part is the partition of a person of the given route: their household's, or for a person
@@ -92,8 +133,14 @@ func (rt *Router) part(route uint16, ins, per string) int {
 // MarkTail is PartWriter.MarkTail of the routed spill's writer.
 func (rt *Router) MarkTail() error { return rt.w.MarkTail() }
 
-// Flush writes out what the router buffered, in both spills.
-func (rt *Router) Flush() error { return errors.Join(rt.w.Flush(), rt.side.Flush()) }
+// Flush routes the member rows pending and writes out what the router buffered, in both
+// spills.
+func (rt *Router) Flush() error {
+	if err := rt.flushMembers(); err != nil {
+		return err
+	}
+	return errors.Join(rt.w.Flush(), rt.side.Flush())
+}
 
 // Refusals is how many receipts the router refused.
 func (rt *Router) Refusals() int64 { return rt.side.Refusals() }
@@ -105,6 +152,9 @@ func (rt *Router) Refusals() int64 { return rt.side.Refusals() }
 // Join.
 type RoutedJoin struct {
 	raw, side []byte
+	join      joinScratch
+	joined    *Spill   // in memory, one partition: the join's records
+	given     [][]byte // the chunks of joined the last Part holds, for the next Join to fill again
 }
 
 // JoinStats is what a join counted: the persons whose rows in force disagree, and the
@@ -132,20 +182,25 @@ func (j *RoutedJoin) Join(routed, side *Spill, q int, o *RoutedOptions) (part Pa
 	if raw, j.raw, err = routed.ReadInto(q, j.raw); err != nil {
 		return Part{}, st, err
 	}
-	joined, err := NewSpill("", 1, 1)
-	if err != nil {
-		return Part{}, st, err
+	if j.joined == nil {
+		if j.joined, err = NewSpill("", 1, 1); err != nil {
+			return Part{}, st, err
+		}
+	} else {
+		j.joined.Recycle(j.given)
+		j.given = nil
 	}
-	out := NewHouseholdPart(joined, 0)
+	out := NewHouseholdPart(j.joined, 0)
 	out.fullMembers = o.KeepMembers
 	out.only, out.of = q, routed.Parts()
-	if st.Conflicting, err = joinPartition(raw, o.Month, o.KnownInsurer, o.HalfDecided, o.Files, nil, true, out); err != nil {
+	if st.Conflicting, err = j.join.join(raw, o.Month, o.KnownInsurer, o.HalfDecided, o.Files, nil, true, out); err != nil {
 		return Part{}, st, fmt.Errorf("partition %d: %w", q, err)
 	}
 	st.Refused = out.Refusals()
-	if part, err = joined.Read(0); err != nil {
+	if part, err = j.joined.Read(0); err != nil {
 		return Part{}, st, err
 	}
+	j.given = slices.Clone(part.Chunks)
 	var extra Part
 	if extra, j.side, err = side.ReadInto(q, j.side); err != nil {
 		return Part{}, st, err

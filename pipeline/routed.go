@@ -20,6 +20,10 @@ import (
 // Reading the master twice costs less than the second spill did: its rows are a third of
 // the receipts' count, and a receipt spilled is written, compressed and read back twice.
 
+// routedSpillBytesPerReceipt is what the routed spill takes a receipt, its person's member
+// rows counted in (some 115 bytes a receipt and 75 a member row).
+const routedSpillBytesPerReceipt = 170
+
 // tableShare is the part of the memory budget a person table may take while it is built:
 // nothing else is held then but the members readers' pages.
 const tableShare = 0.75
@@ -61,7 +65,7 @@ func (r *run) personTable(ctx context.Context, parts int) (*aggregate.PersonTabl
 		return nil, err
 	}
 	read := time.Since(t0)
-	if err := t.Seal(); err != nil {
+	if err := t.Seal(r.workers); err != nil {
 		if errors.Is(err, aggregate.ErrTableCollision) {
 			r.log.Warn("two persons of the members master share a hash: the run takes the way of person partitions")
 			return nil, nil

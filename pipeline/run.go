@@ -492,6 +492,11 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 			return nil, err
 		}
 	}
+	if table != nil && spillDir != "" && !r.CompressSpill {
+		// One spill, not two: the page cache is asked to hold about half as much.
+		r.compressSpill = r.progress.Estimated.Load()*routedSpillBytesPerReceipt > cacheRoom(r.MemoryBudget)
+		r.log.Info("routed partitions planned", "spill_compressed", r.compressSpill)
+	}
 	households, err = r.newSpill(sub(spillDir, "households"), parts, r.workers+2)
 	if err != nil {
 		return nil, err
@@ -527,6 +532,9 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 		runtime.GC()
 	}
 	r.stage("compute")
+	if routed != nil {
+		r.log.Info("routed partitions", "partitions", routed.Parts(), "spilled_bytes", routed.DiskBytes())
+	}
 	r.log.Info("household partitions", "partitions", households.Parts(), "spilled_bytes", households.DiskBytes())
 	w, err := openWriters(dir, output.Options{MaxRowsPerRowGroup: r.RowGroupRows}, r.KeepMembers)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/kougaku/batch/rules"
 )
@@ -95,7 +96,11 @@ func NewPersonTable(month rules.Month, parts, rows int) (*PersonTable, error) {
 	if parts > MaxTableParts {
 		return nil, fmt.Errorf("aggregate: person table: %d partitions, more than %d", parts, MaxTableParts)
 	}
-	return &PersonTable{month: month, parts: parts, keys: make([]uint64, rows), vals: make([]uint32, rows)}, nil
+	t := &PersonTable{month: month, parts: parts, keys: make([]uint64, rows), vals: make([]uint32, rows)}
+	// The look-ups read the entries, which take the keys' memory, at random: without huge
+	// pages each is a miss in the TLB too, its page walk a wait for memory of its own.
+	hugePages(unsafe.Pointer(unsafe.SliceData(t.keys)), uintptr(rows)*8)
+	return t, nil
 }
 
 // Set fills reserved row i with member row m.
@@ -211,6 +216,7 @@ func (t *PersonTable) bucketSort(workers int) []uint32 {
 	flagSort(t.keys, t.vals, 64-topBits, 1<<topBits-1, top, make([]uint32, 1<<topBits))
 	sub := 1 << (t.bucketBits - topBits)
 	index := make([]uint32, 1<<t.bucketBits+1)
+	hugePages(unsafe.Pointer(unsafe.SliceData(index)), uintptr(len(index))*4)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range max(workers, 1) {

@@ -20,10 +20,6 @@ import (
 // Reading the master twice costs less than the second spill did: its rows are a third of
 // the receipts' count, and a receipt spilled is written, compressed and read back twice.
 
-// routedSpillBytesPerReceipt is what the routed spill takes a receipt, its person's member
-// rows counted in (some 115 bytes a receipt and 75 a member row).
-const routedSpillBytesPerReceipt = 170
-
 // tableShare is the part of the memory budget a person table may take while it is built:
 // nothing else is held then but the members readers' pages.
 const tableShare = 0.75

@@ -492,11 +492,6 @@ func (r *run) execute(ctx context.Context, dir *output.Dir) (*Summary, error) {
 			return nil, err
 		}
 	}
-	if table != nil && spillDir != "" && !r.CompressSpill {
-		// One spill, not two: the page cache is asked to hold about half as much.
-		r.compressSpill = r.progress.Estimated.Load()*routedSpillBytesPerReceipt > cacheRoom(r.MemoryBudget)
-		r.log.Info("routed partitions planned", "spill_compressed", r.compressSpill)
-	}
 	households, err = r.newSpill(sub(spillDir, "households"), parts, r.workers+2)
 	if err != nil {
 		return nil, err

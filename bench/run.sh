@@ -6,7 +6,9 @@
 # binaries one after the other.)
 #   HOUSEHOLDS=4150000 ./bench/run.sh      # about 10 million receipts (the default)
 #   HOUSEHOLDS=41500000 ./bench/run.sh     # about 100 million receipts
-#   HOUSEHOLDS=83000000 ./bench/run.sh     # about 200 million receipts (inputs 5.9 GB, spill 28 GB: out/ stays out of git)
+#   HOUSEHOLDS=83000000 MEMORY=4294967296 ./bench/run.sh
+#                                          # about 200 million receipts (inputs 5.9 GB: out/ stays out
+#                                          # of git), with the 4 GiB its person table needs (2 GB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HOUSEHOLDS=${HOUSEHOLDS:-4150000}
@@ -25,7 +27,7 @@ echo "== run"
 rm -rf "$DIR/result"
 /usr/bin/time -f "run: %e s, peak RSS %M KiB, CPU %U s user %S s system" $BIN run --month "$MONTH" --members "$DIR/input/members.parquet" \
   --receipts "$DIR/input/receipts/$MONTH" --history "$DIR/input/history.parquet" --out "$DIR/result" \
-  --log-format json --log-level debug 2>&1 | tee "$DIR/run.log" | grep -v '^{' | tee "$DIR/run.txt"
+  ${MEMORY:+--memory "$MEMORY"} --log-format json --log-level debug 2>&1 | tee "$DIR/run.log" | grep -v '^{' | tee "$DIR/run.txt"
 # Each stage's share of the run (from the stamps of its "stage" log lines to the end) and the
 # bytes the spills wrote.
 awk 'BEGIN { n = 0 }

@@ -57,6 +57,7 @@ func (r *run) directoryFits() bool {
 		}
 		rows += st.Size()/csvMemberRowBytes + 1
 	}
+	r.memberRowsEstimate = rows
 	need := aggregate.DirectoryBytes(rows, memberIDBytes)
 	fits := float64(need) <= directoryShare*float64(r.MemoryBudget)
 	r.log.Info("join planned", "members_in_memory", fits, "member_rows", rows, "directory_bytes", need,

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -37,10 +38,12 @@ func (r *run) personTable(ctx context.Context, parts int) (*aggregate.PersonTabl
 	if err != nil {
 		return nil, err
 	}
-	if need := aggregate.PersonTableBytes(total); float64(need) > tableShare*float64(r.MemoryBudget) {
+	need := aggregate.PersonTableBytes(max(total, r.memberRowsEstimate))
+	if float64(need) > tableShare*float64(r.MemoryBudget) {
 		r.log.Info("person table too large for the budget: person partitions", "member_rows", total, "table_bytes", need)
 		return nil, nil
 	}
+	r.tableBudget = int64(float64(need) / tableShare)
 	r.stage("members")
 	t0 := time.Now()
 	t, err := aggregate.NewPersonTable(r.month, parts, int(total))
@@ -160,7 +163,7 @@ func (r *run) readPart(way *routedWay) func(res *partResult, q int) (aggregate.P
 		part, st, err := res.routed.Join(way.routed, way.side, q, &way.opts)
 		if err != nil {
 			if errors.Is(err, aggregate.ErrMisrouted) {
-				return part, &misroutedError{err}
+				return part, &misroutedError{err, r.tableBudget}
 			}
 			return part, err
 		}
@@ -172,10 +175,13 @@ func (r *run) readPart(way *routedWay) func(res *partResult, q int) (aggregate.P
 
 // misroutedError is a routed partition's refusal (aggregate.ErrMisrouted), with what the
 // operator can do about it.
-type misroutedError struct{ err error }
+type misroutedError struct {
+	err    error
+	budget int64 // the least --memory that builds a person table
+}
 
 func (e *misroutedError) Error() string {
-	return e.err.Error() + " (the person table routed a record to a partition that does not hold its person: two ids that share a 64-bit hash, or an input file changed during the run; nothing was written. A run with --memory too small for a person table, or a rerun once the inputs are still, takes another way)"
+	return fmt.Sprintf("%v (the person table sent a record to a partition that does not hold its person: an input file changed during the run, or two ids share a 64-bit hash; nothing was written. If the inputs did not change, a run with --memory below %d takes the way of person partitions, which has no person table)", e.err, e.budget)
 }
 
 func (e *misroutedError) Unwrap() error { return e.err }

@@ -155,6 +155,8 @@ type run struct {
 	read                                    intakeStats
 	joinRefusals                            int64        // receipts the join refused, for the log (their rejects are made later)
 	routedRefusals                          atomic.Int64 // those the household pass's joins refused (routed partitions)
+	memberRowsEstimate                      int64        // the master's rows, counted or (CSV) bounded from its size (directoryFits)
+	tableBudget                             int64        // the least budget that builds the run's person table
 	unresolved                              *aggregate.Unresolved
 	resolved                                []aggregate.Resolved // receipts resolved by the join, until the household pass says which it accepted
 	namesSeen                               atomic.Bool          // some receipt read has a name_kana

@@ -130,7 +130,7 @@ func (p *HouseholdPart) joined(r *Receipt, hh string, hhHash uint64, row int32) 
 	if p.marks != nil {
 		p.marks.markRow(row)
 	}
-	if err := p.checkRouted(hhHash, "a receipt joined to household "+hh); err != nil {
+	if err := p.checkRouted(hhHash, "a receipt joined to household ", hh); err != nil {
 		return err
 	}
 	part := PartOf(hhHash, p.w.s.parts)
@@ -164,7 +164,7 @@ func (p *HouseholdPart) Member(m *Member) error {
 
 // member is Member with the household hash already computed.
 func (p *HouseholdPart) member(m *Member, hhHash uint64) error {
-	if err := p.checkRouted(hhHash, "the member row in force of household "+m.HouseholdID); err != nil {
+	if err := p.checkRouted(hhHash, "the member row in force of household ", m.HouseholdID); err != nil {
 		return err
 	}
 	p.e.b = p.e.b[:0]

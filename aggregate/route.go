@@ -212,11 +212,12 @@ func (j *RoutedJoin) Join(routed, side *Spill, q int, o *RoutedOptions) (part Pa
 	return part, st, nil
 }
 
-// checkRouted refuses a household record for partition hhHash's when out takes only
-// partition out.only's (a RoutedJoin's).
-func (p *HouseholdPart) checkRouted(hhHash uint64, what string) error {
+// checkRouted refuses a household record of household hh (hhHash), what it is, for another
+// partition than the one p takes alone (p.only, a RoutedJoin's). Its message is made only
+// when it refuses: every joined receipt passes here.
+func (p *HouseholdPart) checkRouted(hhHash uint64, what, hh string) error {
 	if p.of > 0 && PartOf(hhHash, p.of) != p.only {
-		return fmt.Errorf("%w: %s belongs to partition %d", ErrMisrouted, what, PartOf(hhHash, p.of))
+		return fmt.Errorf("%w: %s%s belongs to partition %d", ErrMisrouted, what, hh, PartOf(hhHash, p.of))
 	}
 	return nil
 }

@@ -18,8 +18,10 @@ import (
 // (aggregate.RoutedJoin). A receipt is spilled once, where the way of person partitions
 // spilled it twice (by person, then by household).
 //
-// Reading the master twice costs less than the second spill did: its rows are a third of
-// the receipts' count, and a receipt spilled is written, compressed and read back twice.
+// Reading the master twice costs less than the second spill did once that spill leaves the
+// page cache: the 100M month took 209.5 s against 223.9, the 200M month 710 s against
+// 1,068 (bench/RESULTS.md, 2026-12-07). A month whose spill stays in memory gains nothing:
+// the 10M month on a 600 MB budget took 23.7 s against 22.2.
 
 // tableShare is the part of the memory budget a person table may take while it is built:
 // nothing else is held then but the members readers' pages.

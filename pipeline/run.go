@@ -699,7 +699,6 @@ func (r *run) joinByPartitions(ctx context.Context, parts int, spillDir string, 
 func (r *run) join(ctx context.Context, persons, households *aggregate.Spill) error {
 	g, ctx := errgroup.WithContext(ctx)
 	var next atomic.Int64
-	known := func(ins string) bool { _, ok := r.insurers[ins]; return ok }
 	parts := make([]*aggregate.HouseholdPart, r.workers)
 	for wk := 0; wk < r.workers; wk++ {
 		out := r.householdPart(households, wk)
@@ -720,7 +719,7 @@ func (r *run) join(ctx context.Context, persons, households *aggregate.Spill) er
 					return err
 				}
 				buf = b
-				conflicting, err := aggregate.JoinPartition(data, r.month, known, r.MembersDecided, r.memberFiles, r.unresolved, out)
+				conflicting, err := aggregate.JoinPartition(data, r.month, r.knownInsurer, r.MembersDecided, r.memberFiles, r.unresolved, out)
 				if err != nil {
 					return err
 				}

@@ -196,13 +196,7 @@ func (p *HouseholdPart) Flush() error { return p.w.Flush() }
 // whose rows in force disagree (Directory.Conflicting): a person is in one partition only.
 // The receipts to resolve are set aside in unresolved (Directory.SetAside), when not nil.
 func JoinPartition(part Part, month rules.Month, knownInsurer func(string) bool, halfDecided bool, files []string, unresolved *Unresolved, out *HouseholdPart) (conflicting int64, err error) {
-	return joinPartition(part, month, knownInsurer, halfDecided, files, unresolved, false, out)
-}
-
-// joinPartition is JoinPartition; routed says that the partition is a routed one
-// (RoutedJoin), whose receipts were all routed for a person in it.
-func joinPartition(part Part, month rules.Month, knownInsurer func(string) bool, halfDecided bool, files []string, unresolved *Unresolved, routed bool, out *HouseholdPart) (conflicting int64, err error) {
-	return new(joinScratch).join(part, month, knownInsurer, halfDecided, files, unresolved, routed, out)
+	return new(joinScratch).join(part, month, knownInsurer, halfDecided, files, unresolved, false, out)
 }
 
 // joinScratch is the memory a worker's joins reuse from one partition to the next: the
@@ -213,6 +207,8 @@ type joinScratch struct {
 	d    *Directory
 }
 
+// join is JoinPartition in s's memory; routed says that the partition is a routed one
+// (RoutedJoin), whose receipts were all routed for a person in it.
 func (s *joinScratch) join(part Part, month rules.Month, knownInsurer func(string) bool, halfDecided bool, files []string, unresolved *Unresolved, routed bool, out *HouseholdPart) (conflicting int64, err error) {
 	if s.d == nil {
 		s.d = NewDirectory(month, part.counts[tagMember])

@@ -322,6 +322,3 @@ func (t *PersonTable) warm(hashes []uint64) uint64 {
 	}
 	return sink
 }
-
-// bucketCount is the number of buckets of a sealed table, for tests.
-func (t *PersonTable) bucketCount() int { return 1 << t.bucketBits }

@@ -175,8 +175,8 @@ type RoutedOptions struct {
 }
 
 // Join joins partition q of routed, whose side records are side's partition q, and returns
-// the partition for the household pass, with what the join counted. A record the join would send to another partition, or a receipt of a person
-// the partition lacks, is ErrMisrouted.
+// the partition for the household pass, with what the join counted. A record the join would
+// send to another partition, or a receipt of a person the partition lacks, is ErrMisrouted.
 func (j *RoutedJoin) Join(routed, side *Spill, q int, o *RoutedOptions) (part Part, st JoinStats, err error) {
 	var raw Part
 	if raw, j.raw, err = routed.ReadInto(q, j.raw); err != nil {

@@ -43,10 +43,27 @@ func overflowError(what string) error {
 	return fmt.Errorf("the sum of %s passes the range of a 64-bit integer of yen: the run is refused rather than summed wrong", what)
 }
 
+// intakeRouter routes one goroutine's records of the intake: into person partitions
+// (personRouter) or, through a person table, into routed partitions (aggregate.Router).
+type intakeRouter interface {
+	Receipt(x *aggregate.Receipt, hash uint64) error
+	Member(m *aggregate.Member) error
+	MarkTail() error
+	Flush() error
+}
+
+// personRouter is an aggregate.PersonPart as an intakeRouter: it hashes the person itself.
+type personRouter struct{ *aggregate.PersonPart }
+
+func (p personRouter) Receipt(x *aggregate.Receipt, _ uint64) error { return p.PersonPart.Receipt(x) }
+
 // intake reads every receipts file concurrently into Arrow batches and hands the batches,
-// through a bounded channel, to the workers that check each receipt and route it into its
-// person partition. The members master is routed by its own writer at the same time.
-func (r *run) intake(ctx context.Context, persons *aggregate.Spill) error {
+// through a bounded channel, to the workers that check each receipt and route it through
+// routers[w], worker w's; the members master is routed at the same time through
+// routers[r.workers], its reader's. A router that can Warm is given each block's person
+// hashes first (routeBatch). With note, the master's insurers are noted in r.insurers.
+// more, when not nil, runs beside them (the history of routed partitions).
+func (r *run) intake(ctx context.Context, routers []intakeRouter, note bool, more func(ctx context.Context) error) error {
 	// The members master is read beside the receipts by a goroutine with a spill writer of
 	// its own, its ranges handed out as they are asked for; a receipt worker done with the
 	// receipts takes the ranges left, through its own writer. (Read by that goroutine alone,
@@ -57,34 +74,43 @@ func (r *run) intake(ctx context.Context, persons *aggregate.Spill) error {
 	if err != nil {
 		return err
 	}
-	q := &memberQueue{r: r, ranges: ranges, note: true}
+	q := &memberQueue{r: r, ranges: ranges, note: note}
+	member := func(route intakeRouter) func(*aggregate.Member, int64) error {
+		return func(m *aggregate.Member, _ int64) error { return route.Member(m) }
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	r.routeReceipts(ctx, g, func(w int) (func([]uint64), func(*aggregate.Receipt, uint64) error, func() error) {
-		route := aggregate.NewPersonPart(persons, w)
+		route := routers[w]
 		flush := func() error {
 			// The member rows this worker routes go after its receipts, apart, for
 			// resolution to read them alone (resolveByPartitions).
 			if err := route.MarkTail(); err != nil {
 				return err
 			}
-			if err := q.drain(ctx, func(m *aggregate.Member, _ int64) error { return route.Member(m) }); err != nil {
+			if err := q.drain(ctx, member(route)); err != nil {
 				return err
 			}
 			return route.Flush()
 		}
-		return nil, func(x *aggregate.Receipt, _ uint64) error { return route.Receipt(x) }, flush
+		var warm func([]uint64)
+		if wr, ok := route.(interface{ Warm([]uint64) }); ok {
+			warm = wr.Warm
+		}
+		return warm, route.Receipt, flush
 	})
 	g.Go(guard(func() error {
-		route := aggregate.NewPersonPart(persons, r.workers)
-		sink := func(m *aggregate.Member, _ int64) error { return route.Member(m) }
-		if err := q.drain(ctx, sink); err != nil {
+		route := routers[r.workers]
+		if err := q.drain(ctx, member(route)); err != nil {
 			return err
 		}
-		if err := q.readCSV(ctx, sink); err != nil {
+		if err := q.readCSV(ctx, member(route)); err != nil {
 			return err
 		}
 		return route.Flush()
 	}))
+	if more != nil {
+		g.Go(guard(func() error { return more(ctx) }))
+	}
 	return g.Wait()
 }
 

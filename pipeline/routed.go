@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/kougaku/batch/aggregate"
 )
 
@@ -111,48 +109,17 @@ func (r *run) joinRouted(ctx context.Context, t *aggregate.PersonTable, way *rou
 // the insurer; read once the master's insurers are noted.
 func (r *run) knownInsurer(ins string) bool { _, ok := r.insurers[ins]; return ok }
 
-// intakeRouted reads the receipts and the member rows into the routed spill, as the intake of
-// person partitions does (the member rows after each worker's receipts, for resolution to
-// read apart), and the history into the side spill.
+// intakeRouted reads the receipts and the member rows into the routed spill (intake), and
+// the history into the side spill.
 func (r *run) intakeRouted(ctx context.Context, t *aggregate.PersonTable, way *routedWay) error {
-	ranges, _, err := r.memberRanges(memberRangesPerFile)
-	if err != nil {
-		return err
-	}
-	q := &memberQueue{r: r, ranges: ranges}
 	routers := make([]*aggregate.Router, r.workers+1)
+	routes := make([]intakeRouter, len(routers))
 	for w := range routers {
 		routers[w] = aggregate.NewRouter(t, way.routed, way.side, w, r.knownInsurer, r.unresolved)
+		routes[w] = routers[w]
 	}
-	member := func(rt *aggregate.Router) func(*aggregate.Member, int64) error {
-		return func(m *aggregate.Member, _ int64) error { return rt.Member(m) }
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	r.routeReceipts(gctx, g, func(w int) (func([]uint64), func(*aggregate.Receipt, uint64) error, func() error) {
-		rt := routers[w]
-		flush := func() error {
-			if err := rt.MarkTail(); err != nil {
-				return err
-			}
-			if err := q.drain(gctx, member(rt)); err != nil {
-				return err
-			}
-			return rt.Flush()
-		}
-		return rt.Warm, rt.Receipt, flush
-	})
-	g.Go(guard(func() error {
-		rt := routers[r.workers]
-		if err := q.drain(gctx, member(rt)); err != nil {
-			return err
-		}
-		if err := q.readCSV(gctx, member(rt)); err != nil {
-			return err
-		}
-		return rt.Flush()
-	}))
-	g.Go(guard(func() error { return r.readHistory(gctx, r.householdPart(way.side, r.workers+1)) }))
-	err = g.Wait()
+	history := func(ctx context.Context) error { return r.readHistory(ctx, r.householdPart(way.side, r.workers+1)) }
+	err := r.intake(ctx, routes, false, history) // the insurers were noted by the table's read
 	for _, rt := range routers {
 		r.joinRefusals += rt.Refusals()
 	}

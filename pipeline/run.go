@@ -667,7 +667,11 @@ func (r *run) joinByPartitions(ctx context.Context, parts int, spillDir string, 
 			persons.Close()
 		}
 	}()
-	if err := r.intake(ctx, persons); err != nil {
+	routers := make([]intakeRouter, r.workers+1) // the receipts' workers and the members' reader
+	for w := range routers {
+		routers[w] = personRouter{aggregate.NewPersonPart(persons, w)}
+	}
+	if err := r.intake(ctx, routers, true, nil); err != nil {
 		return err
 	}
 	if r.namesSeen.Load() {

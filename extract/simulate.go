@@ -17,11 +17,11 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/kougaku/batch/aggregate"
 	"github.com/kougaku/batch/ledger"
 	"github.com/kougaku/batch/output"
+	"github.com/kougaku/batch/pipeline"
 	"github.com/kougaku/batch/receipt"
 	"github.com/kougaku/batch/rules"
 )
@@ -188,7 +188,6 @@ func Simulate(ctx context.Context, cfg SimConfig) (*SimSummary, error) {
 	if len(sum.Months) == 0 {
 		return nil, fmt.Errorf("simulate: the ledger %s holds no month in %s..%s", cfg.Ledger.Dir(), cfg.From, cfg.To)
 	}
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(s.budget))
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	for _, m := range sum.Months {
 		in, err := s.month(ctx, m)
@@ -260,15 +259,6 @@ func (a *simAcc) add(b *simAcc) {
 	}
 }
 
-// plan sizes the partitions as a monthly run does (pipeline.plan): a partition's households
-// must fit one worker's share of the budget, and the spill stays in memory only when the
-// month fits comfortably.
-func (s *simulation) plan(receipts int64) (parts int, spill bool) {
-	const spillBytesPerReceipt, workingBytesPerReceipt = 300, 2500
-	perPart := s.budget * 6 / 10 / int64(s.workers+1) / workingBytesPerReceipt
-	return int(receipts/max(perPart, 1)) + 1, receipts*spillBytesPerReceipt > s.budget/3
-}
-
 // receiptRows counts a version's receipt rows from the Parquet footers (rows hidden by a
 // newer layer included: it only sizes the partitions).
 func receiptRows(v *ledger.Version) int64 {
@@ -285,7 +275,7 @@ func receiptRows(v *ledger.Version) int64 {
 	return n
 }
 
-// month simulates one month: intake, join, compute, as a monthly run's three passes.
+// month simulates one month, its households built by the pipeline as a monthly run builds them.
 func (s *simulation) month(ctx context.Context, m rules.Month) (MonthInput, error) {
 	t0 := time.Now()
 	v, err := s.cfg.Ledger.Current(m)
@@ -307,147 +297,39 @@ func (s *simulation) month(ctx context.Context, m rules.Month) (MonthInput, erro
 		}
 		s.labels[i][tables[i].Label()] = true
 	}
-	parts, spill := s.plan(receiptRows(v))
-	spillDir := ""
-	if spill {
-		if spillDir, err = os.MkdirTemp(s.cfg.SpillDir, "batch-simulate-spill-"); err != nil {
-			return MonthInput{}, err
-		}
-		defer os.RemoveAll(spillDir)
-	}
-	persons, err := aggregate.NewSpill(sub(spillDir, "persons"), parts, 2)
-	if err != nil {
-		return MonthInput{}, err
-	}
-	defer persons.Close()
-	households, err := aggregate.NewSpill(sub(spillDir, "households"), parts, s.workers+1)
-	if err != nil {
-		return MonthInput{}, err
-	}
-	defer households.Close()
-
-	// Pass 1: the ledger's receipts and members into person partitions, its household rows'
-	// 多数回 counts into household partitions, all three read at once.
-	insurers := map[string]struct{}{}
 	var read atomic.Int64
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return intakeReceipts(gctx, v, aggregate.NewPersonPart(persons, 0), &read) })
-	g.Go(func() error { return intakeMembers(v, aggregate.NewPersonPart(persons, 1), insurers) })
-	g.Go(func() error { return intakeHistory(gctx, v, aggregate.NewHouseholdPart(households, s.workers)) })
-	if err := g.Wait(); err != nil {
-		return MonthInput{}, err
-	}
-	s.log.Debug("simulate intake done", "month", m.String(), "receipts", read.Load(), "partitions", parts, "spill", spill, "seconds", time.Since(t0).Seconds())
-
-	// Pass 2: receipts meet their members: the pipeline's join, unchanged.
-	known := func(ins string) bool { _, ok := insurers[ins]; return ok }
-	var next atomic.Int64
-	g, gctx = errgroup.WithContext(ctx)
-	for wk := 0; wk < s.workers; wk++ {
-		out := aggregate.NewHouseholdPart(households, wk)
-		g.Go(guard(func() error {
-			for {
-				if err := gctx.Err(); err != nil {
-					return err
-				}
-				p := int(next.Add(1) - 1)
-				if p >= persons.Parts() {
-					return out.Flush()
-				}
-				data, err := persons.Read(p)
-				if err != nil {
-					return err
-				}
-				if _, err := aggregate.JoinPartition(data, m, known, true, nil, nil, out); err != nil {
-					return err
-				}
-			}
-		}))
-	}
-	if err := g.Wait(); err != nil {
-		return MonthInput{}, err
-	}
-	persons.Close()
-
-	// Pass 3: every household under the ledger's tables and each scenario's.
-	next.Store(0)
-	g, gctx = errgroup.WithContext(ctx)
-	turns := s.turns(households.Parts())
-	for wk := 0; wk < s.workers; wk++ {
+	var workers []*simWorker
+	err = pipeline.Households(ctx, pipeline.Feed{Month: m, Receipts: receiptRows(v), MembersDecided: true,
+		Workers: s.workers, MemoryBudget: s.budget, SpillDir: s.cfg.SpillDir, Log: s.log,
+		ReadReceipts: func(ctx context.Context, emit func(*aggregate.Receipt) error) error {
+			return feedReceipts(ctx, v, emit, &read)
+		},
+		ReadMembers: func(_ context.Context, emit func(*aggregate.Member) error) error { return feedMembers(v, emit) },
+		ReadHistory: func(ctx context.Context, emit func(*aggregate.History) error) error { return feedHistory(ctx, v, emit) },
+	}, func() pipeline.FeedWorker {
 		w := s.newWorker(m, base, tables)
-		g.Go(guard(func() error {
-			for {
-				if err := gctx.Err(); err != nil {
-					return err
-				}
-				q := int(next.Add(1) - 1)
-				if q >= households.Parts() {
-					s.merge(w)
-					return nil
-				}
-				data, err := households.Read(q)
-				if err != nil {
-					return err
-				}
-				if err := aggregate.Households(data, m, false, nil, w.household); err != nil {
-					return err
-				}
-				if err := w.handOn(gctx, turns, q); err != nil {
-					return err
-				}
-			}
-		}))
-	}
-	if err := g.Wait(); err != nil {
+		workers = append(workers, w) // newWorker is called on this goroutine
+		return w
+	})
+	if err != nil {
 		return MonthInput{}, err
+	}
+	for _, w := range workers {
+		s.merge(w)
 	}
 	s.log.Info("month simulated", "month", m.String(), "receipts", read.Load(), "scenarios", len(tables), "seconds", time.Since(t0).Seconds())
 	return MonthInput{Month: m.String(), LedgerVersion: v.Number, RulesVersion: base.Label()}, nil
 }
 
-// turns are the partitions' turns to hand their outcomes to SimConfig.Household: turns[q] is
-// closed once every partition below q has handed its own on. Nil without a Household.
-func (s *simulation) turns(parts int) []chan struct{} {
-	if s.cfg.Household == nil {
-		return nil
-	}
-	turns := make([]chan struct{}, parts+1)
-	for q := range turns {
-		turns[q] = make(chan struct{})
-	}
-	close(turns[0])
-	return turns
-}
-
-// guard turns a worker's panic into an error, as the pipeline's workers do, so that one bad
-// household stops the simulation cleanly (spill files removed) instead of crashing it.
-func guard(f func() error) func() error {
-	return func() (err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				err = fmt.Errorf("internal error: %v\n%s", p, debug.Stack())
-			}
-		}()
-		return f()
-	}
-}
-
-func sub(dir, name string) string {
-	if dir == "" {
-		return ""
-	}
-	return filepath.Join(dir, name)
-}
-
-// intakeReceipts routes the ledger's receipts into person partitions. A receipt carries its
+// feedReceipts gives the ledger's receipts to the pipeline. A receipt carries its
 // ledger cash to the household in aggregate.Receipt.Line: Line only names a receipt's place
 // in an input file for a reject message, and a receipt of the ledger has no such place (nor,
 // having been accepted once, a reason to be rejected: Join failing is an error here), so the
 // household gets its ledger cash with its receipts, without a lookup.
-func intakeReceipts(ctx context.Context, v *ledger.Version, route *aggregate.PersonPart, read *atomic.Int64) error {
+func feedReceipts(ctx context.Context, v *ledger.Version, emit func(*aggregate.Receipt) error, read *atomic.Int64) error {
 	var x aggregate.Receipt
 	n := 0
-	err := v.Receipts(func(r *output.ReceiptBenefit) error {
+	return v.Receipts(func(r *output.ReceiptBenefit) error {
 		if n++; n%4096 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -464,12 +346,8 @@ func intakeReceipts(ctx context.Context, v *ledger.Version, route *aggregate.Per
 			return fmt.Errorf("the ledger's receipt %s: %w", r.ReceiptID, err)
 		}
 		read.Add(1)
-		return route.Receipt(&x)
+		return emit(&x)
 	})
-	if err != nil {
-		return err
-	}
-	return route.Flush()
 }
 
 func firstErr(errs ...error) error {
@@ -481,12 +359,11 @@ func firstErr(errs ...error) error {
 	return nil
 }
 
-// intakeMembers routes the ledger's member rows (those in force in the month, kept by its
-// first run) into person partitions, as the pipeline routes a members master.
-func intakeMembers(v *ledger.Version, route *aggregate.PersonPart, insurers map[string]struct{}) error {
+// feedMembers gives the ledger's member rows (those in force in the month, kept by its
+// first run) to the pipeline.
+func feedMembers(v *ledger.Version, emit func(*aggregate.Member) error) error {
 	var row int64
-	err := v.Members(func(m *receipt.MemberRow) error {
-		insurers[m.InsurerNo] = struct{}{}
+	return v.Members(func(m *receipt.MemberRow) error {
 		row++
 		x := aggregate.Member{InsurerNo: m.InsurerNo, PersonID: m.PersonID, HouseholdID: m.HouseholdID,
 			Sex: m.Sex, To: aggregate.OpenEnd, Line: row}
@@ -504,21 +381,17 @@ func intakeMembers(v *ledger.Version, route *aggregate.PersonPart, insurers map[
 		if err := firstErr(errs[:]...); err != nil {
 			return fmt.Errorf("the ledger's member row of %s/%s: %w", m.InsurerNo, m.PersonID, err)
 		}
-		return route.Member(&x)
+		return emit(&x)
 	})
-	if err != nil {
-		return err
-	}
-	return route.Flush()
 }
 
-// intakeHistory gives every household its stored 多数回 count: prior_benefit_months becomes
+// feedHistory gives every household its stored 多数回 count: prior_benefit_months becomes
 // that many distinct counting months among the 11 before, which is all the computation reads
 // of the history (aggregate counts distinct months).
-func intakeHistory(ctx context.Context, v *ledger.Version, route *aggregate.HouseholdPart) error {
+func feedHistory(ctx context.Context, v *ledger.Version, emit func(*aggregate.History) error) error {
 	err := v.HouseholdMonths(func(h *output.HouseholdMonth) error {
 		for k := 1; k <= int(min(h.PriorBenefitMonths, 11)); k++ {
-			if err := route.History(&aggregate.History{InsurerNo: h.InsurerNo, HouseholdID: h.HouseholdID, Month: v.Month - rules.Month(k)}); err != nil {
+			if err := emit(&aggregate.History{InsurerNo: h.InsurerNo, HouseholdID: h.HouseholdID, Month: v.Month - rules.Month(k)}); err != nil {
 				return err
 			}
 		}
@@ -527,10 +400,7 @@ func intakeHistory(ctx context.Context, v *ledger.Version, route *aggregate.Hous
 	if err != nil {
 		return err
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return route.Flush()
+	return ctx.Err()
 }
 
 // simWorker computes households for one goroutine.
@@ -545,7 +415,7 @@ type simWorker struct {
 	scen   rules.Household
 	buf    []rules.Receipt
 	cells  map[cellKey]*simAcc
-	// The outcomes of the partition being computed, kept for its turn (handOn), their
+	// The outcomes of the partition being computed, kept for its turn (Done), their
 	// scenario amounts in vals: in kind then cash, len(tables) each, per outcome.
 	outcomes []Outcome
 	vals     []int64
@@ -563,7 +433,7 @@ func (s *simulation) newWorker(m rules.Month, base *rules.Table, tables []*rules
 	return w
 }
 
-func (w *simWorker) household(h *aggregate.Household) error {
+func (w *simWorker) Household(h *aggregate.Household) error {
 	if h.Conflict != "" {
 		return fmt.Errorf("household %s of insurer %s: %s", h.HouseholdID, h.InsurerNo, h.Conflict)
 	}
@@ -643,18 +513,12 @@ func (w *simWorker) household(h *aggregate.Household) error {
 	return nil
 }
 
-// handOn gives the outcomes of partition q, just computed, to SimConfig.Household when its
-// turn comes, and passes the turn on. Partition order is hash order whatever the number of
-// partitions, so the outcomes come in one order. The outcomes' strings alias the partition's
-// data, which the worker keeps until it reads the next.
-func (w *simWorker) handOn(ctx context.Context, turns []chan struct{}, q int) error {
-	if turns == nil {
+// Done gives the outcomes of partition q, just computed, to SimConfig.Household (the
+// pipeline calls it in partition order, so the outcomes come in one order). The outcomes'
+// strings alias the partition's data, which the worker keeps until it reads the next.
+func (w *simWorker) Done(q int) error {
+	if w.s.cfg.Household == nil {
 		return nil
-	}
-	select {
-	case <-turns[q]:
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 	n := len(w.tables)
 	var err error
@@ -668,7 +532,6 @@ func (w *simWorker) handOn(ctx context.Context, turns []chan struct{}, q int) er
 	}
 	clear(w.outcomes) // drop the partition's strings
 	w.outcomes, w.vals = w.outcomes[:0], w.vals[:0]
-	close(turns[q+1])
 	return err
 }
 

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -337,6 +338,40 @@ func TestRaiseNeverIncreasesBenefit(t *testing.T) {
 		before, after := r0.InKind+r0.Cash, r1.InKind+r1.Cash
 		if after > before || (pct.IsZero() && after != before) {
 			t.Fatalf("case %d: +%s%% (¥%d): benefit %d → %d\n%+v", n, pct, round, before, after, h)
+		}
+	}
+}
+
+// TestSimulateSameAtAnyWorkers: the outcomes come in one order, with the same amounts,
+// whatever the workers and whether the months stay in memory or spill in many partitions
+// (the pipeline's partitions, Done in partition order).
+func TestSimulateSameAtAnyWorkers(t *testing.T) {
+	l := synthLedger(t, 1500, 2, month(t, "2025-09"), 3, false)
+	var want []string
+	for _, c := range []struct {
+		workers int
+		budget  int64
+	}{{1, 0}, {3, 0}, {1, 2 << 20}, {4, 2 << 20}} {
+		var got []string
+		sum, err := Simulate(context.Background(), SimConfig{Ledger: l, From: month(t, "2025-09"), To: month(t, "2025-10"),
+			Scenarios: scenarios(t, 100, "+5%", "+15%"), Workers: c.workers, MemoryBudget: c.budget, SpillDir: t.TempDir(),
+			Household: func(o *Outcome) error {
+				got = append(got, fmt.Sprintf("%s %s/%s %d %d %d %d %v %v", o.Month, o.InsurerNo, o.HouseholdID, o.Persons,
+					o.Cash, o.InKind, o.Recomputed, o.ScenarioCash, o.ScenarioInKind))
+				return nil
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 0 || int64(len(got)) != sum.Households {
+			t.Fatalf("workers %d budget %d: %d outcomes, %d households", c.workers, c.budget, len(got), sum.Households)
+		}
+		if want == nil {
+			want = got
+			continue
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("workers %d budget %d: the outcomes differ from 1 worker in memory (%d against %d)", c.workers, c.budget, len(got), len(want))
 		}
 	}
 }

@@ -352,6 +352,13 @@ func (r *run) plan() (parts int, spill bool, err error) {
 		}
 	}
 	r.progress.Estimated.Store(est)
+	parts, spill = r.partitions(est)
+	return parts, spill, nil
+}
+
+// partitions sizes the partitions for an estimated est receipts, and says whether the spill
+// goes to disk (and, in r.compressSpill, whether compressed).
+func (r *run) partitions(est int64) (parts int, spill bool) {
 	const (
 		spillBytesPerReceipt   = 300  // encoded, in both spills at once during the join, with members
 		workingBytesPerReceipt = 2500 // decoded receipt, sort key and output rows in pass 3, and the GC's headroom over them
@@ -371,7 +378,7 @@ func (r *run) plan() (parts int, spill bool, err error) {
 	parts = min(max(int(est/max(perPart, 1))+1, int(cached)), 2000)
 	spillBytes := est * spillBytesPerReceipt
 	r.compressSpill = r.CompressSpill || spillBytes > cacheRoom(r.MemoryBudget)
-	return parts, spillBytes > r.MemoryBudget/3, nil
+	return parts, spillBytes > r.MemoryBudget/3
 }
 
 // cacheRoom is what the page cache can hold of a spill: the memory the kernel says is
@@ -679,7 +686,7 @@ func (r *run) joinByPartitions(ctx context.Context, parts int, spillDir string, 
 	}
 	r.log.Info("intake done", "receipts_read", r.read.rows.Load(), "rejected", len(r.rejects.rows))
 	r.stage("join")
-	if err := r.join(ctx, persons, households); err != nil {
+	if err := r.join(ctx, persons, households, r.readHistory); err != nil {
 		return err
 	}
 	if err := r.resolveByPartitions(ctx, persons, households); err != nil {
@@ -699,8 +706,9 @@ func (r *run) joinByPartitions(ctx context.Context, parts int, spillDir string, 
 	return nil
 }
 
-// join runs pass 2 over the person partitions, and routes the history alongside.
-func (r *run) join(ctx context.Context, persons, households *aggregate.Spill) error {
+// join runs pass 2 over the person partitions, and routes the history alongside (history
+// flushes its route).
+func (r *run) join(ctx context.Context, persons, households *aggregate.Spill, history func(context.Context, *aggregate.HouseholdPart) error) error {
 	g, ctx := errgroup.WithContext(ctx)
 	var next atomic.Int64
 	parts := make([]*aggregate.HouseholdPart, r.workers)
@@ -732,7 +740,7 @@ func (r *run) join(ctx context.Context, persons, households *aggregate.Spill) er
 			}
 		}))
 	}
-	g.Go(guard(func() error { return r.readHistory(ctx, r.householdPart(households, r.workers)) }))
+	g.Go(guard(func() error { return history(ctx, r.householdPart(households, r.workers)) }))
 	err := g.Wait()
 	for _, p := range parts {
 		r.joinRefusals += p.Refusals()

@@ -19,13 +19,14 @@ func Room[T any](s []T, n int) []T {
 // as it goes: the record's strings are in the caches then, where a pass of its own over
 // the records afterwards waited for memory at each one. The strings of the records alias
 // the partition's chunks.
+//
+// The records a RoutedJoin put in s (s.held) stay, and part's are decoded after them.
 func decodeAll(part Part, s *Scratch) (recs []Receipt, mems []Member, hist []History, err error) {
-	recs = Room(s.recs, part.Receipts())
-	mems = Room(s.mems, part.counts[tagMember]+part.counts[tagLeanMember])
-	hist = Room(s.hist, part.counts[tagHistory])
-	rk := Room(s.rk, part.Receipts())
-	mk := Room(s.mk, part.counts[tagMember]+part.counts[tagLeanMember])
-	hk := Room(s.hk, part.counts[tagHistory])
+	if !s.held {
+		s.hold(part.Receipts(), part.counts[tagMember]+part.counts[tagLeanMember], part.counts[tagHistory])
+	}
+	s.held = false
+	recs, mems, hist, rk, mk, hk := s.recs, s.mems, s.hist, s.rk, s.mk, s.hk
 	defer func() { s.recs, s.mems, s.hist, s.rk, s.mk, s.hk = recs, mems, hist, rk, mk, hk }()
 	key := func(insurer, household string, i int) sortKey {
 		return sortKey{hash: Hash2(insurer, household) &^ s.collide, idx: int32(i)}
@@ -66,6 +67,34 @@ func decodeAll(part Part, s *Scratch) (recs []Receipt, mems []Member, hist []His
 		}
 	}
 	return recs, mems, hist, nil
+}
+
+// hold empties s's records and keys, with room for this many of each.
+func (s *Scratch) hold(receipts, members, history int) {
+	s.recs, s.rk = Room(s.recs, receipts), Room(s.rk, receipts)
+	s.mems, s.mk = Room(s.mems, members), Room(s.mk, members)
+	s.hist, s.hk = Room(s.hist, history), Room(s.hk, history)
+}
+
+// addReceipt adds a joined receipt of household hh (hhHash), or one the join refused for
+// reason, as decodeAll would decode it from its record (HouseholdPart.joined, .refused): what
+// receiptFields leaves out is left out.
+func (s *Scratch) addReceipt(r *Receipt, hh string, hhHash uint64, reason, detail string) {
+	s.recs = append(s.recs, *r)
+	x := &s.recs[len(s.recs)-1]
+	x.HouseholdID, x.BirthDate, x.Sex, x.NameKana, x.Refused, x.Detail = hh, "", "", "", reason, detail
+	s.rk = append(s.rk, sortKey{hash: hhHash &^ s.collide, idx: int32(len(s.recs) - 1)})
+}
+
+// addMember adds a member row in force of household hash hhHash, whole or lean, as
+// decodeAll would decode it from its record (HouseholdPart.member).
+func (s *Scratch) addMember(m *Member, hhHash uint64, whole bool) {
+	s.mems = append(s.mems, *m)
+	x := &s.mems[len(s.mems)-1]
+	if !whole {
+		x.Sex, x.NameKana, x.From, x.To, x.HalfMonth = "", "", 0, 0, 0
+	}
+	s.mk = append(s.mk, sortKey{hash: hhHash &^ s.collide, idx: int32(len(s.mems) - 1)})
 }
 
 // Receipts is the number of receipts in the partition.

@@ -64,6 +64,9 @@ type Scratch struct {
 	rk, mk, hk, tmp []sortKey
 	h               Household
 	insurers        interner // one copy of each insurer number (pass.insurer)
+	// held: the records hold a RoutedJoin's partition, joined straight into them, which the
+	// next Households takes with the records of its part (decodeAll).
+	held bool
 	// collide, when not zero, clears these bits of every household hash: a test's way to
 	// make households collide, which real 64-bit hashes do too rarely to be tested.
 	collide uint64

@@ -55,6 +55,9 @@ type HouseholdPart struct {
 	// only, when of > 0: the router takes records of partition only of of alone (a
 	// RoutedJoin's), and any other is ErrMisrouted.
 	only, of int
+	// direct, when set, takes the records as they are, for the household pass, instead of
+	// a spill (a RoutedJoin's: see Scratch.held).
+	direct *Scratch
 }
 
 // Refusals is how many receipts the join refused through p (they reach the rejects only in
@@ -95,6 +98,17 @@ func NewHouseholdMarks(n int) *HouseholdMarks {
 	return &HouseholdMarks{rows: make([]uint64, (n+63)/64), bits: make([]uint64, 1<<(k-6)), shift: uint(64 - k)}
 }
 
+// reset empties m for a directory of n rows, reusing its memory where it is large enough
+// (a routed join's marks, made again for every partition).
+func (m *HouseholdMarks) reset(n int) {
+	k := max(bits.Len(uint(max(n, 1)))+3, 6)
+	m.rows = Room(m.rows, (n+63)/64)[:(n+63)/64]
+	m.bits = Room(m.bits, 1<<(k-6))[:1<<(k-6)]
+	clear(m.rows)
+	clear(m.bits)
+	m.shift = uint(64 - k)
+}
+
 // markRow marks directory row i.
 func (m *HouseholdMarks) markRow(i int32) { setBit(m.rows, uint64(i)) }
 
@@ -133,6 +147,10 @@ func (p *HouseholdPart) joined(r *Receipt, hh string, hhHash uint64, row int32) 
 	if err := p.checkRouted(hhHash, "a receipt joined to household ", hh); err != nil {
 		return err
 	}
+	if p.direct != nil {
+		p.direct.addReceipt(r, hh, hhHash, "", "")
+		return nil
+	}
 	part := PartOf(hhHash, p.w.s.parts)
 	b, err := p.w.reserve(part, 1+binary.MaxVarintLen64+len(hh)+receiptBytes(r))
 	if err != nil {
@@ -149,6 +167,10 @@ func (p *HouseholdPart) joined(r *Receipt, hh string, hhHash uint64, row int32) 
 // household hh.
 func (p *HouseholdPart) refused(r *Receipt, hh string, hhHash uint64, reason, detail string) error {
 	p.refusals++
+	if p.direct != nil {
+		p.direct.addReceipt(r, hh, hhHash, reason, detail)
+		return nil
+	}
 	p.e.b = p.e.b[:0]
 	p.e.byte1(tagRefused)
 	p.e.s(reason)
@@ -166,6 +188,10 @@ func (p *HouseholdPart) Member(m *Member) error {
 func (p *HouseholdPart) member(m *Member, hhHash uint64) error {
 	if err := p.checkRouted(hhHash, "the member row in force of household ", m.HouseholdID); err != nil {
 		return err
+	}
+	if p.direct != nil {
+		p.direct.addMember(m, hhHash, p.fullMembers)
+		return nil
 	}
 	p.e.b = p.e.b[:0]
 	if p.fullMembers {
@@ -205,6 +231,10 @@ func JoinPartition(part Part, month rules.Month, knownInsurer func(string) bool,
 type joinScratch struct {
 	recs []Receipt
 	d    *Directory
+	// marks, when not nil, leave out the member rows in force of the households that no
+	// receipt joined and wanted does not name (a routed join's, see RoutedJoin).
+	marks  *HouseholdMarks
+	wanted []uint64
 }
 
 // join is JoinPartition in s's memory; routed says that the partition is a routed one
@@ -228,12 +258,27 @@ func (s *joinScratch) join(part Part, month rules.Month, knownInsurer func(strin
 	if err := d.readPartition(part, func(r *Receipt) { recs = append(recs, *r) }); err != nil {
 		return 0, err
 	}
-	if err := d.EmitInForce(out, 0, 1, nil); err != nil {
-		return 0, err
+	if s.marks == nil {
+		if err := d.EmitInForce(out, 0, 1, nil); err != nil {
+			return 0, err
+		}
+	} else {
+		s.marks.reset(d.Rows())
+		out.MarkInto(s.marks)
+		defer out.MarkInto(nil)
 	}
 	for i := range recs {
 		r := &recs[i]
 		if err := d.JoinHashed(r, Hash2(r.InsurerNo, r.PersonID), out); err != nil {
+			return 0, err
+		}
+	}
+	if s.marks != nil {
+		d.SettleMarks(s.marks, 0, 1)
+		for _, h := range s.wanted {
+			s.marks.mark(h)
+		}
+		if err := d.EmitInForce(out, 0, 1, s.marks); err != nil {
 			return 0, err
 		}
 	}

@@ -147,14 +147,15 @@ func (rt *Router) Refusals() int64 { return rt.side.Refusals() }
 
 // RoutedJoin joins the partitions of a routed spill for the household pass, one at a time:
 // the partition's member rows become a directory, its receipts are joined to it
-// (JoinPartition), and the records that makes, with the side spill's of the partition, are
-// the Part the household pass reads. The Part aliases the RoutedJoin's memory until its next
-// Join.
+// (JoinPartition) straight into the records of the household pass's Scratch, and the side
+// spill's partition is the Part the pass decodes after them. (Encoded into an in-memory
+// spill and decoded again by the pass, as the other ways' records are, they cost the 100M
+// month's join some 20 s of CPU in its profile: bench/RESULTS.md.) The records alias the
+// RoutedJoin's memory until its next Join.
 type RoutedJoin struct {
 	raw, side []byte
 	join      joinScratch
-	joined    *Spill   // in memory, one partition: the join's records
-	given     [][]byte // the chunks of joined the last Part holds, for the next Join to fill again
+	marks     *HouseholdMarks
 }
 
 // JoinStats is what a join counted: the persons whose rows in force disagree, and the
@@ -172,43 +173,67 @@ type RoutedOptions struct {
 	HalfDecided  bool
 	Files        []string
 	KeepMembers  bool
+	// Resolved are the household hashes, sorted, of the receipts resolved into the side
+	// spill: their member rows in force are wanted though no receipt of the partition joined
+	// them.
+	Resolved []uint64
 }
 
-// Join joins partition q of routed, whose side records are side's partition q, and returns
-// the partition for the household pass, with what the join counted. A record the join would
-// send to another partition, or a receipt of a person the partition lacks, is ErrMisrouted.
-func (j *RoutedJoin) Join(routed, side *Spill, q int, o *RoutedOptions) (part Part, st JoinStats, err error) {
+// ResolvedHouseholds returns the hashes of the households of resolved, sorted and each once
+// (RoutedOptions.Resolved).
+func ResolvedHouseholds(resolved []Resolved) []uint64 {
+	hashes := make([]uint64, len(resolved))
+	for i := range resolved {
+		hashes[i] = Hash2(resolved[i].InsurerNo, resolved[i].Household)
+	}
+	slices.Sort(hashes)
+	return slices.Compact(hashes)
+}
+
+// inPart is the part of the sorted hashes that falls in partition q of parts (a range of
+// the hash space).
+func inPart(hashes []uint64, q, parts int) []uint64 {
+	from, _ := slices.BinarySearchFunc(hashes, q, func(h uint64, q int) int { return PartOf(h, parts) - q })
+	to, _ := slices.BinarySearchFunc(hashes, q+1, func(h uint64, q int) int { return PartOf(h, parts) - q })
+	return hashes[from:to]
+}
+
+// Join joins partition q of routed, whose side records are side's partition q, into s for
+// the household pass, and returns the side's partition, which s.Households takes after
+// them, with what the join counted. A record the join would send to another partition, or a
+// receipt of a person the partition lacks, is ErrMisrouted.
+func (j *RoutedJoin) Join(routed, side *Spill, q int, o *RoutedOptions, s *Scratch) (part Part, st JoinStats, err error) {
 	var raw Part
 	if raw, j.raw, err = routed.ReadInto(q, j.raw); err != nil {
 		return Part{}, st, err
 	}
-	if j.joined == nil {
-		if j.joined, err = NewSpill("", 1, 1); err != nil {
-			return Part{}, st, err
-		}
-	} else {
-		j.joined.Recycle(j.given)
-		j.given = nil
+	if part, j.side, err = side.ReadInto(q, j.side); err != nil {
+		return Part{}, st, err
 	}
-	out := NewHouseholdPart(j.joined, 0)
-	out.fullMembers = o.KeepMembers
-	out.only, out.of = q, routed.Parts()
+	// Room for the records of both (a receipt joins once, a member row in force goes once).
+	s.hold(raw.counts[tagReceipt]+part.Receipts(), raw.counts[tagMember]+part.counts[tagMember]+part.counts[tagLeanMember],
+		part.counts[tagHistory])
+	s.held = true
+	out := &HouseholdPart{direct: s, fullMembers: o.KeepMembers, only: q, of: routed.Parts()}
+	// Only the households with a receipt get their member rows in force (unless every
+	// member row is kept), as the directory's way leaves them out (HouseholdMarks): the
+	// household pass would decode, sort and pass over a third of the partition's members
+	// for nothing.
+	j.join.marks, j.join.wanted = nil, nil
+	if !o.KeepMembers {
+		if j.marks == nil {
+			j.marks = new(HouseholdMarks)
+		}
+		j.join.marks, j.join.wanted = j.marks, inPart(o.Resolved, q, routed.Parts())
+	}
 	if st.Conflicting, err = j.join.join(raw, o.Month, o.KnownInsurer, o.HalfDecided, o.Files, nil, true, out); err != nil {
+		s.held = false
 		return Part{}, st, fmt.Errorf("partition %d: %w", q, err)
 	}
 	st.Refused = out.Refusals()
-	if part, err = j.joined.Read(0); err != nil {
-		return Part{}, st, err
-	}
-	j.given = slices.Clone(part.Chunks)
-	var extra Part
-	if extra, j.side, err = side.ReadInto(q, j.side); err != nil {
-		return Part{}, st, err
-	}
-	part.Chunks = append(part.Chunks, extra.Chunks...)
-	for t := range part.counts {
-		part.counts[t] += extra.counts[t]
-	}
+	// The partition counts the records held too: Part.Receipts is the partition's.
+	part.counts[tagJoined] += len(s.recs)
+	part.counts[tagLeanMember] += len(s.mems)
 	return part, st, nil
 }
 

@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -76,11 +77,12 @@ func TestRoutedJoin(t *testing.T) {
 	var j RoutedJoin
 	opts := &RoutedOptions{Month: month, KnownInsurer: func(ins string) bool { return ins == "06130012" }}
 	for q := range parts {
-		part, _, err := j.Join(routed, side, q, opts)
+		var s Scratch
+		part, _, err := j.Join(routed, side, q, opts, &s)
 		if err != nil {
 			t.Fatalf("partition %d: %v", q, err)
 		}
-		recs, mems, _, err := decodeAll(part, new(Scratch))
+		recs, mems, _, err := decodeAll(part, &s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +119,7 @@ func TestRoutedJoinMisrouted(t *testing.T) {
 		t.Fatal(err)
 	}
 	var j RoutedJoin
-	_, _, err := j.Join(routed, side, q, &RoutedOptions{Month: month, KnownInsurer: func(string) bool { return true }})
+	_, _, err := j.Join(routed, side, q, &RoutedOptions{Month: month, KnownInsurer: func(string) bool { return true }}, new(Scratch))
 	if !errors.Is(err, ErrMisrouted) || !strings.Contains(err.Error(), "R-X") {
 		t.Fatalf("Join: %v, want ErrMisrouted naming receipt R-X", err)
 	}
@@ -167,6 +169,57 @@ func TestJoinAllocates(t *testing.T) {
 			}
 		}); n > 0.01 { // a new chunk now and then
 			t.Errorf("routed %v: %.3f allocations a receipt joined, want none", routed, n)
+		}
+	}
+}
+
+// TestRoutedJoinMembersWanted: a routed join gives the household pass the member rows in
+// force of the households a receipt joined, and of those that resolved receipts went to
+// (RoutedOptions.Resolved), not of the others; every household's with KeepMembers.
+func TestRoutedJoinMembersWanted(t *testing.T) {
+	month := rules.MonthOf(2025, 10)
+	const parts = 4
+	mem := func(per, hh string) Member {
+		return Member{InsurerNo: "06130012", PersonID: per, HouseholdID: hh, Birth: rules.Date{Year: 1980, Month: 3, Day: 4},
+			Sex: "2", From: month - 5, To: OpenEnd, ClassU70: rules.U70U}
+	}
+	var members []Member
+	for i := range 40 { // forty households of two persons, spread over the partitions
+		hh := fmt.Sprintf("H-%d", i)
+		members = append(members, mem(fmt.Sprintf("P-%d-a", i), hh), mem(fmt.Sprintf("P-%d-b", i), hh))
+	}
+	recs := []Receipt{{ID: "R-1", InsurerNo: "06130012", PersonID: "P-3-a", InstitutionID: "1311111111", Cost: 10000, Copay: 3000},
+		{ID: "R-2", InsurerNo: "06130012", PersonID: "P-17-b", InstitutionID: "1311111111", Cost: 10000, Copay: 3000}}
+	resolved := ResolvedHouseholds([]Resolved{{InsurerNo: "06130012", Household: "H-25"}, {InsurerNo: "06130012", Household: "H-25"}})
+	for _, c := range []struct {
+		keep bool
+		want int
+	}{{false, 3}, {true, 40}} {
+		routed, side := routedMonth(t, month, parts, members, recs)
+		seen := map[string]int{}
+		var j RoutedJoin
+		opts := &RoutedOptions{Month: month, KnownInsurer: func(string) bool { return true }, KeepMembers: c.keep, Resolved: resolved}
+		for q := range parts {
+			var s Scratch
+			part, _, err := j.Join(routed, side, q, opts, &s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, mems, _, err := decodeAll(part, &s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range mems {
+				seen[strings.Clone(m.HouseholdID)]++
+			}
+		}
+		if len(seen) != c.want {
+			t.Errorf("keep %v: the member rows of %d households reached the pass, want %d: %v", c.keep, len(seen), c.want, seen)
+		}
+		for _, hh := range []string{"H-3", "H-17", "H-25"} {
+			if seen[hh] != 2 {
+				t.Errorf("keep %v: %d member rows of %s, want 2", c.keep, seen[hh], hh)
+			}
 		}
 	}
 }

@@ -119,8 +119,7 @@ type PartWriter struct {
 	file    *os.File
 	size    int64
 	extents [][]extent
-	packed  []byte   // a chunk compressed, before it is written
-	free    [][]byte // in memory: chunks to fill again (Recycle)
+	packed []byte // a chunk compressed, before it is written
 	// tail, once MarkTail is called, is for each partition the index of its first chunk
 	// (in memory) or extent (on disk) appended after the mark; nil: the writer's tail is
 	// all it appended.
@@ -196,28 +195,9 @@ func (pw *PartWriter) reserve(p, n int) ([]byte, error) {
 	return pw.chunks[p][len(pw.chunks[p])-1], nil
 }
 
-// newChunk is an empty chunk with room for n bytes or more: a recycled one (Recycle) when
-// one is left, else a new one.
+// newChunk is an empty chunk with room for n bytes or more.
 func (pw *PartWriter) newChunk(n int) []byte {
-	if k := len(pw.free); k > 0 && cap(pw.free[k-1]) >= n {
-		c := pw.free[k-1][:0]
-		pw.free = pw.free[:k-1]
-		return c
-	}
 	return make([]byte, 0, max(pw.s.chunkSize, n))
-}
-
-// Recycle empties an in-memory spill whose partitions have all been read, for appends
-// again, and takes back the chunks its reads gave: appends fill them before any new one. The
-// caller must be done with every record read from the spill.
-func (s *Spill) Recycle(chunks [][]byte) {
-	for _, pw := range s.writers {
-		clear(pw.counts)
-		pw.n = 0
-	}
-	if s.dir == "" && len(s.writers) > 0 {
-		s.writers[0].free = append(s.writers[0].free, chunks...)
-	}
 }
 
 // commit takes back the chunk reserve gave, with one record appended to it.

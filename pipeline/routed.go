@@ -101,7 +101,7 @@ func (r *run) joinRouted(ctx context.Context, t *aggregate.PersonTable, way *rou
 		}
 	}
 	way.opts = aggregate.RoutedOptions{Month: r.month, KnownInsurer: r.knownInsurer, HalfDecided: r.MembersDecided,
-		Files: r.memberFiles, KeepMembers: r.KeepMembers}
+		Files: r.memberFiles, KeepMembers: r.KeepMembers, Resolved: aggregate.ResolvedHouseholds(r.resolved)}
 	return nil
 }
 
@@ -126,10 +126,11 @@ func (r *run) intakeRouted(ctx context.Context, t *aggregate.PersonTable, way *r
 	return err
 }
 
-// readPart joins partition q for the household pass, into res's memory.
+// readPart joins partition q for the household pass, into res's memory: its records are in
+// res.scratch, and the Part returned is the side spill's, which the pass decodes after them.
 func (r *run) readPart(way *routedWay) func(res *partResult, q int) (aggregate.Part, error) {
 	return func(res *partResult, q int) (aggregate.Part, error) {
-		part, st, err := res.routed.Join(way.routed, way.side, q, &way.opts)
+		part, st, err := res.routed.Join(way.routed, way.side, q, &way.opts, &res.scratch)
 		if err != nil {
 			if errors.Is(err, aggregate.ErrMisrouted) {
 				return part, &misroutedError{err, r.tableBudget}

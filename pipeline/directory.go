@@ -88,7 +88,7 @@ func (r *run) loadDirectory(ctx context.Context) (*aggregate.Directory, error) {
 		shards[w] = d.Shard(int(total) * memberIDBytes / len(shards))
 	}
 	t0 := time.Now()
-	err = r.readMembers(ctx, ranges, readers, false, func(w int) (func(*aggregate.Member, int64) error, func() error) {
+	err = r.readMembers(ctx, ranges, readers, false, false, func(w int) (func(*aggregate.Member, int64) error, func() error) {
 		sh := shards[w]
 		return func(m *aggregate.Member, index int64) error {
 			if index < 0 {

@@ -61,15 +61,17 @@ func (r *run) memberRanges(n int) (ranges []memberRange, total int64, err error)
 // flush, called once every row is in (the CSV files come after the Parquet ranges, so that a
 // sink that appends never runs beside sinks that fill reserved rows). With note, the
 // master's insurers are noted in r.insurers, which the way of person partitions needs; a
-// Directory keeps its own, and noting them twice cost two map look-ups per household.
-func (r *run) readMembers(ctx context.Context, ranges []memberRange, n int, note bool,
+// Directory keeps its own, and noting them twice cost two map look-ups per household. With
+// routes, only the columns that route a person are read of a Parquet file (the person
+// table's read: the rows are read whole, and checked, again by the intake).
+func (r *run) readMembers(ctx context.Context, ranges []memberRange, n int, note, routes bool,
 	add func(w int) (sink func(m *aggregate.Member, index int64) error, flush func() error)) error {
 	sinks := make([]func(*aggregate.Member, int64) error, n)
 	flushes := make([]func() error, n)
 	for w := range n {
 		sinks[w], flushes[w] = add(w)
 	}
-	q := &memberQueue{r: r, ranges: ranges, note: note}
+	q := &memberQueue{r: r, ranges: ranges, note: note, routes: routes}
 	g, gctx := errgroup.WithContext(ctx)
 	for w := range n {
 		g.Go(guard(func() error { return q.drain(gctx, sinks[w]) }))
@@ -95,6 +97,7 @@ type memberQueue struct {
 	ranges []memberRange
 	next   atomic.Int64
 	note   bool       // note the master's insurers in r.insurers
+	routes bool       // read only the Parquet columns that route a person (receipt.ReadMemberRoutes)
 	mu     sync.Mutex // over r.insurers
 }
 
@@ -118,7 +121,11 @@ func (q *memberQueue) drain(ctx context.Context, sink func(*aggregate.Member, in
 		if q.r.isHeld(f) {
 			err = q.r.readHeldMembers(ctx, f, memberSink(f, t.file, insurers, add))
 		} else {
-			err = receipt.ReadMembersParsed(ctx, f, t.from, t.to, parsedSink(t.file, insurers, add))
+			readRange := receipt.ReadMembersParsed
+			if q.routes {
+				readRange = receipt.ReadMemberRoutes
+			}
+			err = readRange(ctx, f, t.from, t.to, parsedSink(t.file, insurers, add))
 		}
 		if err == nil && read != t.to-t.from {
 			// Rows reserved from the footer's count must all be filled.

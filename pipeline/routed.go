@@ -50,7 +50,7 @@ func (r *run) personTable(ctx context.Context, parts int) (*aggregate.PersonTabl
 	if err != nil {
 		return nil, err
 	}
-	err = r.readMembers(ctx, ranges, readers, true, func(int) (func(*aggregate.Member, int64) error, func() error) {
+	err = r.readMembers(ctx, ranges, readers, true, true, func(int) (func(*aggregate.Member, int64) error, func() error) {
 		return func(m *aggregate.Member, index int64) error {
 			if index < 0 {
 				t.Add(m)

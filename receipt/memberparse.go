@@ -3,6 +3,7 @@ package receipt
 import (
 	"context"
 	"errors"
+	"slices"
 	"unsafe"
 
 	"github.com/kougaku/batch/pqcol"
@@ -61,15 +62,42 @@ func ParseMember(m *MemberRow) (ParsedMember, error) {
 // so that the errors, and what passes, are theirs: the way of columns accepts a row only
 // when every one of its fields passes both, and reads it as they would.
 func ReadMembersParsed(ctx context.Context, file string, from, to int64, fn func(m *ParsedMember, line int64) error) error {
+	return readMembersParsed(ctx, file, from, to, nil, fn)
+}
+
+// routeColumns are the columns ReadMemberRoutes reads.
+var routeColumns = [numMemberColumns]bool{mInsurerNo: true, mPersonID: true, mHouseholdID: true, mValidFrom: true, mValidTo: true}
+
+// ReadMemberRoutes is ReadMembersParsed reading only whose each row is and when it is in
+// force (insurer_no, person_id, household_id, valid_from, valid_to): the other fields are
+// left zero, and neither read nor checked, but for the required columns' presence. It is for
+// a reader that routes persons (the person table), whose rows are read again whole: the
+// name column alone is a third of a master's bytes.
+func ReadMemberRoutes(ctx context.Context, file string, from, to int64, fn func(m *ParsedMember, line int64) error) error {
+	return readMembersParsed(ctx, file, from, to, &routeColumns, fn)
+}
+
+// readMembersParsed is ReadMembersParsed reading the columns only names (nil: all).
+func readMembersParsed(ctx context.Context, file string, from, to int64, only *[numMemberColumns]bool, fn func(m *ParsedMember, line int64) error) error {
 	if formatOf(file) != extParquet {
 		return &FileError{File: file, Err: errors.New("reading a range of rows needs a .parquet file")}
 	}
-	r, pos, err := openColumns(file, memberColumns, memberRequired)
+	columns := memberColumns
+	var mb memberBatch
+	if only != nil {
+		columns = slices.Clone(memberColumns)
+		for c := range columns {
+			if !only[c] {
+				columns[c] = "" // no such column: not selected
+				mb.skip[c] = true
+			}
+		}
+	}
+	r, pos, err := openColumns(file, columns, memberRequired)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	var mb memberBatch
 	var x ParsedMember
 	return scanColumnRanges(ctx, file, r, [][2]int64{{from, to}}, func(b *pqcol.Batch) error {
 		mb.read(b, pos)
@@ -99,6 +127,7 @@ type field struct {
 // memberBatch is a batch of a members file read column by column: per column its rows'
 // strings and numbers, and per row whether a field failed.
 type memberBatch struct {
+	skip [numMemberColumns]bool // columns not read: every row's field is zero, and passes
 	s    [numMemberColumns][]string
 	n    [numMemberColumns][]int32
 	bad  []bool
@@ -119,6 +148,10 @@ func (mb *memberBatch) read(b *pqcol.Batch, pos []int) {
 	for c := range numMemberColumns {
 		strs, nums := mb.s[c][:0], mb.n[c][:0]
 		switch {
+		case mb.skip[c]:
+			strs, nums = slices.Grow(strs, n)[:n], slices.Grow(nums, n)[:n]
+			clear(strs)
+			clear(nums)
 		case pos[c] < 0: // absent: every row empty
 			f := readField(c, nil)
 			for i := 0; i < n; i++ {
@@ -191,6 +224,9 @@ func (mb *memberBatch) judge(i int, x *ParsedMember) error {
 	var v [numMemberColumns]string
 	for c := range v {
 		v[c] = mb.s[c][i]
+	}
+	if mb.skip[mBirthDate] { // a date that passes, for the columns read to be judged alone
+		v[mBirthDate] = "2000-01-01"
 	}
 	row := memberFromCSV(v[:])
 	if err := checkMember(&row); err != nil {

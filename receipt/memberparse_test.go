@@ -145,6 +145,7 @@ func TestMembersParsedAgrees(t *testing.T) {
 		if (gotErr == nil) != (wantErr == nil) || (gotErr != nil && gotErr.Error() != wantErr.Error()) {
 			t.Fatalf("%s rows %d to %d: error %v, the way of rows %v", file, from, to, gotErr, wantErr)
 		}
+		routesAgree(t, file, from, to, got, gotErr)
 		return got, gotErr
 	}
 	for _, file := range files {
@@ -171,6 +172,47 @@ func TestMembersParsedAgrees(t *testing.T) {
 			agree(file, from, from+1+rng.Int64N(n-from))
 		}
 	}
+}
+
+// routesAgree: ReadMemberRoutes reads of every row that ReadMembersParsed read (rows, up to
+// its error fullErr) the route columns alone, and fails no sooner: a row it refuses has a
+// route field that the whole read refuses too, so the whole read stops there or before.
+// When the whole read's row fails on a route field alone, both say the same.
+func routesAgree(t *testing.T, file string, from, to int64, rows []ParsedMember, fullErr error) {
+	t.Helper()
+	var got []ParsedMember
+	err := ReadMemberRoutes(context.Background(), file, from, to, func(m *ParsedMember, _ int64) error {
+		got = append(got, cloneParsed(*m))
+		return nil
+	})
+	if len(got) < len(rows) {
+		t.Fatalf("%s rows %d to %d: routes read %d rows (error %v), the whole read %d", file, from, to, len(got), err, len(rows))
+	}
+	for i, m := range rows {
+		want := ParsedMember{InsurerNo: m.InsurerNo, PersonID: m.PersonID, HouseholdID: m.HouseholdID, From: m.From, To: m.To}
+		if got[i] != want {
+			t.Fatalf("%s row %d: routes read %+v, want %+v", file, from+int64(i)+1, got[i], want)
+		}
+	}
+	var fe, fullFE *FileError
+	if err != nil {
+		if !errors.As(err, &fe) || !errors.As(fullErr, &fullFE) || fullFE.Line > fe.Line {
+			t.Fatalf("%s rows %d to %d: routes read stopped at %v, the whole read at %v", file, from, to, err, fullErr)
+		}
+		if fullFE.Line == fe.Line && routeFieldError(fullErr) && err.Error() != fullErr.Error() {
+			t.Fatalf("%s rows %d to %d: routes read says %v, the whole read %v", file, from, to, err, fullErr)
+		}
+	}
+}
+
+// routeFieldError tells an error about one of the route columns.
+func routeFieldError(err error) bool {
+	for _, c := range []string{"insurer", "person_id", "household_id", "valid_from", "valid_to"} {
+		if strings.Contains(err.Error(), c) {
+			return true
+		}
+	}
+	return false
 }
 
 // allDictMember is the members' row type with a dictionary on every column.

@@ -119,7 +119,7 @@ type PartWriter struct {
 	file    *os.File
 	size    int64
 	extents [][]extent
-	packed []byte // a chunk compressed, before it is written
+	packed  []byte // a chunk compressed, before it is written
 	// tail, once MarkTail is called, is for each partition the index of its first chunk
 	// (in memory) or extent (on disk) appended after the mark; nil: the writer's tail is
 	// all it appended.

@@ -149,9 +149,9 @@ func (rt *Router) Refusals() int64 { return rt.side.Refusals() }
 // the partition's member rows become a directory, its receipts are joined to it
 // (JoinPartition) straight into the records of the household pass's Scratch, and the side
 // spill's partition is the Part the pass decodes after them. (Encoded into an in-memory
-// spill and decoded again by the pass, as the other ways' records are, they cost the 100M
-// month's join some 20 s of CPU in its profile: bench/RESULTS.md.) The records alias the
-// RoutedJoin's memory until its next Join.
+// spill and decoded again by the pass, as the other ways' records are, they cost a routed
+// month some 9% of its instructions, and the 100M month 7% of its time: bench/RESULTS.md,
+// 2026-12-08.) The records alias the RoutedJoin's memory until its next Join.
 type RoutedJoin struct {
 	raw, side []byte
 	join      joinScratch

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -58,16 +57,8 @@ type FeedWorker interface {
 func Households(ctx context.Context, f Feed, newWorker func() FeedWorker) error {
 	cfg := Config{Month: f.Month, Workers: f.Workers, MemoryBudget: f.MemoryBudget, Log: f.Log, MembersDecided: f.MembersDecided}
 	r := &run{Config: cfg, month: f.Month, workers: cfg.Workers, insurers: map[string]struct{}{}, log: cfg.Log,
-		progress: &Progress{}, unresolved: aggregate.NewUnresolved()}
-	if r.workers <= 0 {
-		r.workers = runtime.GOMAXPROCS(0)
-	}
-	if r.MemoryBudget <= 0 {
-		r.MemoryBudget = DefaultMemoryBudget
-	}
-	if r.log == nil {
-		r.log = slog.New(slog.DiscardHandler)
-	}
+		unresolved: aggregate.NewUnresolved()}
+	r.defaults()
 	t0 := time.Now()
 	parts, spill := r.partitions(f.Receipts)
 	spillDir := ""

@@ -216,18 +216,7 @@ func newRun(cfg Config) (*run, error) {
 	if r.rules == nil {
 		r.rules = rules.Default()
 	}
-	if r.workers <= 0 {
-		r.workers = runtime.GOMAXPROCS(0)
-	}
-	if r.MemoryBudget <= 0 {
-		r.MemoryBudget = DefaultMemoryBudget
-	}
-	if r.progress == nil {
-		r.progress = &Progress{}
-	}
-	if r.log == nil {
-		r.log = slog.New(slog.DiscardHandler)
-	}
+	r.defaults()
 	var err error
 	if r.table, err = r.rules.For(r.month); err != nil {
 		return nil, err
@@ -248,6 +237,23 @@ func newRun(cfg Config) (*run, error) {
 	r.fileRows = make([]int64, len(r.receiptFiles))
 	r.rejects = newRejectSet(r.receiptFiles)
 	return r, nil
+}
+
+// defaults fills in what the Config left zero: the workers, the budget, the progress and
+// the log (newRun, Households).
+func (r *run) defaults() {
+	if r.workers <= 0 {
+		r.workers = runtime.GOMAXPROCS(0)
+	}
+	if r.MemoryBudget <= 0 {
+		r.MemoryBudget = DefaultMemoryBudget
+	}
+	if r.progress == nil {
+		r.progress = &Progress{}
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
 }
 
 // expandInputs lists the files the run reads. A run with no members file, or no receipts
